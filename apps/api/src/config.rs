@@ -1,0 +1,212 @@
+//! Typed configuration, read once from the environment in `main`.
+//!
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `HOST` | `127.0.0.1` | address to listen on |
+//! | `PORT` | `3000` | port to listen on (0 = any free port) |
+//! | `DATABASE_URL` | `sqlite://./data/lead-routing.db` | `sqlite://...` or `postgres://...` |
+//! | `DATABASE_MAX_CONNECTIONS` | `10` | connection pool size |
+//! | `APP_ENV` | `development` | `development` or `production` |
+//! | `WORKERS` | number of cores | HTTP worker threads |
+//! | `RUST_LOG` | `info` | log filter (`tracing_subscriber::EnvFilter` syntax) |
+
+use std::{fmt, str::FromStr};
+
+use storage::{DatabaseSettings, Engine};
+
+/// The default database: a SQLite file beside the working directory.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://./data/lead-routing.db";
+
+/// Where the server runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AppEnv {
+    /// Local development: the development API key works, logs are human-readable.
+    Development,
+    /// Production: no development key, JSON logs.
+    Production,
+}
+
+impl FromStr for AppEnv {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "development" => Ok(AppEnv::Development),
+            "production" => Ok(AppEnv::Production),
+            other => Err(format!("`{other}` is not `development` or `production`")),
+        }
+    }
+}
+
+/// Everything the server needs to start.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Address to listen on.
+    pub host: String,
+    /// Port to listen on; 0 picks a free one (tests).
+    pub port: u16,
+    /// The database.
+    pub database: DatabaseSettings,
+    /// Development or production.
+    pub env: AppEnv,
+    /// HTTP worker threads; `None` = one per core.
+    pub workers: Option<usize>,
+}
+
+/// A configuration variable with an unusable value.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The variable's name.
+    pub var: &'static str,
+    /// Why its value cannot be used.
+    pub reason: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.var, self.reason)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Settings {
+    /// Reads the settings from the process environment.
+    ///
+    /// # Errors
+    /// The first variable whose value is unusable.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the settings through `lookup` (the environment, or a map in tests).
+    ///
+    /// # Errors
+    /// The first variable whose value is unusable.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |var: &'static str| lookup(var).filter(|v| !v.trim().is_empty());
+        let host = get("HOST").unwrap_or_else(|| "127.0.0.1".to_owned());
+        let port = parse_or(
+            get("PORT"),
+            "PORT",
+            3000u16,
+            "is not a port number (0-65535)",
+        )?;
+        let database_url = get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+        if Engine::from_url(&database_url).is_none() {
+            return Err(ConfigError {
+                var: "DATABASE_URL",
+                reason: "must start with sqlite:// or postgres://".into(),
+            });
+        }
+        let max_connections = parse_or(
+            get("DATABASE_MAX_CONNECTIONS"),
+            "DATABASE_MAX_CONNECTIONS",
+            10u32,
+            "is not a positive integer",
+        )?;
+        if max_connections == 0 {
+            return Err(ConfigError {
+                var: "DATABASE_MAX_CONNECTIONS",
+                reason: "must be at least 1".into(),
+            });
+        }
+        let env = match get("APP_ENV") {
+            None => AppEnv::Development,
+            Some(v) => v.parse().map_err(|reason| ConfigError {
+                var: "APP_ENV",
+                reason,
+            })?,
+        };
+        let workers = match get("WORKERS") {
+            None => None,
+            Some(v) => match v.parse::<usize>() {
+                Ok(n) if (1..=1024).contains(&n) => Some(n),
+                _ => {
+                    return Err(ConfigError {
+                        var: "WORKERS",
+                        reason: format!("`{v}` is not an integer between 1 and 1024"),
+                    });
+                }
+            },
+        };
+        let mut database = DatabaseSettings::new(database_url);
+        database.max_connections = max_connections;
+        Ok(Self {
+            host,
+            port,
+            database,
+            env,
+            workers,
+        })
+    }
+
+    /// Whether the development conveniences (the `dev_key_123` key) are on.
+    pub fn is_development(&self) -> bool {
+        self.env == AppEnv::Development
+    }
+}
+
+fn parse_or<T: FromStr>(
+    value: Option<String>,
+    var: &'static str,
+    default: T,
+    reason: &str,
+) -> Result<T, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(v) => v.trim().parse().map_err(|_| ConfigError {
+            var,
+            reason: format!("`{v}` {reason}"),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_are_development_on_local_sqlite_port_3000() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(
+            (s.host.as_str(), s.port, s.env),
+            ("127.0.0.1", 3000, AppEnv::Development)
+        );
+        assert_eq!(s.database.url, DEFAULT_DATABASE_URL);
+        assert!(s.is_development());
+    }
+
+    #[test]
+    fn each_bad_value_names_its_variable() {
+        for (var, value) in [
+            ("PORT", "http"),
+            ("PORT", "70000"),
+            ("APP_ENV", "staging"),
+            ("DATABASE_URL", "mysql://x"),
+            ("DATABASE_MAX_CONNECTIONS", "0"),
+            ("WORKERS", "many"),
+        ] {
+            let err = settings(&[(var, value)]).unwrap_err();
+            assert_eq!(err.var, var, "{value}");
+            assert!(!err.to_string().contains('\n'));
+        }
+    }
+
+    #[test]
+    fn production_is_recognised() {
+        let s = settings(&[("APP_ENV", "production"), ("PORT", "8080")]).unwrap();
+        assert_eq!((s.env, s.port), (AppEnv::Production, 8080));
+        assert!(!s.is_development());
+    }
+}

@@ -1,0 +1,234 @@
+//! The one place where failures become HTTP responses.
+//!
+//! Every error answers with the envelope
+//! `{"ok": false, "error": {"code", "message", "details"}}`. A 500 logs its
+//! cause chain and tells the client nothing about internals.
+
+use std::fmt;
+
+use actix_web::{HttpResponse, ResponseError, http::StatusCode};
+use organization::OrganizationError;
+use serde::Serialize;
+use tenancy::{FieldError, StorageError, ValidationErrors};
+use utoipa::ToSchema;
+
+/// The body of every error response.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"ok": false, "error": {"code": "VALIDATION_ERROR", "message": "The request has invalid fields", "details": [{"field": "name", "message": "must be 3 to 63 characters"}]}}))]
+pub struct ErrorEnvelope {
+    /// Always `false`.
+    pub ok: bool,
+    /// What went wrong.
+    pub error: ErrorBody,
+}
+
+/// The `error` member of [`ErrorEnvelope`].
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// A stable, machine-readable code (`VALIDATION_ERROR`, `NOT_FOUND`, ...).
+    pub code: &'static str,
+    /// A human-readable explanation.
+    pub message: String,
+    /// Per-field problems, for validation errors; otherwise empty.
+    pub details: Vec<FieldErrorDto>,
+}
+
+/// One invalid field.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FieldErrorDto {
+    /// The field's name as sent, dotted for nested values (`settings.maxAgents`).
+    pub field: String,
+    /// Why it is invalid.
+    pub message: String,
+}
+
+impl From<&FieldError> for FieldErrorDto {
+    fn from(e: &FieldError) -> Self {
+        Self {
+            field: e.field.clone(),
+            message: e.message.clone(),
+        }
+    }
+}
+
+/// An error on its way to becoming a response.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    details: Vec<FieldErrorDto>,
+    /// The cause, logged for server errors, never sent.
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl ApiError {
+    /// An error with a status, a code and a message.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            details: Vec::new(),
+            source: None,
+        }
+    }
+
+    /// 400 for a malformed request (not JSON, wrong content type...).
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "BAD_REQUEST", message)
+    }
+
+    /// 400 listing invalid fields.
+    pub fn validation(errors: &ValidationErrors) -> Self {
+        let mut e = Self::new(
+            StatusCode::BAD_REQUEST,
+            "VALIDATION_ERROR",
+            "The request has invalid fields",
+        );
+        e.details = errors.fields().iter().map(FieldErrorDto::from).collect();
+        e
+    }
+
+    /// 400 for one invalid field.
+    pub fn invalid_field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::validation(&ValidationErrors::single(field, message))
+    }
+
+    /// 401: no credentials, or credentials that are not valid.
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", message)
+    }
+
+    /// 404.
+    pub fn not_found(what: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            format!("{what} not found"),
+        )
+    }
+
+    /// 500 that logs `source` and tells the client nothing more.
+    pub fn internal(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        let mut e = Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL_ERROR",
+            "An unexpected error occurred",
+        );
+        e.source = Some(source.into());
+        e
+    }
+
+    /// The status this error answers with.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The body this error answers with.
+    pub fn envelope(&self) -> ErrorEnvelope {
+        ErrorEnvelope {
+            ok: false,
+            error: ErrorBody {
+                code: self.code,
+                message: self.message.clone(),
+                details: self
+                    .details
+                    .iter()
+                    .map(|d| FieldErrorDto {
+                        field: d.field.clone(),
+                        message: d.message.clone(),
+                    })
+                    .collect(),
+            },
+        }
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.code,
+            self.message
+        )
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if self.status.is_server_error() {
+            match &self.source {
+                Some(source) => {
+                    tracing::error!(error = %error_chain(source.as_ref()), code = self.code, "request failed")
+                }
+                None => {
+                    tracing::error!(code = self.code, message = %self.message, "request failed")
+                }
+            }
+        }
+        let mut response = HttpResponse::build(self.status);
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response.insert_header(("Retry-After", "5"));
+        }
+        response.json(self.envelope())
+    }
+}
+
+/// Renders an error and its sources on one line.
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+impl From<StorageError> for ApiError {
+    fn from(err: StorageError) -> Self {
+        match err {
+            StorageError::Unavailable(_) => {
+                tracing::warn!(error = %error_chain(&err), "database unavailable");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "SERVICE_UNAVAILABLE",
+                    "The database is unavailable; retry later",
+                )
+            }
+            StorageError::Other(_) => Self::internal(err),
+        }
+    }
+}
+
+impl From<OrganizationError> for ApiError {
+    fn from(err: OrganizationError) -> Self {
+        match err {
+            OrganizationError::NotFound => Self::not_found("Organization"),
+            OrganizationError::Forbidden(why) => Self::new(StatusCode::FORBIDDEN, "FORBIDDEN", why),
+            OrganizationError::Invalid(errors) => Self::validation(&errors),
+            e @ OrganizationError::NameTaken(_) => {
+                let mut api = Self::new(StatusCode::CONFLICT, "NAME_TAKEN", e.to_string());
+                api.details = vec![FieldErrorDto {
+                    field: "name".into(),
+                    message: "is already taken".into(),
+                }];
+                api
+            }
+            e @ OrganizationError::DefaultOrganizationProtected => Self::new(
+                StatusCode::CONFLICT,
+                "DEFAULT_ORGANIZATION_PROTECTED",
+                e.to_string(),
+            ),
+            OrganizationError::Storage(e) => e.into(),
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! The Lead Routing HTTP server: configuration, the tenant-scoping middleware,
+//! routes, error mapping and the command line. Business rules live in the
+//! domain crates; this crate extracts, calls and maps.
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod envelope;
+pub mod error;
+pub mod extract;
+pub mod openapi;
+pub mod routes;
+pub mod startup;
+pub mod telemetry;

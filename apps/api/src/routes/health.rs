@@ -1,0 +1,54 @@
+//! Liveness, readiness and the API description: no credentials needed.
+
+use actix_web::{HttpResponse, http::StatusCode, web};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::{
+    envelope::{self, DataEnvelope},
+    error::{ApiError, ErrorEnvelope},
+    startup::AppState,
+};
+
+/// The state of the process or of its dependencies.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthStatus {
+    /// `ok` (alive) or `ready` (the database answers).
+    pub status: &'static str,
+}
+
+/// The process is alive.
+#[utoipa::path(get, path = "/health", tag = "health", security(()),
+    responses((status = 200, description = "The process is alive", body = DataEnvelope<HealthStatus>)))]
+pub async fn health() -> HttpResponse {
+    envelope::ok(HealthStatus { status: "ok" })
+}
+
+/// The server can serve requests: the database answers.
+#[utoipa::path(get, path = "/ready", tag = "health", security(()),
+    responses(
+        (status = 200, description = "The database answers", body = DataEnvelope<HealthStatus>),
+        (status = 503, description = "The database does not answer", body = ErrorEnvelope),
+    ))]
+pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    match state.db.ping().await {
+        Ok(()) => Ok(envelope::ok(HealthStatus { status: "ready" })),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "SERVICE_UNAVAILABLE",
+                "The database is unavailable",
+            ))
+        }
+    }
+}
+
+/// This API's OpenAPI 3.1 document.
+#[utoipa::path(get, path = "/openapi.json", tag = "health", security(()),
+    responses((status = 200, description = "The OpenAPI document", content_type = "application/json", body = Object)))]
+pub async fn openapi(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(state.openapi_json.clone())
+}

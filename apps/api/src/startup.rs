@@ -1,0 +1,184 @@
+//! Building and running the HTTP server.
+
+use std::{net::TcpListener, sync::Arc};
+
+use actix_web::{
+    App, HttpResponse, HttpServer,
+    body::MessageBody,
+    dev::{Server, ServiceResponse},
+    http::{StatusCode, header},
+    middleware::{ErrorHandlerResponse, ErrorHandlers, from_fn},
+    web,
+};
+use organization::OrganizationService;
+use storage::{Database, SeaOrmOrganizationRepository};
+use tracing_actix_web::TracingLogger;
+
+use crate::{auth, config::Settings, error::ApiError, extract::MAX_BODY_BYTES, openapi, routes};
+
+/// What every handler can reach.
+#[derive(Debug)]
+pub struct AppState {
+    /// The database, for readiness checks.
+    pub db: Database,
+    /// Organization use cases.
+    pub orgs: OrganizationService,
+    /// Whether development conveniences are on.
+    pub dev_mode: bool,
+    /// The OpenAPI document, rendered once.
+    pub openapi_json: String,
+}
+
+/// A failure to start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The database could not be opened or migrated.
+    #[error("database: {0}")]
+    Database(#[from] migration::DbErr),
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// A bound, ready-to-run server.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("port", &self.port)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Application {
+    /// Opens the database, applies migrations and binds the listener.
+    ///
+    /// # Errors
+    /// [`StartupError`] when the database or the address is unusable.
+    pub async fn build(settings: &Settings) -> Result<Self, StartupError> {
+        let db = Database::connect(&settings.database).await?;
+        db.migrate().await?;
+        let addr = format!("{}:{}", settings.host, settings.port);
+        let listener = TcpListener::bind(&addr).map_err(|source| StartupError::Bind {
+            addr: addr.clone(),
+            source,
+        })?;
+        Self::build_with(db, listener, settings)
+    }
+
+    /// Builds the server on an open database and a bound listener.
+    ///
+    /// # Errors
+    /// [`StartupError::Bind`] when the listener cannot be used.
+    pub fn build_with(
+        db: Database,
+        listener: TcpListener,
+        settings: &Settings,
+    ) -> Result<Self, StartupError> {
+        let addr = listener
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+        let state = web::Data::new(AppState {
+            orgs: OrganizationService::new(Arc::new(SeaOrmOrganizationRepository::new(db.clone()))),
+            db,
+            dev_mode: settings.is_development(),
+            openapi_json: openapi::document_json(),
+        });
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
+                .wrap(from_fn(auth::authenticate))
+                .wrap(ErrorHandlers::new().default_handler(envelope_for_bare_errors))
+                .wrap(TracingLogger::default())
+                .configure(routes::configure)
+                .default_service(web::to(not_found))
+        })
+        .shutdown_timeout(30);
+        if let Some(workers) = settings.workers {
+            server = server.workers(workers);
+        }
+        let server = server
+            .listen(listener)
+            .map_err(|source| StartupError::Bind { addr, source })?
+            .run();
+        Ok(Self { port, server })
+    }
+
+    /// The port the server listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until the process is asked to stop (SIGINT, SIGTERM), letting
+    /// in-flight requests finish.
+    ///
+    /// # Errors
+    /// An I/O error of the server.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+async fn not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::new(
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+        format!("No route for {} {}", req.method(), req.path()),
+    ))
+}
+
+/// Gives actix's own error responses (405, and any plain-text error of a
+/// built-in extractor) the JSON error envelope.
+fn envelope_for_bare_errors<B: MessageBody + 'static>(
+    res: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_json = res
+        .response()
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if is_json {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let status = res.status();
+    let error = match status {
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::new(
+            status,
+            "METHOD_NOT_ALLOWED",
+            format!(
+                "{} is not allowed on {}",
+                res.request().method(),
+                res.request().path()
+            ),
+        ),
+        StatusCode::NOT_FOUND => ApiError::not_found("Resource"),
+        StatusCode::PAYLOAD_TOO_LARGE => crate::extract::payload_too_large(),
+        s if s.is_client_error() => ApiError::new(
+            s,
+            "BAD_REQUEST",
+            s.canonical_reason().unwrap_or("Bad request"),
+        ),
+        s => ApiError::new(
+            s,
+            "INTERNAL_ERROR",
+            s.canonical_reason().unwrap_or("Server error"),
+        ),
+    };
+    let (req, _) = res.into_parts();
+    let response: HttpResponse = actix_web::ResponseError::error_response(&error);
+    Ok(ErrorHandlerResponse::Response(
+        ServiceResponse::new(req, response).map_into_right_body(),
+    ))
+}

@@ -1,0 +1,57 @@
+//! Liveness, readiness, unknown routes and methods.
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::helpers::{expect_error, expect_status, spawn_app};
+
+#[tokio::test]
+async fn health_and_ready_need_no_credentials() {
+    let app = spawn_app().await;
+    let health = expect_status(
+        app.anonymous(Method::GET, "/health").send().await.unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(health, json!({"ok": true, "data": {"status": "ok"}}));
+    let ready = expect_status(
+        app.anonymous(Method::GET, "/ready").send().await.unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(ready, json!({"ok": true, "data": {"status": "ready"}}));
+}
+
+#[tokio::test]
+async fn health_ignores_invalid_credentials() {
+    let app = spawn_app().await;
+    let res = app
+        .anonymous(Method::GET, "/health")
+        .header("x-api-key", "nope")
+        .send()
+        .await
+        .unwrap();
+    expect_status(res, StatusCode::OK).await;
+}
+
+#[tokio::test]
+async fn an_unknown_route_is_a_404_envelope() {
+    let app = spawn_app().await;
+    expect_error(
+        app.get("/no/such/route").await,
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_wrong_method_on_a_known_route_is_a_405_envelope() {
+    let app = spawn_app().await;
+    let res = app
+        .dev(Method::PATCH, "/organizations")
+        .send()
+        .await
+        .unwrap();
+    expect_error(res, StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED").await;
+}

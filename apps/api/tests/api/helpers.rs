@@ -1,0 +1,231 @@
+//! `spawn_app()` and the typed helpers every test uses.
+
+use std::sync::Once;
+
+use lead_routing_api::{
+    config::{AppEnv, Settings},
+    startup::Application,
+};
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use sea_orm::ConnectionTrait;
+use serde_json::{Value, json};
+use storage::DatabaseSettings;
+
+pub const DEV_KEY: &str = "dev_key_123";
+
+/// A running server and the database behind it.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    _db: TestDatabase,
+}
+
+/// Logs go to stdout only when `TEST_LOG` is set.
+fn init_logging() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            let _ = lead_routing_api::telemetry::init(AppEnv::Development);
+        }
+    });
+}
+
+/// Starts the app in development mode on a fresh database.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_in(AppEnv::Development).await
+}
+
+/// Starts the app in `env` mode on a fresh database.
+pub async fn spawn_app_in(env: AppEnv) -> TestApp {
+    init_logging();
+    let db = TestDatabase::create().await;
+    let mut settings = Settings::from_lookup(|_| None).expect("default settings");
+    settings.host = "127.0.0.1".into();
+    settings.port = 0;
+    settings.env = env;
+    settings.workers = Some(1);
+    settings.database = DatabaseSettings::new(db.url.clone());
+    settings.database.max_connections = 5;
+    let app = Application::build(&settings).await.expect("the app starts");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client"),
+        _db: db,
+    }
+}
+
+impl TestApp {
+    /// A request without credentials.
+    pub fn anonymous(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client
+            .request(method, format!("{}{}", self.address, path))
+    }
+
+    /// A request with the development key (a super admin of the default org).
+    pub fn dev(&self, method: Method, path: &str) -> RequestBuilder {
+        self.anonymous(method, path).header("x-api-key", DEV_KEY)
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.dev(Method::GET, path)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Response {
+        self.dev(Method::POST, path)
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn put(&self, path: &str, body: &Value) -> Response {
+        self.dev(Method::PUT, path)
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn delete(&self, path: &str) -> Response {
+        self.dev(Method::DELETE, path)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// Creates an organization named `name`, returning its JSON.
+    pub async fn create_org(&self, name: &str) -> Value {
+        self.create_org_with(json!({ "name": name })).await
+    }
+
+    /// Creates an organization from `body`, returning its JSON.
+    pub async fn create_org_with(&self, body: Value) -> Value {
+        let res = self.post("/organizations", &body).await;
+        let body = expect_status(res, StatusCode::CREATED).await;
+        body["data"].clone()
+    }
+
+    /// Every organization (first 1000).
+    pub async fn all_orgs(&self) -> Vec<Value> {
+        let body = expect_status(self.get("/organizations?limit=1000").await, StatusCode::OK).await;
+        body["data"].as_array().expect("a list").clone()
+    }
+}
+
+/// Asserts the status and returns the JSON body.
+pub async fn expect_status(res: Response, status: StatusCode) -> Value {
+    let actual = res.status();
+    let text = res.text().await.expect("a body");
+    assert_eq!(actual, status, "unexpected status; body: {text}");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("body is not JSON ({e}): {text}"))
+}
+
+/// Asserts an error envelope with this status and code; returns the body.
+pub async fn expect_error(res: Response, status: StatusCode, code: &str) -> Value {
+    let body = expect_status(res, status).await;
+    assert_eq!(body["ok"], json!(false), "{body}");
+    assert_eq!(body["error"]["code"], json!(code), "{body}");
+    assert!(body["error"]["message"].is_string(), "{body}");
+    assert!(body["error"]["details"].is_array(), "{body}");
+    body
+}
+
+/// Asserts a 400 validation error naming `field`.
+pub async fn expect_invalid_field(res: Response, field: &str) -> Value {
+    let body = expect_error(res, StatusCode::BAD_REQUEST, "VALIDATION_ERROR").await;
+    let fields: Vec<&str> = body["error"]["details"]
+        .as_array()
+        .expect("details")
+        .iter()
+        .filter_map(|d| d["field"].as_str())
+        .collect();
+    assert!(
+        fields.contains(&field),
+        "expected `{field}` in {fields:?}: {body}"
+    );
+    body
+}
+
+/// A database of one test, removed when the test ends.
+struct TestDatabase {
+    url: String,
+    kind: TestDatabaseKind,
+}
+
+enum TestDatabaseKind {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { admin_url: String, name: String },
+}
+
+impl TestDatabase {
+    async fn create() -> Self {
+        match std::env::var("TEST_DATABASE_URL") {
+            Ok(admin_url) if !admin_url.is_empty() => Self::create_postgres(admin_url).await,
+            _ => {
+                let dir = tempfile::tempdir().expect("a temporary folder");
+                let url = format!("sqlite://{}/test.db", dir.path().display());
+                Self {
+                    url,
+                    kind: TestDatabaseKind::Sqlite(dir),
+                }
+            }
+        }
+    }
+
+    async fn create_postgres(admin_url: String) -> Self {
+        let name = format!("lr_test_{}", uuid::Uuid::new_v4().simple());
+        let admin = sea_orm::Database::connect(admin_url.as_str())
+            .await
+            .expect("TEST_DATABASE_URL reachable");
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+            .await
+            .expect("test database created");
+        let _ = admin.close().await;
+        let base = admin_url
+            .rsplit_once('/')
+            .map(|(base, _)| base)
+            .expect("TEST_DATABASE_URL of the form postgres://user@host:port/db");
+        Self {
+            url: format!("{base}/{name}"),
+            kind: TestDatabaseKind::Postgres { admin_url, name },
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let TestDatabaseKind::Postgres { admin_url, name } = &self.kind {
+            let (admin_url, name) = (admin_url.clone(), name.clone());
+            // Drop runs inside the test's runtime, which cannot block on async
+            // work: do it on a thread with a runtime of its own.
+            let dropped = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                rt.block_on(async {
+                    let admin = sea_orm::Database::connect(admin_url.as_str()).await?;
+                    admin
+                        .execute_unprepared(&format!(
+                            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                        ))
+                        .await?;
+                    admin.close().await
+                })
+            })
+            .join();
+            if !matches!(dropped, Ok(Ok(()))) {
+                eprintln!("warning: could not drop test database {}", self.url);
+            }
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! The integration suite: each test starts the real server on a random port
+//! with a fresh database (a SQLite file, or a PostgreSQL database of its own
+//! when `TEST_DATABASE_URL` is set) and speaks HTTP to it.
+
+// A failed unwrap is a failed test, with its location: what tests want.
+#![allow(clippy::unwrap_used)]
+
+mod binary;
+mod health;
+mod helpers;
+mod openapi;
+mod organizations;

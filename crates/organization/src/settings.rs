@@ -1,0 +1,179 @@
+//! Per-organization settings: a JSON object whose known keys are typed.
+
+use serde_json::{Map, Value};
+use tenancy::{FieldError, ValidationErrors};
+
+/// An organization's settings.
+///
+/// A JSON object, so tenants and later features can keep their own keys; the
+/// keys this crate knows are type-checked on every write:
+///
+/// | key | type |
+/// |---|---|
+/// | `allowAutoRouting` | boolean: routing proposals are approved at once |
+/// | `maxAgents` | positive integer: the most agents the organization may have |
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Settings(Map<String, Value>);
+
+/// The largest `maxAgents` accepted.
+const MAX_AGENTS_LIMIT: u64 = 1_000_000;
+
+impl Settings {
+    /// Validates a JSON value as settings.
+    ///
+    /// # Errors
+    /// `settings` when the value is not an object, or `settings.<key>` for each
+    /// known key of the wrong type.
+    pub fn parse(value: Value) -> Result<Self, ValidationErrors> {
+        match value {
+            Value::Object(map) => Self::from_map(map),
+            _ => Err(ValidationErrors::single(
+                "settings",
+                "must be a JSON object",
+            )),
+        }
+    }
+
+    fn from_map(map: Map<String, Value>) -> Result<Self, ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        if map.get("allowAutoRouting").is_some_and(|v| !v.is_boolean()) {
+            errors.push(FieldError::new(
+                "settings.allowAutoRouting",
+                "must be a boolean",
+            ));
+        }
+        let valid_max_agents = |v: &Value| {
+            v.as_u64()
+                .is_some_and(|n| (1..=MAX_AGENTS_LIMIT).contains(&n))
+        };
+        if map.get("maxAgents").is_some_and(|v| !valid_max_agents(v)) {
+            errors.push(FieldError::new(
+                "settings.maxAgents",
+                format!("must be an integer between 1 and {MAX_AGENTS_LIMIT}"),
+            ));
+        }
+        errors.into_result(Self(map))
+    }
+
+    /// Applies a JSON merge patch (RFC 7396): keys in `patch` replace those of
+    /// `self`, nested objects merge, `null` removes a key. The result is
+    /// validated as a whole.
+    ///
+    /// # Errors
+    /// As [`Settings::parse`], for the merged object.
+    pub fn merged(&self, patch: Map<String, Value>) -> Result<Self, ValidationErrors> {
+        let mut merged = Value::Object(self.0.clone());
+        merge_patch(&mut merged, Value::Object(patch));
+        Self::parse(merged)
+    }
+
+    /// Whether proposals are approved without a manager (default `false`).
+    pub fn allow_auto_routing(&self) -> bool {
+        self.0
+            .get("allowAutoRouting")
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    }
+
+    /// The most agents allowed, if limited.
+    pub fn max_agents(&self) -> Option<u64> {
+        self.0.get("maxAgents").and_then(Value::as_u64)
+    }
+
+    /// The settings as a JSON object.
+    pub fn as_map(&self) -> &Map<String, Value> {
+        &self.0
+    }
+
+    /// The settings as a JSON value.
+    pub fn to_value(&self) -> Value {
+        Value::Object(self.0.clone())
+    }
+}
+
+fn merge_patch(target: &mut Value, patch: Value) {
+    let Value::Object(patch) = patch else {
+        *target = patch;
+        return;
+    };
+    if !target.is_object() {
+        *target = Value::Object(Map::new());
+    }
+    let Value::Object(target) = target else {
+        return;
+    };
+    for (key, value) in patch {
+        if value.is_null() {
+            target.remove(&key);
+        } else {
+            merge_patch(target.entry(key).or_insert(Value::Null), value);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn fields(e: &ValidationErrors) -> Vec<&str> {
+        e.fields().iter().map(|f| f.field.as_str()).collect()
+    }
+
+    #[test]
+    fn known_keys_are_typed_and_unknown_keys_kept() {
+        let s = Settings::parse(
+            json!({"allowAutoRouting": true, "maxAgents": 50, "brand": {"color": "red"}}),
+        )
+        .unwrap();
+        assert!(s.allow_auto_routing());
+        assert_eq!(s.max_agents(), Some(50));
+        assert_eq!(s.as_map()["brand"], json!({"color": "red"}));
+    }
+
+    #[test]
+    fn wrongly_typed_known_keys_are_each_reported() {
+        let e = Settings::parse(json!({"allowAutoRouting": "yes", "maxAgents": 0})).unwrap_err();
+        assert_eq!(
+            fields(&e),
+            ["settings.allowAutoRouting", "settings.maxAgents"]
+        );
+        for bad in [json!(-1), json!(2.5), json!("10"), json!(null)] {
+            assert!(Settings::parse(json!({"maxAgents": bad})).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn settings_must_be_an_object() {
+        for bad in [json!([]), json!("x"), json!(1), json!(null)] {
+            assert_eq!(fields(&Settings::parse(bad).unwrap_err()), ["settings"]);
+        }
+    }
+
+    #[test]
+    fn merge_patch_sets_merges_and_removes() {
+        let s = Settings::parse(json!({"allowAutoRouting": true, "maxAgents": 5, "brand": {"color": "red", "logo": "x"}})).unwrap();
+        let patch = json!({"maxAgents": null, "brand": {"logo": null, "font": "serif"}});
+        let Value::Object(patch) = patch else {
+            unreachable!()
+        };
+        let m = s.merged(patch).unwrap();
+        assert_eq!(
+            m.to_value(),
+            json!({"allowAutoRouting": true, "brand": {"color": "red", "font": "serif"}})
+        );
+    }
+
+    #[test]
+    fn a_merge_that_breaks_a_known_key_is_refused() {
+        let s = Settings::default();
+        let Value::Object(patch) = json!({"maxAgents": "many"}) else {
+            unreachable!()
+        };
+        assert_eq!(
+            fields(&s.merged(patch).unwrap_err()),
+            ["settings.maxAgents"]
+        );
+    }
+}

@@ -1,0 +1,200 @@
+//! [`OrganizationRepository`] on sea-orm.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use organization::{
+    DisplayName, ExternalRef, OrgName, Organization, OrganizationError, OrganizationFilter,
+    OrganizationPatch, OrganizationRepository, OrganizationStats, Phone, Settings, Tier,
+};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect,
+};
+use tenancy::{Email, OrgId, Page, PageRequest, StorageError};
+
+use crate::{
+    Database,
+    entity::organizations::{self, Column, Entity},
+    error::{corrupt, is_unique_violation, storage},
+};
+
+/// Organizations stored in the `organizations` table.
+#[derive(Clone, Debug)]
+pub struct SeaOrmOrganizationRepository {
+    db: Database,
+}
+
+impl SeaOrmOrganizationRepository {
+    /// A repository on this database.
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+}
+
+#[async_trait]
+impl OrganizationRepository for SeaOrmOrganizationRepository {
+    async fn list(
+        &self,
+        filter: &OrganizationFilter,
+        page: PageRequest,
+    ) -> Result<Page<Organization>, StorageError> {
+        let mut query = Entity::find();
+        if let Some(active) = filter.is_active {
+            query = query.filter(Column::IsActive.eq(active));
+        }
+        if let Some(tier) = filter.tier {
+            query = query.filter(Column::Tier.eq(tier.as_str()));
+        }
+        if let Some(id) = &filter.id {
+            query = query.filter(Column::Id.eq(id.as_str()));
+        }
+        let conn = self.db.connection();
+        let total = query.clone().count(conn).await.map_err(storage)?;
+        let rows = query
+            .order_by_asc(Column::CreatedAt)
+            .order_by_asc(Column::Id)
+            .limit(page.limit())
+            .offset(page.offset())
+            .all(conn)
+            .await
+            .map_err(storage)?;
+        Ok(Page {
+            items: rows.into_iter().map(to_domain).collect::<Result<_, _>>()?,
+            total,
+            limit: page.limit(),
+            offset: page.offset(),
+        })
+    }
+
+    async fn find(&self, id: &OrgId) -> Result<Option<Organization>, StorageError> {
+        find_in(self.db.connection(), id, false).await
+    }
+
+    async fn insert(&self, org: &Organization) -> Result<(), OrganizationError> {
+        Entity::insert(to_active(org))
+            .exec_without_returning(self.db.connection())
+            .await
+            .map_err(|e| name_taken_or_storage(e, &org.name))?;
+        Ok(())
+    }
+
+    async fn update(
+        &self,
+        id: &OrgId,
+        patch: OrganizationPatch,
+        now: DateTime<Utc>,
+    ) -> Result<Organization, OrganizationError> {
+        let txn = self.db.begin_write().await.map_err(storage)?;
+        let mut org = find_in(&txn, id, true)
+            .await?
+            .ok_or(OrganizationError::NotFound)?;
+        org.apply(patch, now)?;
+        Entity::update(to_active(&org))
+            .exec(&txn)
+            .await
+            .map_err(|e| name_taken_or_storage(e, &org.name))?;
+        txn.commit().await.map_err(storage)?;
+        Ok(org)
+    }
+
+    async fn delete(&self, id: &OrgId) -> Result<bool, StorageError> {
+        let result = Entity::delete_by_id(id.as_str())
+            .exec(self.db.connection())
+            .await
+            .map_err(storage)?;
+        Ok(result.rows_affected > 0)
+    }
+
+    async fn stats(&self, _id: &OrgId) -> Result<OrganizationStats, StorageError> {
+        // Users, agents, leads and proposals have no tables yet; their counts
+        // join this query as the tables arrive.
+        Ok(OrganizationStats::default())
+    }
+}
+
+async fn find_in(
+    conn: &impl ConnectionTrait,
+    id: &OrgId,
+    for_update: bool,
+) -> Result<Option<Organization>, StorageError> {
+    let mut query = Entity::find_by_id(id.as_str());
+    if for_update {
+        // Ignored by SQLite, whose IMMEDIATE transaction already holds the write lock.
+        query = query.lock_exclusive();
+    }
+    query
+        .one(conn)
+        .await
+        .map_err(storage)?
+        .map(to_domain)
+        .transpose()
+}
+
+fn name_taken_or_storage(err: sea_orm::DbErr, name: &OrgName) -> OrganizationError {
+    if is_unique_violation(&err) {
+        OrganizationError::NameTaken(name.to_string())
+    } else {
+        OrganizationError::Storage(storage(err))
+    }
+}
+
+fn to_active(org: &Organization) -> organizations::ActiveModel {
+    organizations::ActiveModel {
+        id: Set(org.id.to_string()),
+        name: Set(org.name.to_string()),
+        display_name: Set(org.display_name.as_ref().map(ToString::to_string)),
+        email: Set(org.email.as_ref().map(ToString::to_string)),
+        phone: Set(org.phone.as_ref().map(ToString::to_string)),
+        is_active: Set(org.is_active),
+        tier: Set(org.tier.as_str().to_owned()),
+        monday_workspace_id: Set(org.monday_workspace_id.as_ref().map(ToString::to_string)),
+        stripe_customer_id: Set(org.stripe_customer_id.clone()),
+        subscription_status: Set(org.subscription_status.clone()),
+        trial_ends_at: Set(org.trial_ends_at),
+        created_at: Set(org.created_at),
+        updated_at: Set(org.updated_at),
+        created_by: Set(org.created_by.clone()),
+        settings: Set(org.settings.to_value()),
+    }
+}
+
+fn to_domain(m: organizations::Model) -> Result<Organization, StorageError> {
+    let bad = |field: &str| corrupt(format!("organization {}: invalid {field}", m.id));
+    Ok(Organization {
+        id: OrgId::parse(&m.id).ok_or_else(|| bad("id"))?,
+        name: OrgName::parse(&m.name).map_err(|_| bad("name"))?,
+        display_name: m
+            .display_name
+            .as_deref()
+            .map(DisplayName::parse)
+            .transpose()
+            .map_err(|_| bad("display_name"))?,
+        email: m
+            .email
+            .as_deref()
+            .map(Email::parse)
+            .transpose()
+            .map_err(|_| bad("email"))?,
+        phone: m
+            .phone
+            .as_deref()
+            .map(Phone::parse)
+            .transpose()
+            .map_err(|_| bad("phone"))?,
+        is_active: m.is_active,
+        tier: m.tier.parse::<Tier>().map_err(|_| bad("tier"))?,
+        monday_workspace_id: m
+            .monday_workspace_id
+            .as_deref()
+            .map(ExternalRef::parse)
+            .transpose()
+            .map_err(|_| bad("monday_workspace_id"))?,
+        stripe_customer_id: m.stripe_customer_id.clone(),
+        subscription_status: m.subscription_status.clone(),
+        trial_ends_at: m.trial_ends_at,
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+        created_by: m.created_by.clone(),
+        settings: Settings::parse(m.settings.clone()).map_err(|_| bad("settings"))?,
+    })
+}

@@ -1,0 +1,15 @@
+//! The storage failure every repository port may return.
+
+/// A failure of the storage behind a repository, which no caller can fix by
+/// changing its request.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The database cannot be reached (connection refused, pool exhausted, timed
+    /// out). The API answers 503: retrying later may succeed.
+    #[error("database unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// Anything else (a bug, a broken invariant, corrupt data). The API answers
+    /// 500 and logs the cause.
+    #[error("storage failure")]
+    Other(#[source] Box<dyn std::error::Error + Send + Sync>),
+}

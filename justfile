@@ -1,0 +1,34 @@
+# Lead Routing recipes. Install just with `cargo install just`.
+
+# PostgreSQL admin URL the PostgreSQL recipes use (each test creates its own database).
+pg_url := env_var_or_default("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+
+# List the recipes.
+default:
+    @just --list
+
+# Run the server (SQLite at ./data/lead-routing.db unless DATABASE_URL is set).
+run:
+    cargo run --release
+
+# Run every test on SQLite.
+test:
+    cargo test --workspace
+
+# Run every test on PostgreSQL (a database per test, dropped afterwards).
+test-pg:
+    TEST_DATABASE_URL={{pg_url}} cargo test --workspace
+
+# Formatting, lints and docs, as CI checks them.
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets -- -D warnings
+    RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
+
+# Apply (up), revert (down) or list (status) migrations on DATABASE_URL.
+migrate action="up":
+    cargo run --release -- migrate {{action}}
+
+# Everything CI runs.
+ci:
+    bash .ci/run
