@@ -3,13 +3,16 @@
 //! Conventions every tenant table follows (see `docs/architecture.md`):
 //! - an `org_id` column referencing `organizations(id)` `ON DELETE CASCADE`;
 //! - every unique constraint and index leads with `org_id`, so one tenant's
-//!   rows are one index range and the tables can be distributed by it;
+//!   rows are one index range and the tables can be distributed by it (the
+//!   only exceptions are the lookups that discover the organization: a user
+//!   by e-mail, a refresh token by hash, an API key by prefix);
 //! - a row that points at another tenant row does so through `(org_id, id)`,
 //!   so the database itself refuses a cross-tenant reference.
 
 pub use sea_orm_migration::prelude::*;
 
 mod m20261129_000001_create_organizations;
+mod m20261129_000002_create_auth_tables;
 
 /// The default organization created by the first migration.
 pub const DEFAULT_ORG_ID: &str = "org_default_001";
@@ -21,6 +24,9 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261129_000001_create_organizations::Migration)]
+        vec![
+            Box::new(m20261129_000001_create_organizations::Migration),
+            Box::new(m20261129_000002_create_auth_tables::Migration),
+        ]
     }
 }

@@ -9,9 +9,11 @@
 //! | `APP_ENV` | `development` | `development` or `production` |
 //! | `WORKERS` | number of cores | HTTP worker threads |
 //! | `RUST_LOG` | `info` | log filter (`tracing_subscriber::EnvFilter` syntax) |
+//! | `JWT_SECRET` | random per process in development | HS256 signing secret; required (at least 32 bytes) in production |
 
 use std::{fmt, str::FromStr};
 
+use auth::JwtSecret;
 use storage::{DatabaseSettings, Engine};
 
 /// The default database: a SQLite file beside the working directory.
@@ -51,6 +53,8 @@ pub struct Settings {
     pub env: AppEnv,
     /// HTTP worker threads; `None` = one per core.
     pub workers: Option<usize>,
+    /// The secret access tokens are signed with.
+    pub jwt_secret: JwtSecret,
 }
 
 /// A configuration variable with an unusable value.
@@ -130,6 +134,11 @@ impl Settings {
                 }
             },
         };
+        let jwt_secret = JwtSecret::from_env_value(lookup("JWT_SECRET"), env == AppEnv::Production)
+            .map_err(|e| ConfigError {
+                var: "JWT_SECRET",
+                reason: e.to_string().trim_start_matches("JWT_SECRET ").to_owned(),
+            })?;
         let mut database = DatabaseSettings::new(database_url);
         database.max_connections = max_connections;
         Ok(Self {
@@ -138,6 +147,7 @@ impl Settings {
             database,
             env,
             workers,
+            jwt_secret,
         })
     }
 
@@ -204,8 +214,24 @@ mod tests {
     }
 
     #[test]
+    fn production_requires_a_long_jwt_secret() {
+        let err = settings(&[("APP_ENV", "production")]).unwrap_err();
+        assert_eq!(err.var, "JWT_SECRET");
+        let err = settings(&[("APP_ENV", "production"), ("JWT_SECRET", "short")]).unwrap_err();
+        assert_eq!(err.var, "JWT_SECRET");
+        let dev = settings(&[]).unwrap();
+        assert!(dev.jwt_secret.was_generated());
+    }
+
+    #[test]
     fn production_is_recognised() {
-        let s = settings(&[("APP_ENV", "production"), ("PORT", "8080")]).unwrap();
+        let secret = "s".repeat(32);
+        let s = settings(&[
+            ("APP_ENV", "production"),
+            ("PORT", "8080"),
+            ("JWT_SECRET", &secret),
+        ])
+        .unwrap();
         assert_eq!((s.env, s.port), (AppEnv::Production, 8080));
         assert!(!s.is_development());
     }

@@ -60,6 +60,8 @@ pub struct ApiError {
     details: Vec<FieldErrorDto>,
     /// The cause, logged for server errors, never sent.
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    /// Seconds for the `Retry-After` header.
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -71,6 +73,7 @@ impl ApiError {
             message: message.into(),
             details: Vec::new(),
             source: None,
+            retry_after: None,
         }
     }
 
@@ -174,8 +177,11 @@ impl ResponseError for ApiError {
             }
         }
         let mut response = HttpResponse::build(self.status);
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
-            response.insert_header(("Retry-After", "5"));
+        let retry_after = self
+            .retry_after
+            .or((self.status == StatusCode::SERVICE_UNAVAILABLE).then_some(5));
+        if let Some(secs) = retry_after {
+            response.insert_header(("Retry-After", secs.to_string()));
         }
         response.json(self.envelope())
     }
@@ -216,12 +222,7 @@ impl From<OrganizationError> for ApiError {
             OrganizationError::Forbidden(why) => Self::new(StatusCode::FORBIDDEN, "FORBIDDEN", why),
             OrganizationError::Invalid(errors) => Self::validation(&errors),
             e @ OrganizationError::NameTaken(_) => {
-                let mut api = Self::new(StatusCode::CONFLICT, "NAME_TAKEN", e.to_string());
-                api.details = vec![FieldErrorDto {
-                    field: "name".into(),
-                    message: "is already taken".into(),
-                }];
-                api
+                Self::conflict_on("NAME_TAKEN", "name", e.to_string())
             }
             e @ OrganizationError::DefaultOrganizationProtected => Self::new(
                 StatusCode::CONFLICT,
@@ -230,5 +231,80 @@ impl From<OrganizationError> for ApiError {
             ),
             OrganizationError::Storage(e) => e.into(),
         }
+    }
+}
+
+impl From<auth::AuthError> for ApiError {
+    fn from(err: auth::AuthError) -> Self {
+        use auth::AuthError as E;
+        let message = err.to_string();
+        match err {
+            E::InvalidCredentials => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "INVALID_CREDENTIALS",
+                "Invalid email or password",
+            ),
+            E::AmbiguousEmail => {
+                let mut e = Self::new(
+                    StatusCode::BAD_REQUEST,
+                    "AMBIGUOUS_EMAIL",
+                    "This email exists in several organizations; pass orgId",
+                );
+                e.details = vec![FieldErrorDto {
+                    field: "orgId".into(),
+                    message: "is required for this email".into(),
+                }];
+                e
+            }
+            E::Unauthenticated | E::InvalidToken => {
+                Self::unauthorized("Invalid or expired credentials")
+            }
+            E::TokenReused => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "TOKEN_REUSED",
+                "This refresh token was already used; every session of this sign-in was revoked",
+            ),
+            E::UserInactive => Self::new(
+                StatusCode::UNAUTHORIZED,
+                "ACCOUNT_DISABLED",
+                "This account or its organization is deactivated",
+            ),
+            E::Forbidden(why) => Self::new(StatusCode::FORBIDDEN, "FORBIDDEN", why),
+            E::NotFound => Self::not_found("Resource"),
+            E::OrganizationNotFound => Self::not_found("Organization"),
+            E::OrganizationInactive => Self::new(
+                StatusCode::BAD_REQUEST,
+                "ORGANIZATION_INACTIVE",
+                "The organization is deactivated",
+            ),
+            E::UsernameTaken => Self::conflict_on("USERNAME_TAKEN", "username", message),
+            E::EmailTaken => Self::conflict_on("EMAIL_TAKEN", "email", message),
+            E::Invalid(errors) => Self::validation(&errors),
+            E::Crypto(e) => Self::internal(e),
+            E::Storage(e) => e.into(),
+        }
+    }
+}
+
+impl ApiError {
+    /// 409 about one field.
+    fn conflict_on(code: &'static str, field: &str, message: String) -> Self {
+        let mut e = Self::new(StatusCode::CONFLICT, code, message);
+        e.details = vec![FieldErrorDto {
+            field: field.into(),
+            message: "is already taken".into(),
+        }];
+        e
+    }
+
+    /// 429 telling the client when to retry.
+    pub fn too_many_requests(retry_after_secs: u64) -> Self {
+        let mut e = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "RATE_LIMITED",
+            format!("Too many sign-in attempts; retry in {retry_after_secs} s"),
+        );
+        e.retry_after = Some(retry_after_secs);
+        e
     }
 }

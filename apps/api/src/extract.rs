@@ -6,10 +6,10 @@ use std::{future::Future, pin::Pin};
 use actix_web::{
     FromRequest, HttpMessage, HttpRequest, dev::Payload, error::PayloadError, http::StatusCode, web,
 };
-use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, de::DeserializeOwned};
 use tenancy::{Actor, FieldError, ValidationErrors};
 
-use crate::{auth::AuthOutcome, error::ApiError};
+use crate::{credentials::AuthOutcome, error::ApiError};
 
 /// The largest request body accepted (413 above it).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -83,6 +83,20 @@ fn parse_object<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         .map_err(|e| field_error(&e.path().to_string(), &e.into_inner().to_string()))
 }
 
+/// An optional field that may not be `null`: absent is `None`.
+pub fn non_null<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    de: D,
+) -> Result<Option<T>, D::Error> {
+    T::deserialize(de).map(Some)
+}
+
+/// A field whose presence matters: absent is `None`, `null` is `Some(None)`.
+pub fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    de: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(de).map(Some)
+}
+
 /// Query parameters deserialized into `T`; a bad or unknown parameter is a
 /// 400 naming it.
 #[derive(Debug)]
@@ -138,7 +152,11 @@ impl FromRequest for Authenticated {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let outcome = match req.extensions().get::<AuthOutcome>() {
             Some(AuthOutcome::Authenticated(actor)) => Ok(Authenticated(actor.clone())),
-            Some(AuthOutcome::Rejected(why)) => Err(ApiError::unauthorized(*why)),
+            Some(AuthOutcome::Rejected { code, message }) => Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                code,
+                message.clone(),
+            )),
             None => Err(ApiError::unauthorized(
                 "Missing credentials: send `Authorization: Bearer <token>` or `x-api-key: <key>`",
             )),
@@ -198,5 +216,28 @@ mod tests {
             assert_eq!(err.status().as_u16(), 400);
             assert_eq!(err.envelope().error.code, "BAD_REQUEST");
         }
+    }
+}
+
+/// The caller, if it sent credentials: for routes open to everyone that
+/// behave differently for a signed-in caller (`POST /auth/register`).
+/// Credentials that were sent but are invalid are still a 401.
+#[derive(Debug, Clone)]
+pub struct MaybeAuthenticated(pub Option<Actor>);
+
+impl FromRequest for MaybeAuthenticated {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let has_outcome = req.extensions().get::<AuthOutcome>().is_some();
+        let result = if has_outcome {
+            Authenticated::from_request(req, payload)
+                .into_inner()
+                .map(|a| MaybeAuthenticated(Some(a.0)))
+        } else {
+            Ok(MaybeAuthenticated(None))
+        };
+        std::future::ready(result)
     }
 }

@@ -2,13 +2,14 @@
 //! routes, error mapping and the command line. Business rules live in the
 //! domain crates; this crate extracts, calls and maps.
 
-pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod credentials;
 pub mod envelope;
 pub mod error;
 pub mod extract;
 pub mod openapi;
+pub mod ratelimit;
 pub mod routes;
 pub mod startup;
 pub mod telemetry;

@@ -7,7 +7,7 @@ use utoipa::{
 
 use crate::{
     error::ErrorEnvelope,
-    routes::{health, organizations},
+    routes::{api_keys, auth, health, organizations, users},
 };
 
 /// The API description served at `/openapi.json`.
@@ -30,6 +30,20 @@ use crate::{
         organizations::delete,
         organizations::stats,
         organizations::activate,
+        auth::register,
+        auth::login,
+        auth::refresh,
+        auth::logout,
+        auth::me,
+        users::list,
+        users::create,
+        users::get,
+        users::update,
+        users::deactivate,
+        api_keys::list,
+        api_keys::create,
+        api_keys::revoke,
+        api_keys::rotate,
     ),
     components(schemas(ErrorEnvelope)),
     modifiers(&SecuritySchemes),
@@ -37,6 +51,9 @@ use crate::{
     tags(
         (name = "health", description = "Liveness, readiness and this document; no credentials"),
         (name = "organizations", description = "Tenants (seed section 6)"),
+        (name = "auth", description = "Registration, sign-in, tokens"),
+        (name = "users", description = "Users of your organization"),
+        (name = "api-keys", description = "API keys of your organization"),
     )
 )]
 pub struct ApiDoc;

@@ -10,11 +10,23 @@ use actix_web::{
     middleware::{ErrorHandlerResponse, ErrorHandlers, from_fn},
     web,
 };
-use organization::OrganizationService;
-use storage::{Database, SeaOrmOrganizationRepository};
+use auth::{ApiKeyService, AuthService, Authenticator, TokenKeys};
+use organization::{OrganizationRepository, OrganizationService};
+use storage::{
+    Database, SeaOrmApiKeyRepository, SeaOrmOrganizationRepository, SeaOrmSessionRepository,
+    SeaOrmUserRepository,
+};
 use tracing_actix_web::TracingLogger;
 
-use crate::{auth, config::Settings, error::ApiError, extract::MAX_BODY_BYTES, openapi, routes};
+use crate::{
+    config::Settings, credentials, error::ApiError, extract::MAX_BODY_BYTES, openapi,
+    ratelimit::LoginLimiter, routes,
+};
+
+/// The `iss` claim of our access tokens.
+pub const TOKEN_ISSUER: &str = "lead-routing";
+/// The `aud` claim of our access tokens.
+pub const TOKEN_AUDIENCE: &str = "lead-routing-api";
 
 /// What every handler can reach.
 #[derive(Debug)]
@@ -23,6 +35,14 @@ pub struct AppState {
     pub db: Database,
     /// Organization use cases.
     pub orgs: OrganizationService,
+    /// Registration, sign-in, users.
+    pub auth: AuthService,
+    /// API key management.
+    pub api_keys: ApiKeyService,
+    /// Credentials to actors.
+    pub authenticator: Authenticator,
+    /// Sign-in throttle.
+    pub login_limiter: LoginLimiter,
     /// Whether development conveniences are on.
     pub dev_mode: bool,
     /// The OpenAPI document, rendered once.
@@ -35,6 +55,9 @@ pub enum StartupError {
     /// The database could not be opened or migrated.
     #[error("database: {0}")]
     Database(#[from] migration::DbErr),
+    /// The token signing key is unusable.
+    #[error("JWT_SECRET: {0}")]
+    Secret(#[from] auth::SecretError),
     /// The address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -89,8 +112,18 @@ impl Application {
             .map(|a| a.to_string())
             .unwrap_or_default();
         let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+        let keys = TokenKeys::new(settings.jwt_secret.as_bytes(), TOKEN_ISSUER, TOKEN_AUDIENCE)?;
+        let orgs: Arc<dyn OrganizationRepository> =
+            Arc::new(SeaOrmOrganizationRepository::new(db.clone()));
+        let users = Arc::new(SeaOrmUserRepository::new(db.clone()));
+        let sessions = Arc::new(SeaOrmSessionRepository::new(db.clone()));
+        let api_keys = Arc::new(SeaOrmApiKeyRepository::new(db.clone()));
         let state = web::Data::new(AppState {
-            orgs: OrganizationService::new(Arc::new(SeaOrmOrganizationRepository::new(db.clone()))),
+            orgs: OrganizationService::new(orgs.clone()),
+            auth: AuthService::new(users.clone(), sessions, orgs.clone(), keys.clone()),
+            api_keys: ApiKeyService::new(api_keys.clone()),
+            authenticator: Authenticator::new(users, api_keys, orgs, keys),
+            login_limiter: LoginLimiter::default(),
             db,
             dev_mode: settings.is_development(),
             openapi_json: openapi::document_json(),
@@ -99,7 +132,7 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
-                .wrap(from_fn(auth::authenticate))
+                .wrap(from_fn(credentials::authenticate))
                 .wrap(ErrorHandlers::new().default_handler(envelope_for_bare_errors))
                 .wrap(TracingLogger::default())
                 .configure(routes::configure)

@@ -30,3 +30,24 @@ fn is_io_error(err: &DbErr) -> bool {
     let text = err.to_string();
     text.contains("error communicating with database") || text.contains("pool timed out")
 }
+
+/// Whether the error violates the unique index `index` over `columns` of
+/// `table`.
+///
+/// The engines report it differently: PostgreSQL names the index
+/// (`duplicate key value violates unique constraint "uq_users_org_email"`),
+/// SQLite lists its columns (`UNIQUE constraint failed: users.org_id,
+/// users.email`). Both are checked, so callers can tell which of several
+/// unique indexes a write hit.
+pub(crate) fn violates_unique(err: &DbErr, index: &str, table: &str, columns: &[&str]) -> bool {
+    let Some(SqlErr::UniqueConstraintViolation(message)) = err.sql_err() else {
+        return false;
+    };
+    let sqlite_columns = columns
+        .iter()
+        .map(|c| format!("{table}.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    message.contains(&format!("\"{index}\""))
+        || message.strip_prefix("UNIQUE constraint failed: ") == Some(sqlite_columns.as_str())
+}

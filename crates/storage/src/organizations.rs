@@ -14,7 +14,10 @@ use tenancy::{Email, OrgId, Page, PageRequest, StorageError};
 
 use crate::{
     Database,
-    entity::organizations::{self, Column, Entity},
+    entity::{
+        organizations::{self, Column, Entity},
+        users,
+    },
     error::{corrupt, is_unique_violation, storage},
 };
 
@@ -105,10 +108,18 @@ impl OrganizationRepository for SeaOrmOrganizationRepository {
         Ok(result.rows_affected > 0)
     }
 
-    async fn stats(&self, _id: &OrgId) -> Result<OrganizationStats, StorageError> {
-        // Users, agents, leads and proposals have no tables yet; their counts
-        // join this query as the tables arrive.
-        Ok(OrganizationStats::default())
+    async fn stats(&self, id: &OrgId) -> Result<OrganizationStats, StorageError> {
+        let total_users = users::Entity::find()
+            .filter(users::Column::OrgId.eq(id.as_str()))
+            .count(self.db.connection())
+            .await
+            .map_err(storage)?;
+        // Leads, agents and proposals have no tables yet (they arrive with
+        // routing); their counts join here as the tables do.
+        Ok(OrganizationStats {
+            total_users,
+            ..OrganizationStats::default()
+        })
     }
 }
 

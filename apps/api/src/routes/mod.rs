@@ -9,8 +9,11 @@ use std::collections::BTreeMap;
 
 use actix_web::{FromRequest, Handler, Responder, Route, http::Method, web};
 
+pub mod api_keys;
+pub mod auth;
 pub mod health;
 pub mod organizations;
+pub mod users;
 
 /// One served route: its method and path pattern (`/organizations/{id}`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -88,6 +91,23 @@ pub fn register(r: &mut Router) {
             "/organizations/{id}/activate",
             organizations::activate,
         );
+
+    r.route(Method::POST, "/auth/register", auth::register)
+        .route(Method::POST, "/auth/login", auth::login)
+        .route(Method::POST, "/auth/refresh", auth::refresh)
+        .route(Method::POST, "/auth/logout", auth::logout)
+        .route(Method::GET, "/auth/me", auth::me);
+
+    r.route(Method::GET, "/users", users::list)
+        .route(Method::POST, "/users", users::create)
+        .route(Method::GET, "/users/{id}", users::get)
+        .route(Method::PUT, "/users/{id}", users::update)
+        .route(Method::DELETE, "/users/{id}", users::deactivate);
+
+    r.route(Method::GET, "/api-keys", api_keys::list)
+        .route(Method::POST, "/api-keys", api_keys::create)
+        .route(Method::DELETE, "/api-keys/{id}", api_keys::revoke)
+        .route(Method::POST, "/api-keys/{id}/rotate", api_keys::rotate);
 }
 
 /// Mounts every route on an actix app.

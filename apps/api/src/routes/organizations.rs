@@ -6,7 +6,7 @@ use organization::{
     DisplayName, ExternalRef, NewOrganization, OrgName, Organization, OrganizationFilter,
     OrganizationPatch, OrganizationStats, Phone, Settings, Tier,
 };
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use tenancy::{Email, OrgId, PageRequest, ValidationErrors};
 use utoipa::{IntoParams, ToSchema};
@@ -171,14 +171,14 @@ pub struct CreateOrganizationBody {
     #[schema(max_length = 32)]
     pub phone: Option<String>,
     /// Commercial tier (default `standard`).
-    #[serde(default, deserialize_with = "non_null")]
+    #[serde(default, deserialize_with = "crate::extract::non_null")]
     #[schema(nullable = false)]
     pub tier: Option<TierDto>,
     /// Monday.com workspace id.
     #[schema(max_length = 128)]
     pub monday_workspace_id: Option<String>,
     /// Settings object; known keys are type-checked.
-    #[serde(default, deserialize_with = "non_null")]
+    #[serde(default, deserialize_with = "crate::extract::non_null")]
     #[schema(value_type = Object, nullable = false)]
     pub settings: Option<Map<String, Value>>,
 }
@@ -191,7 +191,7 @@ pub struct CreateOrganizationBody {
 #[schema(example = json!({"displayName": "ACME Corp (Updated)", "email": "new-admin@acme.com", "isActive": true, "tier": "enterprise"}))]
 pub struct UpdateOrganizationBody {
     /// New unique slug.
-    #[serde(default, deserialize_with = "non_null")]
+    #[serde(default, deserialize_with = "crate::extract::non_null")]
     #[schema(
         nullable = false,
         pattern = "^[a-z0-9]([a-z0-9-]{1,61})[a-z0-9]$",
@@ -200,45 +200,33 @@ pub struct UpdateOrganizationBody {
     )]
     pub name: Option<String>,
     /// New display name, or `null` to clear.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::extract::present")]
     #[schema(value_type = Option<String>, max_length = 200)]
     pub display_name: Option<Option<String>>,
     /// New contact address, or `null` to clear.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::extract::present")]
     #[schema(value_type = Option<String>, format = "email", max_length = 254)]
     pub email: Option<Option<String>>,
     /// New contact number, or `null` to clear.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::extract::present")]
     #[schema(value_type = Option<String>, max_length = 32)]
     pub phone: Option<Option<String>>,
     /// New tier (super admins only).
-    #[serde(default, deserialize_with = "non_null")]
+    #[serde(default, deserialize_with = "crate::extract::non_null")]
     #[schema(nullable = false)]
     pub tier: Option<TierDto>,
     /// Activate or deactivate (super admins only).
-    #[serde(default, deserialize_with = "non_null")]
+    #[serde(default, deserialize_with = "crate::extract::non_null")]
     #[schema(nullable = false)]
     pub is_active: Option<bool>,
     /// New Monday.com workspace id, or `null` to clear.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::extract::present")]
     #[schema(value_type = Option<String>, max_length = 128)]
     pub monday_workspace_id: Option<Option<String>>,
     /// Settings merge patch.
-    #[serde(default, deserialize_with = "non_null")]
+    #[serde(default, deserialize_with = "crate::extract::non_null")]
     #[schema(value_type = Object, nullable = false)]
     pub settings: Option<Map<String, Value>>,
-}
-
-/// An optional field that may not be `null`: absent is `None`.
-fn non_null<'de, D: Deserializer<'de>, T: Deserialize<'de>>(de: D) -> Result<Option<T>, D::Error> {
-    T::deserialize(de).map(Some)
-}
-
-/// A field whose presence matters: absent is `None`, `null` is `Some(None)`.
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    de: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(de).map(Some)
 }
 
 /// Parses an optional raw value, recording the error under `field`.

@@ -104,3 +104,42 @@ mod reqwest {
             .block_on(async { ::reqwest::get(url).await.unwrap().text().await.unwrap() })
     }
 }
+
+#[test]
+fn admin_create_reads_the_password_from_stdin_and_refuses_duplicates() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let run = |password: &str| {
+        let mut child = Command::new(BIN)
+            .current_dir(dir.path())
+            .env_remove("DATABASE_URL")
+            .args([
+                "admin",
+                "create",
+                "--email",
+                "ops@example.com",
+                "--username",
+                "ops",
+                "--password-stdin",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let short = run("short");
+    assert!(!short.status.success());
+    assert!(String::from_utf8_lossy(&short.stderr).contains("password"));
+    let ok = run("a-very-long-password");
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("super admin"));
+    let again = run("a-very-long-password");
+    assert!(!again.status.success(), "a duplicate e-mail is refused");
+}

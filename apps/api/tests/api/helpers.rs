@@ -12,12 +12,15 @@ use serde_json::{Value, json};
 use storage::DatabaseSettings;
 
 pub const DEV_KEY: &str = "dev_key_123";
+/// The JWT secret of every test server, so tests can forge tokens.
+pub const JWT_SECRET: &str = "test-secret-that-is-at-least-32-bytes-long";
+pub const PASSWORD: &str = "correct horse battery";
 
 /// A running server and the database behind it.
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
-    _db: TestDatabase,
+    db: TestDatabase,
 }
 
 /// Logs go to stdout only when `TEST_LOG` is set.
@@ -44,6 +47,8 @@ pub async fn spawn_app_in(env: AppEnv) -> TestApp {
     settings.port = 0;
     settings.env = env;
     settings.workers = Some(1);
+    settings.jwt_secret =
+        auth::JwtSecret::from_env_value(Some(JWT_SECRET.into()), true).expect("secret");
     settings.database = DatabaseSettings::new(db.url.clone());
     settings.database.max_connections = 5;
     let app = Application::build(&settings).await.expect("the app starts");
@@ -55,7 +60,21 @@ pub async fn spawn_app_in(env: AppEnv) -> TestApp {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("client"),
-        _db: db,
+        db,
+    }
+}
+
+/// A signed-in user of a test organization.
+#[derive(Clone, Debug)]
+pub struct Session {
+    pub user: Value,
+    pub access_token: String,
+    pub refresh_token: String,
+}
+
+impl Session {
+    pub fn id(&self) -> String {
+        self.user["id"].as_str().unwrap().to_owned()
     }
 }
 
@@ -111,6 +130,100 @@ impl TestApp {
         let res = self.post("/organizations", &body).await;
         let body = expect_status(res, StatusCode::CREATED).await;
         body["data"].clone()
+    }
+
+    /// A request with a bearer token.
+    pub fn as_user(&self, token: &str, method: Method, path: &str) -> RequestBuilder {
+        self.anonymous(method, path).bearer_auth(token)
+    }
+
+    /// A request with an API key.
+    pub fn with_key(&self, key: &str, method: Method, path: &str) -> RequestBuilder {
+        self.anonymous(method, path).header("x-api-key", key)
+    }
+
+    /// Creates an organization and its first admin (registered without
+    /// credentials, as the seed's step 2), signed in.
+    pub async fn org_with_admin(&self, name: &str) -> (Value, Session) {
+        let org = self.create_org(name).await;
+        let org_id = org["id"].as_str().unwrap();
+        let email = format!("admin@{name}.test");
+        let res = self
+            .anonymous(Method::POST, "/auth/register")
+            .json(&json!({"username": "admin", "email": email, "password": PASSWORD, "role": "admin", "orgId": org_id}))
+            .send()
+            .await
+            .unwrap();
+        expect_status(res, StatusCode::CREATED).await;
+        let session = self.login(&email, Some(org_id)).await;
+        (org, session)
+    }
+
+    /// Signs in.
+    pub async fn login(&self, email: &str, org_id: Option<&str>) -> Session {
+        let mut body = json!({"email": email, "password": PASSWORD});
+        if let Some(org_id) = org_id {
+            body["orgId"] = json!(org_id);
+        }
+        let res = self
+            .anonymous(Method::POST, "/auth/login")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let body = expect_status(res, StatusCode::OK).await;
+        Session {
+            user: body["user"].clone(),
+            access_token: body["tokens"]["accessToken"].as_str().unwrap().to_owned(),
+            refresh_token: body["tokens"]["refreshToken"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// As `admin`, creates a user with `role` and signs it in.
+    pub async fn add_user(&self, admin: &Session, username: &str, role: &str) -> Session {
+        let org_id = admin.user["orgId"].as_str().unwrap().to_owned();
+        let email = format!("{username}@{org_id}.test");
+        let res = self
+            .as_user(&admin.access_token, Method::POST, "/users")
+            .json(
+                &json!({"username": username, "email": email, "password": PASSWORD, "role": role}),
+            )
+            .send()
+            .await
+            .unwrap();
+        expect_status(res, StatusCode::CREATED).await;
+        self.login(&email, Some(&org_id)).await
+    }
+
+    /// As `admin`, creates an API key with `role`; returns (key JSON, secret).
+    pub async fn add_api_key(&self, admin: &Session, role: &str) -> (Value, String) {
+        let res = self
+            .as_user(&admin.access_token, Method::POST, "/api-keys")
+            .json(&json!({"name": format!("{role} key"), "role": role}))
+            .send()
+            .await
+            .unwrap();
+        let body = expect_status(res, StatusCode::CREATED).await;
+        let secret = body["data"]["key"].as_str().unwrap().to_owned();
+        (body["data"].clone(), secret)
+    }
+
+    /// Runs one SQL count on the app's database.
+    pub async fn count(&self, sql: &str) -> i64 {
+        let conn = sea_orm::Database::connect(self.db.url.as_str())
+            .await
+            .unwrap();
+        let row = conn
+            .query_one_raw(sea_orm::Statement::from_string(
+                conn.get_database_backend(),
+                sql.to_owned(),
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        let n: i64 = row.try_get_by_index(0).unwrap();
+        let _ = conn.close().await;
+        n
     }
 
     /// Every organization (first 1000).

@@ -5,8 +5,11 @@
 // A failed unwrap is a failed test, with its location: what tests want.
 #![allow(clippy::unwrap_used)]
 
+mod auth;
 mod binary;
 mod health;
 mod helpers;
+mod isolation;
 mod openapi;
 mod organizations;
+mod roles;

@@ -1,0 +1,103 @@
+//! Tenant isolation: every route that takes an id, from the route table, is
+//! walked with another organization's credentials (JWT and API key): the
+//! object answers 404, and never appears in that organization's lists.
+
+use std::collections::HashMap;
+
+use lead_routing_api::routes::route_table;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, expect_status, spawn_app};
+
+/// For each resource (the path up to `{id}`), an object of organization A.
+async fn objects_of_org_a(
+    app: &TestApp,
+    org_a: &Value,
+    admin_a: &crate::helpers::Session,
+) -> HashMap<&'static str, String> {
+    let agent = app.add_user(admin_a, "agent-a", "agent").await;
+    let (key, _) = app.add_api_key(admin_a, "agent").await;
+    HashMap::from([
+        ("/organizations", org_a["id"].as_str().unwrap().to_owned()),
+        ("/users", agent.id()),
+        ("/api-keys", key["id"].as_str().unwrap().to_owned()),
+    ])
+}
+
+#[tokio::test]
+async fn every_id_route_hides_other_organizations_objects() {
+    let app = spawn_app().await;
+    let (org_a, admin_a) = app.org_with_admin("org-a").await;
+    let (_, admin_b) = app.org_with_admin("org-b").await;
+    let (_, key_b) = app.add_api_key(&admin_b, "admin").await;
+    let objects = objects_of_org_a(&app, &org_a, &admin_a).await;
+
+    let mut walked = 0;
+    for route in route_table()
+        .into_iter()
+        .filter(|r| r.path.contains("{id}"))
+    {
+        let (prefix, _) = route.path.split_once("/{id}").unwrap();
+        let id = objects.get(prefix).unwrap_or_else(|| {
+            panic!(
+                "no fixture for `{}`: add an object of org A for `{prefix}` in isolation.rs",
+                route.path
+            )
+        });
+        let path = route.path.replace("{id}", id);
+        // actix and reqwest use different versions of the `http` crate.
+        let method = Method::from_bytes(route.method.as_str().as_bytes()).unwrap();
+        for (credential, request) in [
+            (
+                "JWT",
+                app.as_user(&admin_b.access_token, method.clone(), &path),
+            ),
+            ("API key", app.with_key(&key_b, method.clone(), &path)),
+        ] {
+            let request = if [Method::POST, Method::PUT].contains(&method) {
+                request.json(&json!({}))
+            } else {
+                request
+            };
+            let res = request.send().await.unwrap();
+            assert_eq!(
+                res.status(),
+                StatusCode::NOT_FOUND,
+                "{} {} by org B's {credential}",
+                route.method,
+                route.path
+            );
+        }
+        walked += 1;
+    }
+    assert!(walked >= 10, "walked {walked} routes");
+
+    // Nothing of A in B's lists.
+    for list in ["/organizations", "/users", "/api-keys"] {
+        for (credential, request) in [
+            ("JWT", app.as_user(&admin_b.access_token, Method::GET, list)),
+            ("API key", app.with_key(&key_b, Method::GET, list)),
+        ] {
+            let body = expect_status(request.send().await.unwrap(), StatusCode::OK).await;
+            let text = body.to_string();
+            for id in objects.values() {
+                assert!(
+                    !text.contains(id.as_str()),
+                    "{list} by {credential} shows {id}"
+                );
+            }
+        }
+    }
+    // And A's objects still exist for A.
+    let res = app
+        .as_user(
+            &admin_a.access_token,
+            Method::GET,
+            &format!("/users/{}", objects["/users"]),
+        )
+        .send()
+        .await
+        .unwrap();
+    expect_status(res, StatusCode::OK).await;
+}

@@ -1,0 +1,213 @@
+//! [`ApiKeyRepository`] on sea-orm.
+
+use async_trait::async_trait;
+use auth::{ApiKey, ApiKeyId, ApiKeyName, ApiKeyRepository, AuthError};
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveValue::{NotSet, Set},
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect,
+    sea_query::Expr,
+};
+use tenancy::{OrgId, Page, PageRequest, Role, StorageError};
+
+use crate::{
+    Database,
+    entity::api_keys::{self, Column, Entity},
+    error::{corrupt, storage},
+};
+
+/// API keys stored in the `api_keys` table.
+#[derive(Clone, Debug)]
+pub struct SeaOrmApiKeyRepository {
+    db: Database,
+}
+
+impl SeaOrmApiKeyRepository {
+    /// A repository on this database.
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+}
+
+#[async_trait]
+impl ApiKeyRepository for SeaOrmApiKeyRepository {
+    async fn insert(&self, key: &ApiKey, hash: &str) -> Result<(), StorageError> {
+        let mut row = to_active(key);
+        row.key_hash = Set(hash.to_owned());
+        Entity::insert(row)
+            .exec_without_returning(self.db.connection())
+            .await
+            .map_err(storage)?;
+        Ok(())
+    }
+
+    async fn find(&self, org: &OrgId, id: &ApiKeyId) -> Result<Option<ApiKey>, StorageError> {
+        find_in(self.db.connection(), org, id, false)
+            .await?
+            .as_ref()
+            .map(to_domain)
+            .transpose()
+    }
+
+    async fn find_by_prefix(&self, prefix: &str) -> Result<Option<(ApiKey, String)>, StorageError> {
+        // Unscoped: the prefix is how a request's key discovers its organization.
+        Entity::find()
+            .filter(Column::Prefix.eq(prefix))
+            .one(self.db.connection())
+            .await
+            .map_err(storage)?
+            .map(|m| Ok((to_domain(&m)?, m.key_hash)))
+            .transpose()
+    }
+
+    async fn list(&self, org: &OrgId, page: PageRequest) -> Result<Page<ApiKey>, StorageError> {
+        let query = Entity::find().filter(Column::OrgId.eq(org.as_str()));
+        let conn = self.db.connection();
+        let total = query.clone().count(conn).await.map_err(storage)?;
+        let rows = query
+            .order_by_asc(Column::CreatedAt)
+            .order_by_asc(Column::Id)
+            .limit(page.limit())
+            .offset(page.offset())
+            .all(conn)
+            .await
+            .map_err(storage)?;
+        Ok(Page {
+            items: rows.iter().map(to_domain).collect::<Result<_, _>>()?,
+            total,
+            limit: page.limit(),
+            offset: page.offset(),
+        })
+    }
+
+    async fn revoke(
+        &self,
+        org: &OrgId,
+        id: &ApiKeyId,
+        now: DateTime<Utc>,
+    ) -> Result<ApiKey, AuthError> {
+        let txn = self.db.begin_write().await.map_err(storage)?;
+        let Some(row) = find_in(&txn, org, id, true).await? else {
+            return not_found(txn).await;
+        };
+        let mut key = to_domain(&row)?;
+        // Revoking twice keeps the first time.
+        if key.revoked_at.is_none() {
+            key.revoked_at = Some(now);
+            Entity::update_many()
+                .col_expr(Column::RevokedAt, Expr::value(now))
+                .filter(Column::OrgId.eq(org.as_str()))
+                .filter(Column::Id.eq(id.as_str()))
+                .exec(&txn)
+                .await
+                .map_err(storage)?;
+        }
+        txn.commit().await.map_err(storage)?;
+        Ok(key)
+    }
+
+    async fn rotate(
+        &self,
+        org: &OrgId,
+        id: &ApiKeyId,
+        new_prefix: &str,
+        new_hash: &str,
+        _now: DateTime<Utc>,
+    ) -> Result<ApiKey, AuthError> {
+        let txn = self.db.begin_write().await.map_err(storage)?;
+        let Some(row) = find_in(&txn, org, id, true).await? else {
+            return not_found(txn).await;
+        };
+        let mut key = to_domain(&row)?;
+        if key.is_revoked() {
+            return not_found(txn).await;
+        }
+        // Prefix and hash change together, so the old secret stops working
+        // the moment this commits.
+        Entity::update_many()
+            .col_expr(Column::Prefix, Expr::value(new_prefix))
+            .col_expr(Column::KeyHash, Expr::value(new_hash))
+            .col_expr(Column::LastUsedAt, Expr::value(None::<DateTime<Utc>>))
+            .filter(Column::OrgId.eq(org.as_str()))
+            .filter(Column::Id.eq(id.as_str()))
+            .exec(&txn)
+            .await
+            .map_err(storage)?;
+        txn.commit().await.map_err(storage)?;
+        new_prefix.clone_into(&mut key.prefix);
+        key.last_used_at = None;
+        Ok(key)
+    }
+
+    async fn touch_last_used(
+        &self,
+        org: &OrgId,
+        id: &ApiKeyId,
+        now: DateTime<Utc>,
+    ) -> Result<(), StorageError> {
+        Entity::update_many()
+            .col_expr(Column::LastUsedAt, Expr::value(now))
+            .filter(Column::OrgId.eq(org.as_str()))
+            .filter(Column::Id.eq(id.as_str()))
+            .exec(self.db.connection())
+            .await
+            .map_err(storage)?;
+        Ok(())
+    }
+}
+
+/// The row of key `id` of `org`, locked for the rest of the transaction
+/// when `for_update`.
+async fn find_in(
+    conn: &impl ConnectionTrait,
+    org: &OrgId,
+    id: &ApiKeyId,
+    for_update: bool,
+) -> Result<Option<api_keys::Model>, StorageError> {
+    let mut query = Entity::find_by_id(id.as_str()).filter(Column::OrgId.eq(org.as_str()));
+    if for_update {
+        // Ignored by SQLite, whose IMMEDIATE transaction already holds the write lock.
+        query = query.lock_exclusive();
+    }
+    query.one(conn).await.map_err(storage)
+}
+
+/// Ends a write transaction that found nothing to change, releasing its
+/// lock at once.
+async fn not_found(txn: DatabaseTransaction) -> Result<ApiKey, AuthError> {
+    txn.rollback().await.map_err(storage)?;
+    Err(AuthError::NotFound)
+}
+
+/// Every column but the secret's hash, which only the writes that change it
+/// set.
+fn to_active(key: &ApiKey) -> api_keys::ActiveModel {
+    api_keys::ActiveModel {
+        id: Set(key.id.to_string()),
+        org_id: Set(key.org_id.to_string()),
+        name: Set(key.name.to_string()),
+        prefix: Set(key.prefix.clone()),
+        key_hash: NotSet,
+        role: Set(key.role.as_str().to_owned()),
+        created_by: Set(key.created_by.clone()),
+        created_at: Set(key.created_at),
+        last_used_at: Set(key.last_used_at),
+        revoked_at: Set(key.revoked_at),
+    }
+}
+
+fn to_domain(m: &api_keys::Model) -> Result<ApiKey, StorageError> {
+    let bad = |field: &str| corrupt(format!("api key {}: invalid {field}", m.id));
+    Ok(ApiKey {
+        id: ApiKeyId::parse(&m.id).ok_or_else(|| bad("id"))?,
+        org_id: OrgId::parse(&m.org_id).ok_or_else(|| bad("org_id"))?,
+        name: ApiKeyName::parse(&m.name).map_err(|_| bad("name"))?,
+        prefix: m.prefix.clone(),
+        role: m.role.parse::<Role>().map_err(|_| bad("role"))?,
+        created_by: m.created_by.clone(),
+        created_at: m.created_at,
+        last_used_at: m.last_used_at,
+        revoked_at: m.revoked_at,
+    })
+}

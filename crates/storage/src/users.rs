@@ -1,0 +1,243 @@
+//! [`UserRepository`] on sea-orm.
+
+use async_trait::async_trait;
+use auth::{
+    AuthError, PasswordHash, User, UserCredentials, UserFilter, UserId, UserPatch, UserRepository,
+    Username,
+};
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveValue::{NotSet, Set},
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+    sea_query::Expr,
+};
+use tenancy::{Email, OrgId, Page, PageRequest, Role, StorageError};
+
+use crate::{
+    Database,
+    entity::users::{self, Column, Entity},
+    error::{corrupt, storage, violates_unique},
+};
+
+/// Users stored in the `users` table.
+#[derive(Clone, Debug)]
+pub struct SeaOrmUserRepository {
+    db: Database,
+}
+
+impl SeaOrmUserRepository {
+    /// A repository on this database.
+    pub fn new(db: Database) -> Self {
+        Self { db }
+    }
+}
+
+#[async_trait]
+impl UserRepository for SeaOrmUserRepository {
+    async fn insert(&self, user: &User, password_hash: &PasswordHash) -> Result<(), AuthError> {
+        let mut row = to_active(user);
+        row.password_hash = Set(password_hash.as_str().to_owned());
+        Entity::insert(row)
+            .exec_without_returning(self.db.connection())
+            .await
+            .map_err(taken_or_storage)?;
+        Ok(())
+    }
+
+    async fn find(&self, org: &OrgId, id: &UserId) -> Result<Option<User>, StorageError> {
+        find_in(self.db.connection(), org, id, false)
+            .await?
+            .as_ref()
+            .map(to_domain)
+            .transpose()
+    }
+
+    async fn find_credentials(
+        &self,
+        org: &OrgId,
+        id: &UserId,
+    ) -> Result<Option<UserCredentials>, StorageError> {
+        find_in(self.db.connection(), org, id, false)
+            .await?
+            .map(to_credentials)
+            .transpose()
+    }
+
+    async fn find_credentials_by_email(
+        &self,
+        email: &Email,
+        org: Option<&OrgId>,
+    ) -> Result<Vec<UserCredentials>, StorageError> {
+        // Unscoped when no organization is named: this is how a login
+        // discovers it (served by `idx_users_email`).
+        let mut query = Entity::find().filter(Column::Email.eq(email.as_str()));
+        if let Some(org) = org {
+            query = query.filter(Column::OrgId.eq(org.as_str()));
+        }
+        query
+            .order_by_asc(Column::OrgId)
+            .order_by_asc(Column::Id)
+            .all(self.db.connection())
+            .await
+            .map_err(storage)?
+            .into_iter()
+            .map(to_credentials)
+            .collect()
+    }
+
+    async fn list(
+        &self,
+        org: &OrgId,
+        filter: &UserFilter,
+        page: PageRequest,
+    ) -> Result<Page<User>, StorageError> {
+        let mut query = Entity::find().filter(Column::OrgId.eq(org.as_str()));
+        if let Some(role) = filter.role {
+            query = query.filter(Column::Role.eq(role.as_str()));
+        }
+        if let Some(active) = filter.is_active {
+            query = query.filter(Column::IsActive.eq(active));
+        }
+        let conn = self.db.connection();
+        let total = query.clone().count(conn).await.map_err(storage)?;
+        let rows = query
+            .order_by_asc(Column::CreatedAt)
+            .order_by_asc(Column::Id)
+            .limit(page.limit())
+            .offset(page.offset())
+            .all(conn)
+            .await
+            .map_err(storage)?;
+        Ok(Page {
+            items: rows.iter().map(to_domain).collect::<Result<_, _>>()?,
+            total,
+            limit: page.limit(),
+            offset: page.offset(),
+        })
+    }
+
+    async fn update(
+        &self,
+        org: &OrgId,
+        id: &UserId,
+        patch: UserPatch,
+        now: DateTime<Utc>,
+    ) -> Result<User, AuthError> {
+        let txn = self.db.begin_write().await.map_err(storage)?;
+        let Some(row) = find_in(&txn, org, id, true).await? else {
+            txn.rollback().await.map_err(storage)?;
+            return Err(AuthError::NotFound);
+        };
+        let mut user = to_domain(&row)?;
+        user.apply(&patch, now);
+        let mut active = to_active(&user);
+        if let Some(hash) = &patch.password_hash {
+            active.password_hash = Set(hash.as_str().to_owned());
+        }
+        Entity::update(active)
+            .validate()
+            .map_err(storage)?
+            .filter(Column::OrgId.eq(org.as_str()))
+            .exec_without_returning(&txn)
+            .await
+            .map_err(taken_or_storage)?;
+        txn.commit().await.map_err(storage)?;
+        Ok(user)
+    }
+
+    async fn count_in_org(&self, org: &OrgId) -> Result<u64, StorageError> {
+        Entity::find()
+            .filter(Column::OrgId.eq(org.as_str()))
+            .count(self.db.connection())
+            .await
+            .map_err(storage)
+    }
+
+    async fn record_login(
+        &self,
+        org: &OrgId,
+        id: &UserId,
+        now: DateTime<Utc>,
+    ) -> Result<(), StorageError> {
+        Entity::update_many()
+            .col_expr(Column::LastLoginAt, Expr::value(now))
+            .filter(Column::OrgId.eq(org.as_str()))
+            .filter(Column::Id.eq(id.as_str()))
+            .exec(self.db.connection())
+            .await
+            .map_err(storage)?;
+        Ok(())
+    }
+}
+
+/// The row of user `id` of `org`, locked for the rest of the transaction
+/// when `for_update`.
+async fn find_in(
+    conn: &impl ConnectionTrait,
+    org: &OrgId,
+    id: &UserId,
+    for_update: bool,
+) -> Result<Option<users::Model>, StorageError> {
+    let mut query = Entity::find_by_id(id.as_str()).filter(Column::OrgId.eq(org.as_str()));
+    if for_update {
+        // Ignored by SQLite, whose IMMEDIATE transaction already holds the write lock.
+        query = query.lock_exclusive();
+    }
+    query.one(conn).await.map_err(storage)
+}
+
+/// Which of the unique indexes of `users` a write hit, if any.
+fn taken_or_storage(err: DbErr) -> AuthError {
+    if violates_unique(
+        &err,
+        "uq_users_org_username",
+        "users",
+        &["org_id", "username"],
+    ) {
+        AuthError::UsernameTaken
+    } else if violates_unique(&err, "uq_users_org_email", "users", &["org_id", "email"]) {
+        AuthError::EmailTaken
+    } else {
+        AuthError::Storage(storage(err))
+    }
+}
+
+/// Every column but the password hash, which only the writes that change it
+/// set.
+fn to_active(user: &User) -> users::ActiveModel {
+    users::ActiveModel {
+        id: Set(user.id.to_string()),
+        org_id: Set(user.org_id.to_string()),
+        username: Set(user.username.to_string()),
+        email: Set(user.email.to_string()),
+        password_hash: NotSet,
+        role: Set(user.role.as_str().to_owned()),
+        is_active: Set(user.is_active),
+        created_at: Set(user.created_at),
+        updated_at: Set(user.updated_at),
+        last_login_at: Set(user.last_login_at),
+    }
+}
+
+fn to_domain(m: &users::Model) -> Result<User, StorageError> {
+    let bad = |field: &str| corrupt(format!("user {}: invalid {field}", m.id));
+    Ok(User {
+        id: UserId::parse(&m.id).ok_or_else(|| bad("id"))?,
+        org_id: OrgId::parse(&m.org_id).ok_or_else(|| bad("org_id"))?,
+        username: Username::parse(&m.username).map_err(|_| bad("username"))?,
+        email: Email::parse(&m.email).map_err(|_| bad("email"))?,
+        role: m.role.parse::<Role>().map_err(|_| bad("role"))?,
+        is_active: m.is_active,
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+        last_login_at: m.last_login_at,
+    })
+}
+
+fn to_credentials(m: users::Model) -> Result<UserCredentials, StorageError> {
+    Ok(UserCredentials {
+        user: to_domain(&m)?,
+        password_hash: m.password_hash,
+    })
+}
