@@ -308,3 +308,32 @@ impl ApiError {
         e
     }
 }
+
+impl From<routing::RoutingError> for ApiError {
+    fn from(err: routing::RoutingError) -> Self {
+        use routing::RoutingError as E;
+        let message = err.to_string();
+        match err {
+            E::NotFound(what) => {
+                let mut chars = what.chars();
+                let what = chars
+                    .next()
+                    .map(|c| c.to_uppercase().chain(chars).collect::<String>())
+                    .unwrap_or_default();
+                Self::not_found(&what)
+            }
+            E::Forbidden(why) => Self::new(StatusCode::FORBIDDEN, "FORBIDDEN", why),
+            E::Invalid(errors) => Self::validation(&errors),
+            E::MaxAgentsReached(_) => {
+                Self::new(StatusCode::CONFLICT, "MAX_AGENTS_REACHED", message)
+            }
+            E::PoolNameTaken => Self::conflict_on("NAME_TAKEN", "name", message),
+            E::PoolInUse => Self::new(StatusCode::CONFLICT, "POOL_IN_USE", message),
+            E::AlreadyDecided(_) => Self::new(StatusCode::CONFLICT, "ALREADY_DECIDED", message),
+            E::InvalidTransition(_) => {
+                Self::new(StatusCode::CONFLICT, "INVALID_STATUS_TRANSITION", message)
+            }
+            E::Storage(e) => e.into(),
+        }
+    }
+}

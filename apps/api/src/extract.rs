@@ -41,6 +41,41 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     }
 }
 
+/// A JSON object body that may be omitted: no body at all is `T::default()`;
+/// a body that is sent follows every rule of [`JsonBody`].
+#[derive(Debug)]
+pub struct OptionalJsonBody<T>(pub T);
+
+impl<T: DeserializeOwned + Default + 'static> FromRequest for OptionalJsonBody<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let declared_empty = req
+            .headers()
+            .get(actix_web::http::header::CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes() == b"0");
+        let no_body = declared_empty
+            || (req
+                .headers()
+                .get(actix_web::http::header::CONTENT_TYPE)
+                .is_none()
+                && req
+                    .headers()
+                    .get(actix_web::http::header::CONTENT_LENGTH)
+                    .is_none()
+                && req
+                    .headers()
+                    .get(actix_web::http::header::TRANSFER_ENCODING)
+                    .is_none());
+        if no_body {
+            return Box::pin(std::future::ready(Ok(OptionalJsonBody(T::default()))));
+        }
+        let inner = JsonBody::<T>::from_request(req, payload);
+        Box::pin(async move { inner.await.map(|JsonBody(v)| OptionalJsonBody(v)) })
+    }
+}
+
 pub(crate) fn payload_too_large() -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,

@@ -7,7 +7,9 @@ use utoipa::{
 
 use crate::{
     error::ErrorEnvelope,
-    routes::{api_keys, auth, health, organizations, users},
+    routes::{
+        agents, api_keys, auth, dashboard, health, leads, organizations, proposals, routing, users,
+    },
 };
 
 /// The API description served at `/openapi.json`.
@@ -44,6 +46,31 @@ use crate::{
         api_keys::create,
         api_keys::revoke,
         api_keys::rotate,
+        agents::list,
+        agents::create,
+        agents::get,
+        agents::update,
+        agents::deactivate,
+        routing::list_pools,
+        routing::create_pool,
+        routing::get_pool,
+        routing::update_pool,
+        routing::delete_pool,
+        routing::list_rules,
+        routing::create_rule,
+        routing::get_rule,
+        routing::update_rule,
+        routing::delete_rule,
+        routing::simulate,
+        leads::list,
+        leads::create,
+        leads::get,
+        leads::update,
+        proposals::list,
+        proposals::get,
+        proposals::approve,
+        proposals::reject,
+        dashboard::dashboard,
     ),
     components(schemas(ErrorEnvelope)),
     modifiers(&SecuritySchemes),
@@ -54,6 +81,11 @@ use crate::{
         (name = "auth", description = "Registration, sign-in, tokens"),
         (name = "users", description = "Users of your organization"),
         (name = "api-keys", description = "API keys of your organization"),
+        (name = "agents", description = "Agents leads are routed to"),
+        (name = "routing", description = "Pools, rules and the dry-run of a decision"),
+        (name = "leads", description = "Leads and where they went"),
+        (name = "proposals", description = "The manager's review queue"),
+        (name = "dashboard", description = "Your organization at a glance"),
     )
 )]
 pub struct ApiDoc;

@@ -12,9 +12,11 @@ use actix_web::{
 };
 use auth::{ApiKeyService, AuthService, Authenticator, TokenKeys};
 use organization::{OrganizationRepository, OrganizationService};
+use routing::RoutingService;
 use storage::{
-    Database, SeaOrmApiKeyRepository, SeaOrmOrganizationRepository, SeaOrmSessionRepository,
-    SeaOrmUserRepository,
+    Database, SeaOrmAgentRepository, SeaOrmApiKeyRepository, SeaOrmLeadRepository,
+    SeaOrmOrganizationRepository, SeaOrmPoolRepository, SeaOrmRoutingStore, SeaOrmRuleRepository,
+    SeaOrmSessionRepository, SeaOrmUserRepository,
 };
 use tracing_actix_web::TracingLogger;
 
@@ -43,6 +45,8 @@ pub struct AppState {
     pub authenticator: Authenticator,
     /// Sign-in throttle.
     pub login_limiter: LoginLimiter,
+    /// Agents, routing, leads, proposals.
+    pub routing: RoutingService,
     /// Whether development conveniences are on.
     pub dev_mode: bool,
     /// The OpenAPI document, rendered once.
@@ -122,8 +126,16 @@ impl Application {
             orgs: OrganizationService::new(orgs.clone()),
             auth: AuthService::new(users.clone(), sessions, orgs.clone(), keys.clone()),
             api_keys: ApiKeyService::new(api_keys.clone()),
-            authenticator: Authenticator::new(users, api_keys, orgs, keys),
+            authenticator: Authenticator::new(users, api_keys, orgs.clone(), keys),
             login_limiter: LoginLimiter::default(),
+            routing: RoutingService::new(
+                Arc::new(SeaOrmAgentRepository::new(db.clone())),
+                Arc::new(SeaOrmPoolRepository::new(db.clone())),
+                Arc::new(SeaOrmRuleRepository::new(db.clone())),
+                Arc::new(SeaOrmLeadRepository::new(db.clone())),
+                Arc::new(SeaOrmRoutingStore::new(db.clone())),
+                orgs,
+            ),
             db,
             dev_mode: settings.is_development(),
             openapi_json: openapi::document_json(),

@@ -11,7 +11,10 @@ use tenancy::{FieldError, ValidationErrors};
 /// | key | type |
 /// |---|---|
 /// | `allowAutoRouting` | boolean: routing proposals are approved at once |
-/// | `maxAgents` | positive integer: the most agents the organization may have |
+/// | `maxAgents` | positive integer: the most active agents the organization may have |
+/// | `defaultPoolId` | string: the pool of leads no rule matches |
+/// | `fallbackAgentId` | string: who gets a lead no pool member can take |
+/// | `stickyByDomain` | boolean: a lead goes first to the owner of earlier leads of its e-mail domain |
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Settings(Map<String, Value>);
 
@@ -41,6 +44,24 @@ impl Settings {
                 "settings.allowAutoRouting",
                 "must be a boolean",
             ));
+        }
+        if map.get("stickyByDomain").is_some_and(|v| !v.is_boolean()) {
+            errors.push(FieldError::new(
+                "settings.stickyByDomain",
+                "must be a boolean",
+            ));
+        }
+        for key in ["defaultPoolId", "fallbackAgentId"] {
+            let valid_id = |v: &Value| {
+                v.as_str()
+                    .is_some_and(|s| tenancy::OrgId::parse(s).is_some())
+            };
+            if map.get(key).is_some_and(|v| !valid_id(v)) {
+                errors.push(FieldError::new(
+                    format!("settings.{key}"),
+                    "must be an id string",
+                ));
+            }
         }
         let valid_max_agents = |v: &Value| {
             v.as_u64()

@@ -5,16 +5,27 @@
 //! at its edge, and maps database errors (unique and foreign-key violations,
 //! lost connections) to the domain's error variants.
 
+mod agents;
 mod api_keys;
 mod database;
 mod entity;
 mod error;
+mod leads;
 mod organizations;
+mod pools;
+mod routing_rows;
+mod routing_store;
+mod rules;
 mod sessions;
 mod users;
 
+pub use agents::SeaOrmAgentRepository;
 pub use api_keys::SeaOrmApiKeyRepository;
 pub use database::{Database, DatabaseSettings, Engine};
+pub use leads::SeaOrmLeadRepository;
 pub use organizations::SeaOrmOrganizationRepository;
+pub use pools::SeaOrmPoolRepository;
+pub use routing_store::SeaOrmRoutingStore;
+pub use rules::SeaOrmRuleRepository;
 pub use sessions::SeaOrmSessionRepository;
 pub use users::SeaOrmUserRepository;

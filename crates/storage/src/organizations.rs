@@ -15,8 +15,9 @@ use tenancy::{Email, OrgId, Page, PageRequest, StorageError};
 use crate::{
     Database,
     entity::{
+        agents, leads,
         organizations::{self, Column, Entity},
-        users,
+        proposals, users,
     },
     error::{corrupt, is_unique_violation, storage},
 };
@@ -109,16 +110,35 @@ impl OrganizationRepository for SeaOrmOrganizationRepository {
     }
 
     async fn stats(&self, id: &OrgId) -> Result<OrganizationStats, StorageError> {
+        let conn = self.db.connection();
         let total_users = users::Entity::find()
             .filter(users::Column::OrgId.eq(id.as_str()))
-            .count(self.db.connection())
+            .count(conn)
             .await
             .map_err(storage)?;
-        // Leads, agents and proposals have no tables yet (they arrive with
-        // routing); their counts join here as the tables do.
+        // Active agents only: deactivated ones take no leads and do not
+        // count against `maxAgents` either.
+        let total_agents = agents::Entity::find()
+            .filter(agents::Column::OrgId.eq(id.as_str()))
+            .filter(agents::Column::IsActive.eq(true))
+            .count(conn)
+            .await
+            .map_err(storage)?;
+        let total_leads = leads::Entity::find()
+            .filter(leads::Column::OrgId.eq(id.as_str()))
+            .count(conn)
+            .await
+            .map_err(storage)?;
+        let total_proposals = proposals::Entity::find()
+            .filter(proposals::Column::OrgId.eq(id.as_str()))
+            .count(conn)
+            .await
+            .map_err(storage)?;
         Ok(OrganizationStats {
             total_users,
-            ..OrganizationStats::default()
+            total_proposals,
+            total_leads,
+            total_agents,
         })
     }
 }

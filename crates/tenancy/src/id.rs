@@ -83,6 +83,53 @@ impl fmt::Display for OrgId {
     }
 }
 
+/// Defines a string id newtype with a type prefix (`agt_...`), parsed like
+/// [`OrgId`] (1-64 ASCII letters, digits, `_`, `-`).
+#[macro_export]
+macro_rules! prefixed_id {
+    ($(#[$meta:meta])* $name:ident, $prefix:literal) => {
+        $(#[$meta])*
+        #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(String);
+
+        impl $name {
+            /// Parses an id received from outside; `None` when it cannot be one
+            /// (callers answer "not found").
+            pub fn parse(raw: &str) -> Option<Self> {
+                $crate::OrgId::parse(raw).map(|id| Self(String::from(id)))
+            }
+
+            /// A fresh, unique id.
+            pub fn generate() -> Self {
+                Self($crate::new_id($prefix))
+            }
+
+            /// The id as a string slice.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> Self {
+                id.0
+            }
+        }
+    };
+}
+
+prefixed_id!(
+    /// The id of an agent (`agt_...`).
+    AgentId,
+    "agt"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,7 +19,7 @@ mod validation;
 pub use actor::{Actor, Principal};
 pub use email::{Email, InvalidEmail};
 pub use error::StorageError;
-pub use id::{DEFAULT_ORG_ID, OrgId, new_id};
+pub use id::{AgentId, DEFAULT_ORG_ID, OrgId, new_id};
 pub use paging::{DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, Page, PageRequest};
 pub use role::{Role, UnknownRole};
 pub use time::now;

@@ -9,10 +9,15 @@ use std::collections::BTreeMap;
 
 use actix_web::{FromRequest, Handler, Responder, Route, http::Method, web};
 
+pub mod agents;
 pub mod api_keys;
 pub mod auth;
+pub mod dashboard;
 pub mod health;
+pub mod leads;
 pub mod organizations;
+pub mod proposals;
+pub mod routing;
 pub mod users;
 
 /// One served route: its method and path pattern (`/organizations/{id}`).
@@ -108,6 +113,44 @@ pub fn register(r: &mut Router) {
         .route(Method::POST, "/api-keys", api_keys::create)
         .route(Method::DELETE, "/api-keys/{id}", api_keys::revoke)
         .route(Method::POST, "/api-keys/{id}/rotate", api_keys::rotate);
+
+    r.route(Method::GET, "/agents", agents::list)
+        .route(Method::POST, "/agents", agents::create)
+        .route(Method::GET, "/agents/{id}", agents::get)
+        .route(Method::PUT, "/agents/{id}", agents::update)
+        .route(Method::DELETE, "/agents/{id}", agents::deactivate);
+
+    r.route(Method::GET, "/routing/pools", routing::list_pools)
+        .route(Method::POST, "/routing/pools", routing::create_pool)
+        .route(Method::GET, "/routing/pools/{id}", routing::get_pool)
+        .route(Method::PUT, "/routing/pools/{id}", routing::update_pool)
+        .route(Method::DELETE, "/routing/pools/{id}", routing::delete_pool)
+        .route(Method::GET, "/routing/rules", routing::list_rules)
+        .route(Method::POST, "/routing/rules", routing::create_rule)
+        .route(Method::GET, "/routing/rules/{id}", routing::get_rule)
+        .route(Method::PUT, "/routing/rules/{id}", routing::update_rule)
+        .route(Method::DELETE, "/routing/rules/{id}", routing::delete_rule)
+        .route(Method::POST, "/routing/simulate", routing::simulate);
+
+    r.route(Method::GET, "/leads", leads::list)
+        .route(Method::POST, "/leads", leads::create)
+        .route(Method::GET, "/leads/{id}", leads::get)
+        .route(Method::PUT, "/leads/{id}", leads::update);
+
+    r.route(Method::GET, "/manager/proposals", proposals::list)
+        .route(Method::GET, "/manager/proposals/{id}", proposals::get)
+        .route(
+            Method::POST,
+            "/manager/proposals/{id}/approve",
+            proposals::approve,
+        )
+        .route(
+            Method::POST,
+            "/manager/proposals/{id}/reject",
+            proposals::reject,
+        );
+
+    r.route(Method::GET, "/dashboard", dashboard::dashboard);
 }
 
 /// Mounts every route on an actix app.

@@ -18,10 +18,51 @@ async fn objects_of_org_a(
 ) -> HashMap<&'static str, String> {
     let agent = app.add_user(admin_a, "agent-a", "agent").await;
     let (key, _) = app.add_api_key(admin_a, "agent").await;
+    let post = |path: &'static str, body: Value| {
+        let token = admin_a.access_token.clone();
+        async move {
+            let res = app
+                .as_user(&token, Method::POST, path)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            expect_status(res, StatusCode::CREATED).await["data"].clone()
+        }
+    };
+    let routing_agent = post("/agents", json!({"name": "Ann", "email": "ann@a.test"})).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let pool = post(
+        "/routing/pools",
+        json!({"name": "P", "method": "round_robin", "memberIds": [routing_agent]}),
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let rule = post(
+        "/routing/rules",
+        json!({"name": "R", "priority": 1, "conditions": [], "poolId": pool}),
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let routed = post("/leads", json!({"name": "Jane"})).await;
     HashMap::from([
         ("/organizations", org_a["id"].as_str().unwrap().to_owned()),
         ("/users", agent.id()),
         ("/api-keys", key["id"].as_str().unwrap().to_owned()),
+        ("/agents", routing_agent),
+        ("/routing/pools", pool),
+        ("/routing/rules", rule),
+        ("/leads", routed["lead"]["id"].as_str().unwrap().to_owned()),
+        (
+            "/manager/proposals",
+            routed["proposal"]["id"].as_str().unwrap().to_owned(),
+        ),
     ])
 }
 
@@ -71,10 +112,19 @@ async fn every_id_route_hides_other_organizations_objects() {
         }
         walked += 1;
     }
-    assert!(walked >= 10, "walked {walked} routes");
+    assert!(walked >= 24, "walked {walked} routes");
 
     // Nothing of A in B's lists.
-    for list in ["/organizations", "/users", "/api-keys"] {
+    for list in [
+        "/organizations",
+        "/users",
+        "/api-keys",
+        "/agents",
+        "/routing/pools",
+        "/routing/rules",
+        "/leads",
+        "/manager/proposals",
+    ] {
         for (credential, request) in [
             ("JWT", app.as_user(&admin_b.access_token, Method::GET, list)),
             ("API key", app.with_key(&key_b, Method::GET, list)),

@@ -13,3 +13,4 @@ mod isolation;
 mod openapi;
 mod organizations;
 mod roles;
+mod routing;

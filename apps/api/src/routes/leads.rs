@@ -1,0 +1,416 @@
+//! `/leads`: what arrives, and where it went.
+
+use actix_web::{HttpResponse, http::StatusCode, web};
+use chrono::{DateTime, Utc};
+use lead::{Lead, LeadContactPatch, LeadFilter, LeadId, LeadStatus, NewLead, NewLeadInput};
+use routing::{Method, ports::Routed};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use tenancy::{Email, PageRequest, ValidationErrors};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::{
+    envelope::{self, DataEnvelope, ListEnvelope},
+    error::{ApiError, ErrorEnvelope},
+    extract::{Authenticated, JsonBody, QueryParams},
+    routes::{agents::agent_id, proposals::ProposalDto},
+    startup::AppState,
+};
+
+/// Where a lead stands.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LeadStatusDto {
+    /// Received.
+    New,
+    /// A proposal waits for review.
+    Proposed,
+    /// Owned by an agent.
+    Assigned,
+    /// No agent could take it (see `unroutedReason`).
+    Unrouted,
+    /// The agent reached the prospect.
+    Contacted,
+    /// Closed: won.
+    Won,
+    /// Closed: lost.
+    Lost,
+}
+
+impl From<LeadStatus> for LeadStatusDto {
+    fn from(s: LeadStatus) -> Self {
+        match s {
+            LeadStatus::New => Self::New,
+            LeadStatus::Proposed => Self::Proposed,
+            LeadStatus::Assigned => Self::Assigned,
+            LeadStatus::Unrouted => Self::Unrouted,
+            LeadStatus::Contacted => Self::Contacted,
+            LeadStatus::Won => Self::Won,
+            LeadStatus::Lost => Self::Lost,
+        }
+    }
+}
+
+impl From<LeadStatusDto> for LeadStatus {
+    fn from(s: LeadStatusDto) -> Self {
+        match s {
+            LeadStatusDto::New => Self::New,
+            LeadStatusDto::Proposed => Self::Proposed,
+            LeadStatusDto::Assigned => Self::Assigned,
+            LeadStatusDto::Unrouted => Self::Unrouted,
+            LeadStatusDto::Contacted => Self::Contacted,
+            LeadStatusDto::Won => Self::Won,
+            LeadStatusDto::Lost => Self::Lost,
+        }
+    }
+}
+
+/// How an agent was chosen.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MethodDto {
+    /// Pool rotation.
+    RoundRobin,
+    /// Pool weights.
+    Weighted,
+    /// Fewest open leads.
+    LeastLoaded,
+    /// Owner of the e-mail domain's earlier leads.
+    Sticky,
+    /// The fallback agent.
+    Fallback,
+    /// A manager's reassignment.
+    Manual,
+}
+
+impl From<Method> for MethodDto {
+    fn from(m: Method) -> Self {
+        match m {
+            Method::RoundRobin => Self::RoundRobin,
+            Method::Weighted => Self::Weighted,
+            Method::LeastLoaded => Self::LeastLoaded,
+            Method::Sticky => Self::Sticky,
+            Method::Fallback => Self::Fallback,
+            Method::Manual => Self::Manual,
+        }
+    }
+}
+
+/// A lead.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LeadDto {
+    /// Opaque id (`lead_...`).
+    pub id: String,
+    /// Owner organization.
+    pub org_id: String,
+    /// The sender's id (idempotency key).
+    pub external_id: Option<String>,
+    /// Prospect name.
+    pub name: String,
+    /// E-mail.
+    pub email: Option<String>,
+    /// Phone.
+    pub phone: Option<String>,
+    /// Company.
+    pub company: Option<String>,
+    /// Source.
+    pub source: Option<String>,
+    /// Region.
+    pub region: Option<String>,
+    /// Country.
+    pub country: Option<String>,
+    /// Score 0-100.
+    pub score: Option<u8>,
+    /// Custom fields.
+    #[schema(value_type = Object)]
+    pub fields: Map<String, Value>,
+    /// Where it stands.
+    pub status: LeadStatusDto,
+    /// The agent it is assigned to (once assigned).
+    pub assigned_agent_id: Option<String>,
+    /// Why no agent could take it.
+    pub unrouted_reason: Option<String>,
+    /// Arrival.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<Lead> for LeadDto {
+    fn from(l: Lead) -> Self {
+        Self {
+            id: l.id.to_string(),
+            org_id: l.org_id.to_string(),
+            assigned_agent_id: l.assigned_agent_id().map(ToString::to_string),
+            external_id: l.external_id,
+            name: l.name,
+            email: l.email.map(String::from),
+            phone: l.phone,
+            company: l.company,
+            source: l.source,
+            region: l.region,
+            country: l.country,
+            score: l.score,
+            fields: l.fields,
+            status: l.status.into(),
+            unrouted_reason: l.unrouted_reason,
+            created_at: l.created_at,
+            updated_at: l.updated_at,
+        }
+    }
+}
+
+/// A lead with its current proposal.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RoutedLeadDto {
+    /// The lead.
+    pub lead: LeadDto,
+    /// Its proposal (pending or approved), or null when unrouted.
+    pub proposal: Option<ProposalDto>,
+}
+
+impl From<Routed> for RoutedLeadDto {
+    fn from(r: Routed) -> Self {
+        Self {
+            lead: r.lead.into(),
+            proposal: r.proposal.map(Into::into),
+        }
+    }
+}
+
+/// Body of `POST /leads` and `POST /routing/simulate`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[schema(example = json!({"externalId": "form-4711", "name": "Jane Doe", "email": "jane@globex.com", "company": "Globex", "source": "web", "country": "FR", "score": 72, "fields": {"plan": "pro"}}))]
+pub struct LeadBody {
+    /// Your id for this lead: sending it again returns the same lead (200), nothing created twice.
+    #[schema(max_length = 128)]
+    pub external_id: Option<String>,
+    /// Prospect name (required).
+    #[schema(max_length = 200)]
+    pub name: String,
+    /// E-mail.
+    #[schema(format = "email")]
+    pub email: Option<String>,
+    /// Phone.
+    #[schema(max_length = 32)]
+    pub phone: Option<String>,
+    /// Company.
+    #[schema(max_length = 200)]
+    pub company: Option<String>,
+    /// Source (web, event, partner...).
+    #[schema(max_length = 100)]
+    pub source: Option<String>,
+    /// Region.
+    #[schema(max_length = 100)]
+    pub region: Option<String>,
+    /// Country.
+    #[schema(max_length = 100)]
+    pub country: Option<String>,
+    /// Score 0-100.
+    #[schema(minimum = 0, maximum = 100)]
+    pub score: Option<i64>,
+    /// Custom scalar fields (at most 50), readable by rules as `fields.<key>`.
+    #[schema(value_type = Option<Object>)]
+    pub fields: Option<Map<String, Value>>,
+}
+
+impl LeadBody {
+    pub(crate) fn into_new_lead(self) -> Result<NewLead, ApiError> {
+        NewLead::parse(NewLeadInput {
+            external_id: self.external_id,
+            name: self.name,
+            email: self.email,
+            phone: self.phone,
+            company: self.company,
+            source: self.source,
+            region: self.region,
+            country: self.country,
+            score: self.score,
+            fields: self.fields,
+        })
+        .map_err(|e| ApiError::validation(&e))
+    }
+}
+
+/// Body of `PUT /leads/{id}`: contact data, and the status moving forward
+/// (assigned → contacted → won/lost).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct UpdateLeadBody {
+    /// New name.
+    #[serde(default, deserialize_with = "crate::extract::non_null")]
+    #[schema(nullable = false, max_length = 200)]
+    pub name: Option<String>,
+    /// New e-mail, or null to clear.
+    #[serde(default, deserialize_with = "crate::extract::present")]
+    #[schema(value_type = Option<String>, format = "email")]
+    pub email: Option<Option<String>>,
+    /// New phone, or null.
+    #[serde(default, deserialize_with = "crate::extract::present")]
+    #[schema(value_type = Option<String>, max_length = 32)]
+    pub phone: Option<Option<String>>,
+    /// New company, or null.
+    #[serde(default, deserialize_with = "crate::extract::present")]
+    #[schema(value_type = Option<String>, max_length = 200)]
+    pub company: Option<Option<String>>,
+    /// New status (forward only).
+    #[serde(default, deserialize_with = "crate::extract::non_null")]
+    #[schema(nullable = false)]
+    pub status: Option<LeadStatusDto>,
+}
+
+fn bounded(errors: &mut ValidationErrors, field: &str, v: String, max: usize) -> Option<String> {
+    let v = v.trim().to_owned();
+    if v.is_empty() || v.chars().count() > max {
+        errors.push(tenancy::FieldError::new(
+            field,
+            format!("must be 1-{max} characters"),
+        ));
+        None
+    } else {
+        Some(v)
+    }
+}
+
+impl UpdateLeadBody {
+    fn into_patch(self) -> Result<LeadContactPatch, ApiError> {
+        let mut errors = ValidationErrors::new();
+        let patch = LeadContactPatch {
+            name: self.name.and_then(|v| bounded(&mut errors, "name", v, 200)),
+            email: self
+                .email
+                .map(|e| e.and_then(|v| errors.check("email", Email::parse(&v)))),
+            phone: self
+                .phone
+                .map(|p| p.and_then(|v| bounded(&mut errors, "phone", v, 32))),
+            company: self
+                .company
+                .map(|c| c.and_then(|v| bounded(&mut errors, "company", v, 200))),
+            status: self.status.map(Into::into),
+        };
+        errors
+            .into_result(patch)
+            .map_err(|e| ApiError::validation(&e))
+    }
+}
+
+/// Filters and paging of `GET /leads`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct ListLeadsQuery {
+    /// Only this status.
+    pub status: Option<LeadStatusDto>,
+    /// Only leads assigned to this agent.
+    pub assigned_agent_id: Option<String>,
+    /// Page size, 1-1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<i64>,
+    /// Rows to skip.
+    #[param(minimum = 0)]
+    pub offset: Option<i64>,
+}
+
+fn lead_id(raw: &str) -> Result<LeadId, ApiError> {
+    LeadId::parse(raw).ok_or_else(|| ApiError::not_found("Lead"))
+}
+
+/// Receive a lead and route it. With `allowAutoRouting` the proposal is
+/// approved at once; otherwise it waits in `/manager/proposals`.
+#[utoipa::path(post, path = "/leads", tag = "leads", request_body = LeadBody,
+    responses(
+        (status = 201, description = "Created and routed (`proposal` null when unrouted)", body = DataEnvelope<RoutedLeadDto>),
+        (status = 200, description = "The `externalId` was seen before: the same lead and proposal", body = DataEnvelope<RoutedLeadDto>),
+        (status = 400, description = "Invalid lead", body = ErrorEnvelope),
+        (status = 401, description = "Missing or invalid credentials", body = ErrorEnvelope),
+    ))]
+pub async fn create(
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+    JsonBody(body): JsonBody<LeadBody>,
+) -> Result<HttpResponse, ApiError> {
+    let routed = state.routing.ingest(&actor, body.into_new_lead()?).await?;
+    let status = if routed.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok(HttpResponse::build(status).json(DataEnvelope {
+        ok: true,
+        data: RoutedLeadDto::from(routed),
+    }))
+}
+
+/// List leads, newest first: all for managers, its own for an agent.
+#[utoipa::path(get, path = "/leads", tag = "leads", params(ListLeadsQuery),
+    responses(
+        (status = 200, description = "One page of leads", body = ListEnvelope<LeadDto>),
+        (status = 400, description = "Invalid filter or paging", body = ErrorEnvelope),
+        (status = 401, description = "Missing or invalid credentials", body = ErrorEnvelope),
+    ))]
+pub async fn list(
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+    QueryParams(q): QueryParams<ListLeadsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let page = PageRequest::new(q.limit, q.offset).map_err(|e| ApiError::validation(&e))?;
+    let assigned_agent_id = match q.assigned_agent_id {
+        Some(raw) => Some(
+            agent_id(&raw)
+                .map_err(|_| ApiError::invalid_field("assignedAgentId", "is not an agent id"))?,
+        ),
+        None => None,
+    };
+    let filter = LeadFilter {
+        status: q.status.map(Into::into),
+        assigned_agent_id,
+    };
+    let leads = state.routing.list_leads(&actor, filter, page).await?;
+    Ok(envelope::page(leads, LeadDto::from))
+}
+
+/// One lead with its latest proposal.
+#[utoipa::path(get, path = "/leads/{id}", tag = "leads",
+    params(("id" = String, Path, description = "Lead id")),
+    responses(
+        (status = 200, description = "The lead and its latest proposal", body = DataEnvelope<RoutedLeadDto>),
+        (status = 401, description = "Missing or invalid credentials", body = ErrorEnvelope),
+        (status = 404, description = "No such lead (or not yours)", body = ErrorEnvelope),
+    ))]
+pub async fn get(
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let (lead, proposal) = state.routing.get_lead(&actor, &lead_id(&id)?).await?;
+    Ok(envelope::ok(RoutedLeadDto {
+        lead: lead.into(),
+        proposal: proposal.map(Into::into),
+    }))
+}
+
+/// Change contact data or move the status forward.
+#[utoipa::path(put, path = "/leads/{id}", tag = "leads", request_body = UpdateLeadBody,
+    params(("id" = String, Path, description = "Lead id")),
+    responses(
+        (status = 200, description = "Updated", body = DataEnvelope<LeadDto>),
+        (status = 400, description = "Invalid body", body = ErrorEnvelope),
+        (status = 401, description = "Missing or invalid credentials", body = ErrorEnvelope),
+        (status = 404, description = "No such lead (or not yours)", body = ErrorEnvelope),
+        (status = 409, description = "The status would move backwards (`INVALID_STATUS_TRANSITION`)", body = ErrorEnvelope),
+    ))]
+pub async fn update(
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+    id: web::Path<String>,
+    JsonBody(body): JsonBody<UpdateLeadBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = lead_id(&id)?;
+    let lead = state
+        .routing
+        .update_lead(&actor, &id, body.into_patch()?)
+        .await?;
+    Ok(envelope::ok(LeadDto::from(lead)))
+}

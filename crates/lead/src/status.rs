@@ -1,0 +1,151 @@
+//! The life of a lead, forward only.
+
+use std::{fmt, str::FromStr};
+
+/// Where a lead stands.
+///
+/// ```text
+/// new ─┬─> proposed ─┬─> assigned ─> contacted ─┬─> won
+///      │             │       │                  └─> lost
+///      ├─> assigned  └─> unrouted    └──────────> won / lost
+///      └─> unrouted
+/// ```
+/// `proposed` waits for a manager; `unrouted` means no agent could take it
+/// (the reason is on the lead).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LeadStatus {
+    /// Received, not routed yet (only inside the routing transaction).
+    New,
+    /// A proposal waits for review.
+    Proposed,
+    /// Owned by an agent.
+    Assigned,
+    /// No agent could take it; see the reason.
+    Unrouted,
+    /// The agent reached the prospect.
+    Contacted,
+    /// Closed: won.
+    Won,
+    /// Closed: lost.
+    Lost,
+}
+
+impl LeadStatus {
+    /// Every status.
+    pub const ALL: [LeadStatus; 7] = [
+        LeadStatus::New,
+        LeadStatus::Proposed,
+        LeadStatus::Assigned,
+        LeadStatus::Unrouted,
+        LeadStatus::Contacted,
+        LeadStatus::Won,
+        LeadStatus::Lost,
+    ];
+
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LeadStatus::New => "new",
+            LeadStatus::Proposed => "proposed",
+            LeadStatus::Assigned => "assigned",
+            LeadStatus::Unrouted => "unrouted",
+            LeadStatus::Contacted => "contacted",
+            LeadStatus::Won => "won",
+            LeadStatus::Lost => "lost",
+        }
+    }
+
+    /// Whether the lead occupies its agent: it counts against the agent's
+    /// capacity (a pending proposal holds capacity too).
+    pub fn is_open(self) -> bool {
+        matches!(
+            self,
+            LeadStatus::Proposed | LeadStatus::Assigned | LeadStatus::Contacted
+        )
+    }
+
+    /// Whether an agent or manager may move a lead from `self` to `to` by
+    /// hand (`PUT /leads/{id}`): only forward along the agent's work.
+    /// Routing moves (`new`, `proposed`, `unrouted`) are the engine's.
+    ///
+    /// # Errors
+    /// [`TransitionError`] naming both statuses.
+    pub fn manual_transition(self, to: LeadStatus) -> Result<(), TransitionError> {
+        use LeadStatus::{Assigned, Contacted, Lost, Won};
+        let allowed = self == to
+            || matches!(
+                (self, to),
+                (Assigned, Contacted | Won | Lost) | (Contacted, Won | Lost)
+            );
+        if allowed {
+            Ok(())
+        } else {
+            Err(TransitionError { from: self, to })
+        }
+    }
+}
+
+/// A status change that is not allowed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("a lead cannot move from {from} to {to}")]
+pub struct TransitionError {
+    /// Current status.
+    pub from: LeadStatus,
+    /// Requested status.
+    pub to: LeadStatus,
+}
+
+impl fmt::Display for LeadStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for LeadStatus {
+    type Err = &'static str;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        LeadStatus::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or("must be one of new, proposed, assigned, unrouted, contacted, won, lost")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LeadStatus::*;
+    use super::*;
+
+    #[test]
+    fn statuses_round_trip() {
+        for s in LeadStatus::ALL {
+            assert_eq!(s.as_str().parse::<LeadStatus>(), Ok(s));
+        }
+    }
+
+    #[test]
+    fn work_moves_forward_only() {
+        assert!(Assigned.manual_transition(Contacted).is_ok());
+        assert!(Assigned.manual_transition(Won).is_ok());
+        assert!(Contacted.manual_transition(Lost).is_ok());
+        assert!(Won.manual_transition(Won).is_ok(), "idempotent");
+        for (from, to) in [
+            (Contacted, Assigned),
+            (Won, Lost),
+            (Lost, Contacted),
+            (Proposed, Assigned),
+            (Unrouted, Assigned),
+            (New, Contacted),
+            (Assigned, Proposed),
+        ] {
+            assert!(from.manual_transition(to).is_err(), "{from} -> {to}");
+        }
+    }
+
+    #[test]
+    fn open_leads_hold_capacity() {
+        assert!(Proposed.is_open() && Assigned.is_open() && Contacted.is_open());
+        assert!(!Won.is_open() && !Lost.is_open() && !Unrouted.is_open() && !New.is_open());
+    }
+}

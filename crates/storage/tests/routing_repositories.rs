@@ -1,0 +1,1249 @@
+#![allow(clippy::unwrap_used)]
+//! The routing repositories and the routing store against a real, freshly
+//! migrated database: SQLite in a temporary folder, or a fresh PostgreSQL
+//! database created on the server `TEST_DATABASE_URL` names when it is set
+//! (and dropped afterwards).
+//!
+//! These check what the SQL itself must guarantee: tenant scoping, the
+//! constraints (composite foreign keys, RESTRICT, cascades), and above all
+//! that routing stays exact when many leads arrive at once (round-robin
+//! turns, capacities).
+
+mod common;
+
+use common::TestDb;
+
+use std::{collections::HashMap, sync::Arc};
+
+use chrono::{DateTime, Duration, Utc};
+use lead::{Lead, LeadFilter, LeadStatus, NewLead, NewLeadInput};
+use organization::OrganizationRepository;
+use routing::{
+    Agent, AgentChange, AgentInput, AgentStatus, Condition, Method, Pool, PoolId, PoolMethod,
+    ProposalStatus, RoutingError, Rule, RuleId, WorkingHours,
+    ports::{
+        AgentFilter, AgentRepository, LeadRepository, PoolRepository, ProposalFilter, Routed,
+        RoutingStore, RuleRepository,
+    },
+};
+use sea_orm::{ConnectionTrait, Statement};
+use serde_json::{Value, json};
+use storage::{
+    SeaOrmAgentRepository, SeaOrmLeadRepository, SeaOrmPoolRepository, SeaOrmRoutingStore,
+    SeaOrmRuleRepository,
+};
+use tenancy::{AgentId, OrgId, PageRequest};
+
+impl TestDb {
+    fn agents(&self) -> SeaOrmAgentRepository {
+        SeaOrmAgentRepository::new(self.db.clone())
+    }
+
+    fn pools(&self) -> SeaOrmPoolRepository {
+        SeaOrmPoolRepository::new(self.db.clone())
+    }
+
+    fn rules(&self) -> SeaOrmRuleRepository {
+        SeaOrmRuleRepository::new(self.db.clone())
+    }
+
+    fn leads(&self) -> SeaOrmLeadRepository {
+        SeaOrmLeadRepository::new(self.db.clone())
+    }
+
+    fn store(&self) -> SeaOrmRoutingStore {
+        SeaOrmRoutingStore::new(self.db.clone())
+    }
+
+    /// A new available agent `name` of `org`, stored, after `tweak`.
+    async fn agent_with(
+        &self,
+        org: &OrgId,
+        name: &str,
+        tweak: impl FnOnce(&mut AgentInput),
+    ) -> Agent {
+        let agent = new_agent(org, name, tweak);
+        self.agents().insert(&agent).await.unwrap();
+        agent
+    }
+
+    async fn agent(&self, org: &OrgId, name: &str) -> Agent {
+        self.agent_with(org, name, |_| {}).await
+    }
+
+    /// A new pool of `org`, stored.
+    async fn pool(&self, org: &OrgId, name: &str, method: PoolMethod, members: &[&Agent]) -> Pool {
+        let pool = new_pool(org, name, method, members);
+        self.pools().insert(&pool).await.unwrap();
+        pool
+    }
+
+    /// A catch-all rule of `org` to `pool`, stored.
+    async fn rule_to(
+        &self,
+        org: &OrgId,
+        pool: &Pool,
+        priority: i32,
+        conditions: Vec<Condition>,
+    ) -> Rule {
+        let now = tenancy::now();
+        let rule = Rule {
+            id: RuleId::generate(),
+            org_id: org.clone(),
+            name: format!("to {}", pool.name),
+            priority,
+            conditions,
+            pool_id: pool.id.clone(),
+            required_skills: vec![],
+            created_at: now,
+            updated_at: now,
+        };
+        self.rules().insert(&rule).await.unwrap();
+        rule
+    }
+
+    /// Ingests a lead named `name` at `now`.
+    async fn ingest(&self, org: &OrgId, input: NewLeadInput, now: DateTime<Utc>) -> Routed {
+        self.store()
+            .ingest(new_lead(org, input, now), now)
+            .await
+            .unwrap()
+    }
+
+    async fn execute(&self, sql: String) -> Result<(), sea_orm::DbErr> {
+        let conn = self.db.connection();
+        conn.execute_raw(Statement::from_string(conn.get_database_backend(), sql))
+            .await
+            .map(|_| ())
+    }
+
+    /// Proposals of `org` per agent.
+    async fn proposals_per_agent(&self, org: &OrgId) -> HashMap<AgentId, u64> {
+        let page = self
+            .leads()
+            .list_proposals(
+                org,
+                &ProposalFilter::default(),
+                PageRequest::new(Some(1000), None).unwrap(),
+            )
+            .await
+            .unwrap();
+        let mut per_agent = HashMap::new();
+        for p in page.items {
+            *per_agent.entry(p.agent_id).or_insert(0) += 1;
+        }
+        per_agent
+    }
+
+    /// The open leads of an agent, as its load reports them.
+    async fn open_leads(&self, org: &OrgId, agent: &Agent) -> u32 {
+        let view = self
+            .agents()
+            .find(org, &agent.id, tenancy::now())
+            .await
+            .unwrap();
+        view.unwrap().load.open_leads
+    }
+}
+
+fn new_agent(org: &OrgId, name: &str, tweak: impl FnOnce(&mut AgentInput)) -> Agent {
+    let mut input = AgentInput {
+        name: Some(name.to_owned()),
+        email: Some(format!("{name}@acme.com")),
+        ..AgentInput::default()
+    };
+    tweak(&mut input);
+    AgentChange::parse(input, true)
+        .unwrap()
+        .into_agent(org.clone(), tenancy::now())
+        .unwrap()
+}
+
+fn new_pool(org: &OrgId, name: &str, method: PoolMethod, members: &[&Agent]) -> Pool {
+    let now = tenancy::now();
+    Pool {
+        id: PoolId::generate(),
+        org_id: org.clone(),
+        name: name.to_owned(),
+        method,
+        member_ids: members.iter().map(|a| a.id.clone()).collect(),
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+fn new_lead(org: &OrgId, input: NewLeadInput, now: DateTime<Utc>) -> Lead {
+    NewLead::parse(NewLeadInput {
+        name: "Ann Prospect".into(),
+        ..input
+    })
+    .unwrap()
+    .into_lead(org.clone(), now)
+}
+
+fn cond(field: &str, op: &str, value: Value) -> Condition {
+    Condition::parse("c", field, op, value).unwrap()
+}
+
+fn agent_of(routed: &Routed) -> Option<AgentId> {
+    routed.proposal.as_ref().map(|p| p.agent_id.clone())
+}
+
+#[tokio::test]
+async fn max_agents_counts_active_agents_only() {
+    let t = TestDb::create().await;
+    let acme = t.org_with("acme", json!({"maxAgents": 2})).await;
+    let agents = t.agents();
+    let ann = t.agent(&acme, "ann").await;
+    t.agent(&acme, "bob").await;
+
+    let err = agents
+        .insert(&new_agent(&acme, "cid", |_| {}))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RoutingError::MaxAgentsReached(2)), "{err:?}");
+    assert_eq!(t.count("agents", &acme).await, 2, "nothing written");
+
+    // A deactivated agent frees its seat; reactivating it needs one.
+    let now = tenancy::now();
+    let off = agents.set_active(&acme, &ann.id, false, now).await.unwrap();
+    assert!(!off.is_active);
+    let cid = t.agent(&acme, "cid").await;
+    let err = agents
+        .set_active(&acme, &ann.id, true, now)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RoutingError::MaxAgentsReached(2)), "{err:?}");
+    let err = agents
+        .set_active(&acme, &AgentId::generate(), false, now)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RoutingError::NotFound("agent")), "{err:?}");
+
+    let active = agents
+        .list(
+            &acme,
+            &AgentFilter {
+                is_active: Some(true),
+                ..AgentFilter::default()
+            },
+            PageRequest::default(),
+            now,
+        )
+        .await
+        .unwrap();
+    assert_eq!(active.total, 2);
+    assert_eq!(active.items[1].agent, cid, "oldest first");
+    assert_eq!(t.leads().counts(&acme).await.unwrap(), (0, 2, 0, 0));
+    assert_eq!(t.orgs().stats(&acme).await.unwrap().total_agents, 2);
+
+    // Another organization, another limit (none).
+    let globex = t.org("globex").await;
+    assert!(agents.find(&globex, &cid.id, now).await.unwrap().is_none());
+    for name in ["a1", "a2", "a3"] {
+        t.agent(&globex, name).await;
+    }
+}
+
+#[tokio::test]
+async fn agents_round_trip_and_returning_agents_are_lifted_in_weighted_pools() {
+    let t = TestDb::create().await;
+    let acme = t.org("acme").await;
+    let agents = t.agents();
+    let mut ann = new_agent(&acme, "ann", |a| {
+        a.skills = Some(vec!["Spanish".into()]);
+        a.regions = Some(vec!["EMEA".into()]);
+        a.weight = Some(2);
+        a.capacity = Some(Some(5));
+        a.daily_cap = Some(Some(9));
+        a.user_id = Some(Some("usr_1".into()));
+    });
+    ann.working_hours = Some(
+        WorkingHours::parse(
+            "Europe/Paris",
+            &["mon".into(), "tue".into()],
+            "09:00",
+            "17:00",
+        )
+        .unwrap(),
+    );
+    agents.insert(&ann).await.unwrap();
+    let now = tenancy::now();
+    let view = agents.find(&acme, &ann.id, now).await.unwrap().unwrap();
+    assert_eq!(view.agent, ann);
+    assert_eq!(view.load.open_leads, 0);
+    assert_eq!(
+        agents.find_by_user(&acme, "usr_1").await.unwrap(),
+        Some(ann.clone())
+    );
+    let globex = t.org("globex").await;
+    assert_eq!(agents.find_by_user(&globex, "usr_1").await.unwrap(), None);
+
+    // A weighted pool where bob is away while ann and cid take 10 leads.
+    let bob = t
+        .agent_with(&acme, "bob", |a| a.status = Some("away".into()))
+        .await;
+    let cid = t.agent(&acme, "cid").await;
+    let ann = agents
+        .update(
+            &acme,
+            &ann.id,
+            AgentChange {
+                working_hours: Some(None),
+                capacity: Some(None),
+                daily_cap: Some(None),
+                weight: Some(1),
+                ..AgentChange::default()
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    let pool = t
+        .pool(&acme, "weighted", PoolMethod::Weighted, &[&ann, &bob, &cid])
+        .await;
+    t.rule_to(&acme, &pool, 1, vec![]).await;
+    for i in 0..10 {
+        let routed = t
+            .ingest(&acme, NewLeadInput::default(), now + Duration::seconds(i))
+            .await;
+        assert_ne!(agent_of(&routed), Some(bob.id.clone()));
+    }
+    let back = agents
+        .update(
+            &acme,
+            &bob.id,
+            AgentChange {
+                status: Some(AgentStatus::Available),
+                ..AgentChange::default()
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    assert_eq!(back.status, AgentStatus::Available);
+    // Lifted to the others' 5 per weight: the next leads rotate over all three
+    // instead of all going to bob.
+    let assignments = t
+        .scalar(&format!(
+            "SELECT assignments AS n FROM pool_members WHERE pool_id = '{}' AND agent_id = '{}'",
+            pool.id, bob.id
+        ))
+        .await;
+    assert_eq!(assignments, 5);
+    let mut next = Vec::new();
+    for i in 0..3 {
+        let routed = t
+            .ingest(
+                &acme,
+                NewLeadInput::default(),
+                now + Duration::seconds(20 + i),
+            )
+            .await;
+        next.push(agent_of(&routed).unwrap());
+    }
+    next.sort();
+    let mut all = vec![ann.id.clone(), bob.id.clone(), cid.id.clone()];
+    all.sort();
+    assert_eq!(next, all);
+
+    let err = agents
+        .update(&globex, &bob.id, AgentChange::default(), now)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RoutingError::NotFound("agent")), "{err:?}");
+}
+
+#[tokio::test]
+async fn pools_check_their_members_names_and_rules() {
+    let t = TestDb::create().await;
+    let acme = t.org("acme").await;
+    let globex = t.org("globex").await;
+    let pools = t.pools();
+    let ann = t.agent(&acme, "ann").await;
+    let bob = t.agent(&acme, "bob").await;
+    let stranger = t.agent(&globex, "zed").await;
+    let ghost = AgentId::generate();
+
+    let mut bad = new_pool(&acme, "emea", PoolMethod::RoundRobin, &[&ann, &stranger]);
+    bad.member_ids.push(ghost.clone());
+    let err = pools.insert(&bad).await.unwrap_err();
+    let RoutingError::Invalid(errors) = err else {
+        panic!("expected Invalid, got {err:?}");
+    };
+    assert_eq!(errors.fields()[0].field, "memberIds");
+    assert_eq!(
+        errors.fields()[0].message,
+        format!("unknown agents: {}, {ghost}", stranger.id)
+    );
+    assert_eq!(t.count("routing_pools", &acme).await, 0, "nothing written");
+
+    let emea = t
+        .pool(&acme, "emea", PoolMethod::RoundRobin, &[&ann, &bob])
+        .await;
+    assert_eq!(
+        pools.find(&acme, &emea.id).await.unwrap(),
+        Some(emea.clone())
+    );
+    assert_eq!(pools.find(&globex, &emea.id).await.unwrap(), None);
+    let same_name = new_pool(&acme, "emea", PoolMethod::Weighted, &[]);
+    let err = pools.insert(&same_name).await.unwrap_err();
+    assert!(matches!(err, RoutingError::PoolNameTaken), "{err:?}");
+    t.pool(&globex, "emea", PoolMethod::Weighted, &[&stranger])
+        .await;
+
+    // Members replaced in the given order; names still unique.
+    let cid = t.agent(&acme, "cid").await;
+    let later = tenancy::now() + Duration::seconds(1);
+    let updated = pools
+        .update(
+            &acme,
+            &emea.id,
+            routing::PoolChange {
+                name: Some("europe".into()),
+                method: Some(PoolMethod::LeastLoaded),
+                member_ids: Some(vec![cid.id.clone(), ann.id.clone()]),
+            },
+            later,
+        )
+        .await
+        .unwrap();
+    assert_eq!(updated.member_ids, vec![cid.id.clone(), ann.id.clone()]);
+    assert_eq!(updated.updated_at, later);
+    assert_eq!(pools.find(&acme, &emea.id).await.unwrap(), Some(updated));
+    t.pool(&acme, "apac", PoolMethod::RoundRobin, &[]).await;
+    let err = pools
+        .update(
+            &acme,
+            &emea.id,
+            routing::PoolChange {
+                name: Some("apac".into()),
+                ..Default::default()
+            },
+            later,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RoutingError::PoolNameTaken), "{err:?}");
+    let page = pools.list(&acme, PageRequest::default()).await.unwrap();
+    assert_eq!(page.total, 2);
+    assert_eq!(page.items[0].name, "europe");
+
+    // Rules keep a pool alive.
+    let rule = t.rule_to(&acme, &emea, 10, vec![]).await;
+    let err = pools.delete(&acme, &emea.id).await.unwrap_err();
+    assert!(matches!(err, RoutingError::PoolInUse), "{err:?}");
+    let err = pools.delete(&globex, &emea.id).await.unwrap_err();
+    assert!(matches!(err, RoutingError::NotFound("pool")), "{err:?}");
+    t.rules().delete(&acme, &rule.id).await.unwrap();
+    pools.delete(&acme, &emea.id).await.unwrap();
+    assert_eq!(pools.find(&acme, &emea.id).await.unwrap(), None);
+    assert_eq!(t.count("pool_members", &acme).await, 0);
+    let err = pools.delete(&acme, &emea.id).await.unwrap_err();
+    assert!(matches!(err, RoutingError::NotFound("pool")), "{err:?}");
+}
+
+#[tokio::test]
+async fn rules_need_a_pool_of_their_organization_and_list_in_order() {
+    let t = TestDb::create().await;
+    let acme = t.org("acme").await;
+    let globex = t.org("globex").await;
+    let rules = t.rules();
+    let pool = t.pool(&acme, "emea", PoolMethod::RoundRobin, &[]).await;
+    let foreign = t.pool(&globex, "emea", PoolMethod::RoundRobin, &[]).await;
+
+    let mut bad = t.rule_to(&acme, &pool, 5, vec![]).await;
+    bad.id = RuleId::generate();
+    bad.pool_id = foreign.id.clone();
+    let err = rules.insert(&bad).await.unwrap_err();
+    let RoutingError::Invalid(errors) = err else {
+        panic!("expected Invalid, got {err:?}");
+    };
+    assert_eq!(errors.fields()[0].field, "poolId");
+
+    let france = t
+        .rule_to(
+            &acme,
+            &pool,
+            1,
+            vec![
+                cond("country", "eq", json!("FR")),
+                cond("score", "gte", json!(50)),
+                cond("fields.plan", "in", json!(["pro", "team"])),
+            ],
+        )
+        .await;
+    let catch_all = t.rule_to(&acme, &pool, 100, vec![]).await;
+    assert_eq!(
+        rules.find(&acme, &france.id).await.unwrap(),
+        Some(france.clone())
+    );
+    assert_eq!(rules.find(&globex, &france.id).await.unwrap(), None);
+    let page = rules.list(&acme, PageRequest::default()).await.unwrap();
+    let order: Vec<_> = page.items.iter().map(|r| r.priority).collect();
+    assert_eq!(order, [1, 5, 100]);
+
+    let later = tenancy::now() + Duration::seconds(1);
+    let err = rules
+        .update(
+            &acme,
+            &catch_all.id,
+            routing::RuleChange {
+                pool_id: Some(foreign.id.clone()),
+                ..Default::default()
+            },
+            later,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RoutingError::Invalid(_)), "{err:?}");
+    let changed = rules
+        .update(
+            &acme,
+            &catch_all.id,
+            routing::RuleChange {
+                priority: Some(0),
+                required_skills: Some(vec!["spanish".into()]),
+                ..Default::default()
+            },
+            later,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        rules
+            .list(&acme, PageRequest::default())
+            .await
+            .unwrap()
+            .items[0],
+        changed
+    );
+    let err = rules.delete(&globex, &changed.id).await.unwrap_err();
+    assert!(matches!(err, RoutingError::NotFound("rule")), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_round_robin_pool_rotates_in_member_order() {
+    let t = TestDb::create().await;
+    let acme = t.org("acme").await;
+    let (a, b, c) = (
+        t.agent(&acme, "ann").await,
+        t.agent(&acme, "bob").await,
+        t.agent(&acme, "cid").await,
+    );
+    let pool = t
+        .pool(&acme, "all", PoolMethod::RoundRobin, &[&a, &b, &c])
+        .await;
+    let rule = t.rule_to(&acme, &pool, 1, vec![]).await;
+    let t0 = tenancy::now();
+    let mut got = Vec::new();
+    for i in 0..4 {
+        let routed = t
+            .ingest(&acme, NewLeadInput::default(), t0 + Duration::seconds(i))
+            .await;
+        assert!(routed.created);
+        assert_eq!(routed.lead.status, LeadStatus::Proposed);
+        let proposal = routed.proposal.clone().unwrap();
+        assert_eq!(proposal.status, ProposalStatus::Pending);
+        assert_eq!(proposal.method, Method::RoundRobin);
+        assert_eq!(proposal.pool_id, Some(pool.id.clone()));
+        assert_eq!(proposal.rule_id, Some(rule.id.clone()));
+        assert_eq!(proposal.trace.len(), 3);
+        assert_eq!(routed.lead.agent_id, Some(proposal.agent_id.clone()));
+        // What was written reads back identically.
+        let leads = t.leads();
+        assert_eq!(
+            leads.find(&acme, &routed.lead.id).await.unwrap(),
+            Some(routed.lead.clone())
+        );
+        assert_eq!(
+            leads.latest_proposal(&acme, &routed.lead.id).await.unwrap(),
+            Some(proposal.clone())
+        );
+        got.push(proposal.agent_id);
+    }
+    assert_eq!(
+        got,
+        [a.id.clone(), b.id.clone(), c.id.clone(), a.id.clone()]
+    );
+
+    // Loads: proposals hold capacity; today's count and the last assignment.
+    let view = t.agents().find(&acme, &a.id, t0).await.unwrap().unwrap();
+    assert_eq!(view.load.open_leads, 2);
+    assert_eq!(view.load.today, 2);
+    assert_eq!(view.load.last_assigned_at, Some(t0 + Duration::seconds(3)));
+    let leads = t.leads();
+    let page = leads
+        .list(&acme, &LeadFilter::default(), PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(page.total, 4);
+    assert_eq!(
+        page.items[0].created_at,
+        t0 + Duration::seconds(3),
+        "newest first"
+    );
+    // Proposed is not assigned yet.
+    let assigned = leads
+        .list(
+            &acme,
+            &LeadFilter {
+                assigned_agent_id: Some(a.id.clone()),
+                ..LeadFilter::default()
+            },
+            PageRequest::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(assigned.total, 0);
+    assert_eq!(t.leads().counts(&acme).await.unwrap(), (0, 3, 4, 4));
+    let stats = t.orgs().stats(&acme).await.unwrap();
+    assert_eq!(
+        (stats.total_agents, stats.total_leads, stats.total_proposals),
+        (3, 4, 4)
+    );
+}
+
+#[tokio::test]
+async fn an_external_id_replay_returns_the_stored_lead_and_creates_nothing() {
+    let t = TestDb::create().await;
+    let acme = t.org("acme").await;
+    let a = t.agent(&acme, "ann").await;
+    let pool = t.pool(&acme, "all", PoolMethod::RoundRobin, &[&a]).await;
+    t.rule_to(&acme, &pool, 1, vec![]).await;
+    let Value::Object(fields) = json!({"plan": "pro", "seats": 40, "trial": true}) else {
+        unreachable!()
+    };
+    let input = NewLeadInput {
+        external_id: Some("crm-42".into()),
+        email: Some("Ann.Lee@ACME.com".into()),
+        phone: Some("+33 1 23 45 67 89".into()),
+        company: Some("ACME".into()),
+        source: Some("web".into()),
+        region: Some("EMEA".into()),
+        country: Some("FR".into()),
+        score: Some(87),
+        fields: Some(fields),
+        ..NewLeadInput::default()
+    };
+    let t0 = tenancy::now();
+    let first = t.ingest(&acme, input.clone(), t0).await;
+    assert!(first.created);
+    assert_eq!(
+        t.leads().find(&acme, &first.lead.id).await.unwrap(),
+        Some(first.lead.clone()),
+        "every field reads back"
+    );
+    let again = t
+        .ingest(&acme, input.clone(), t0 + Duration::seconds(1))
+        .await;
+    assert!(!again.created);
+    assert_eq!(again.lead, first.lead);
+    assert_eq!(again.proposal, first.proposal);
+    assert_eq!(t.count("leads", &acme).await, 1);
+    assert_eq!(t.count("proposals", &acme).await, 1);
+    assert_eq!(t.open_leads(&acme, &a).await, 1);
+
+    // Concurrent replays: one lead, whoever wins.
+    let store = Arc::new(t.store());
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let (store, acme) = (store.clone(), acme.clone());
+            tokio::spawn(async move {
+                let input = NewLeadInput {
+                    external_id: Some("crm-43".into()),
+                    ..NewLeadInput::default()
+                };
+                let now = tenancy::now();
+                store.ingest(new_lead(&acme, input, now), now).await
+            })
+        })
+        .collect();
+    let mut created = 0;
+    for task in tasks {
+        created += usize::from(task.await.unwrap().unwrap().created);
+    }
+    assert_eq!(created, 1);
+    assert_eq!(t.count("leads", &acme).await, 2);
+
+    // Another organization may use the same external id.
+    let globex = t.org("globex").await;
+    assert!(t.ingest(&globex, input, t0).await.created);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_ingests_keep_round_robin_exact() {
+    let t = TestDb::create().await;
+    let acme = t.org("acme").await;
+    let agents = [
+        t.agent(&acme, "ann").await,
+        t.agent(&acme, "bob").await,
+        t.agent(&acme, "cid").await,
+    ];
+    let pool = t
+        .pool(
+            &acme,
+            "all",
+            PoolMethod::RoundRobin,
+            &[&agents[0], &agents[1], &agents[2]],
+        )
+        .await;
+    t.rule_to(&acme, &pool, 1, vec![]).await;
+
+    let store = Arc::new(t.store());
+    let tasks: Vec<_> = (0..60)
+        .map(|_| {
+            let (store, acme) = (store.clone(), acme.clone());
+            tokio::spawn(async move {
+                let now = tenancy::now();
+                store
+                    .ingest(new_lead(&acme, NewLeadInput::default(), now), now)
+                    .await
+            })
+        })
+        .collect();
+    for task in tasks {
+        let routed = task.await.unwrap().unwrap();
+        assert_eq!(routed.lead.status, LeadStatus::Proposed);
+    }
+    let per_agent = t.proposals_per_agent(&acme).await;
+    for agent in &agents {
+        assert_eq!(per_agent.get(&agent.id), Some(&20), "{}", agent.name);
+        assert_eq!(t.open_leads(&acme, agent).await, 20);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn capacity_holds_under_concurrent_ingests_across_pools() {
+    let t = TestDb::create().await;
+    // Six pools share the two capped agents, first in every pool's order,
+    // each with an unlimited agent of its own. The first leads of all six
+    // pools are routed in parallel (one pool lock each) and all want ann:
+    // only the agent's own lock and a recount keep her at 2.
+    let acme = t.org("acme").await;
+    let capped = |a: &mut AgentInput| a.capacity = Some(Some(2));
+    let ann = t.agent_with(&acme, "ann", capped).await;
+    let bob = t.agent_with(&acme, "bob", capped).await;
+    const POOLS: i64 = 6;
+    let mut own = Vec::new();
+    for n in 0..POOLS {
+        let agent = t.agent(&acme, &format!("own{n}")).await;
+        let method = if n % 2 == 0 {
+            PoolMethod::RoundRobin
+        } else {
+            PoolMethod::LeastLoaded
+        };
+        let pool = t
+            .pool(&acme, &format!("p{n}"), method, &[&ann, &bob, &agent])
+            .await;
+        t.rule_to(&acme, &pool, 1, vec![cond("fields.n", "eq", json!(n))])
+            .await;
+        own.push(agent);
+    }
+
+    let store = Arc::new(t.store());
+    let tasks: Vec<_> = (0..30)
+        .map(|i| {
+            let (store, acme) = (store.clone(), acme.clone());
+            tokio::spawn(async move {
+                let now = tenancy::now();
+                let Value::Object(fields) = json!({"n": i % POOLS}) else {
+                    unreachable!()
+                };
+                let input = NewLeadInput {
+                    fields: Some(fields),
+                    ..NewLeadInput::default()
+                };
+                store.ingest(new_lead(&acme, input, now), now).await
+            })
+        })
+        .collect();
+    for task in tasks {
+        let routed = task.await.unwrap().unwrap();
+        assert_eq!(routed.lead.status, LeadStatus::Proposed);
+    }
+    assert_eq!(t.open_leads(&acme, &ann).await, 2);
+    assert_eq!(t.open_leads(&acme, &bob).await, 2);
+    let per_agent = t.proposals_per_agent(&acme).await;
+    assert_eq!(per_agent.values().sum::<u64>(), 30);
+    assert_eq!(per_agent[&ann.id], 2);
+    assert_eq!(per_agent[&bob.id], 2);
+    let others: u64 = own.iter().map(|a| per_agent[&a.id]).sum();
+    assert_eq!(others, 26);
+
+    // Full everywhere: the lead stays unrouted, saying why.
+    let solo = t.org("solo").await;
+    let only = t
+        .agent_with(&solo, "only", |a| a.capacity = Some(Some(1)))
+        .await;
+    let pool = t.pool(&solo, "one", PoolMethod::RoundRobin, &[&only]).await;
+    t.rule_to(&solo, &pool, 1, vec![]).await;
+    let now = tenancy::now();
+    t.ingest(&solo, NewLeadInput::default(), now).await;
+    let full = t.ingest(&solo, NewLeadInput::default(), now).await;
+    assert_eq!(full.lead.status, LeadStatus::Unrouted);
+    assert_eq!(full.proposal, None);
+    assert_eq!(
+        full.lead.unrouted_reason.as_deref(),
+        Some("no member of pool one is eligible")
+    );
+    assert_eq!(
+        t.leads().find(&solo, &full.lead.id).await.unwrap(),
+        Some(full.lead)
+    );
+}
+
+#[tokio::test]
+async fn a_rejection_routes_to_the_next_agent_and_never_back() {
+    let t = TestDb::create().await;
+    let acme = t.org("acme").await;
+    let (a, b, c) = (
+        t.agent(&acme, "ann").await,
+        t.agent(&acme, "bob").await,
+        t.agent(&acme, "cid").await,
+    );
+    let pool = t
+        .pool(&acme, "all", PoolMethod::Weighted, &[&a, &b, &c])
+        .await;
+    t.rule_to(&acme, &pool, 1, vec![]).await;
+    let store = t.store();
+    let t0 = tenancy::now();
+    let first = t.ingest(&acme, NewLeadInput::default(), t0).await;
+    let p1 = first.proposal.unwrap();
+    assert_eq!(p1.agent_id, a.id);
+
+    let t1 = t0 + Duration::seconds(1);
+    let (rejected, routed) = store
+        .reject(&acme, &p1.id, "usr_manager", Some("busy".into()), None, t1)
+        .await
+        .unwrap();
+    assert_eq!(rejected.status, ProposalStatus::Rejected);
+    assert_eq!(rejected.decided_by.as_deref(), Some("usr_manager"));
+    assert_eq!(rejected.note.as_deref(), Some("busy"));
+    assert!(!routed.created);
+    let p2 = routed.proposal.clone().unwrap();
+    assert_eq!(p2.agent_id, b.id, "the next agent");
+    assert_eq!(routed.lead.status, LeadStatus::Proposed);
+    assert_eq!(routed.lead.agent_id, Some(b.id.clone()));
+    let ann_trace = p2.trace.iter().find(|e| e.agent_id == a.id).unwrap();
+    assert!(!ann_trace.eligible);
+    assert_eq!(ann_trace.reason, "already rejected for this lead");
+    // Ann's turn and day were given back.
+    let view = t.agents().find(&acme, &a.id, t1).await.unwrap().unwrap();
+    assert_eq!((view.load.open_leads, view.load.today), (0, 0));
+    let ann_assignments = t
+        .scalar(&format!(
+            "SELECT assignments AS n FROM pool_members WHERE pool_id = '{}' AND agent_id = '{}'",
+            pool.id, a.id
+        ))
+        .await;
+    assert_eq!(ann_assignments, 0);
+
+    let t2 = t1 + Duration::seconds(1);
+    let (_, routed) = store
+        .reject(&acme, &p2.id, "m", None, None, t2)
+        .await
+        .unwrap();
+    let p3 = routed.proposal.clone().unwrap();
+    assert_eq!(p3.agent_id, c.id, "never back to ann");
+
+    let (_, routed) = store
+        .reject(&acme, &p3.id, "m", None, None, t2 + Duration::seconds(1))
+        .await
+        .unwrap();
+    assert_eq!(routed.proposal, None);
+    assert_eq!(routed.lead.status, LeadStatus::Unrouted);
+    assert_eq!(routed.lead.agent_id, None);
+    assert_eq!(
+        routed.lead.unrouted_reason.as_deref(),
+        Some("no member of pool all is eligible")
+    );
+    let history = t
+        .leads()
+        .list_proposals(
+            &acme,
+            &ProposalFilter {
+                lead_id: Some(first.lead.id.clone()),
+                ..ProposalFilter::default()
+            },
+            PageRequest::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(history.total, 3);
+    assert!(
+        history
+            .items
+            .iter()
+            .all(|p| p.status == ProposalStatus::Rejected)
+    );
+    assert_eq!(history.items[0].id, p3.id, "newest first");
+    for agent in [&a, &b, &c] {
+        assert_eq!(t.open_leads(&acme, agent).await, 0);
+    }
+
+    // The next lead is not affected by this one's rejections.
+    let next = t
+        .ingest(&acme, NewLeadInput::default(), t2 + Duration::seconds(5))
+        .await;
+    assert!(next.proposal.is_some());
+}
+
+#[tokio::test]
+async fn a_rejection_can_reassign_to_a_named_agent() {
+    let t = TestDb::create().await;
+    let acme = t.org("acme").await;
+    let globex = t.org("globex").await;
+    let a = t.agent(&acme, "ann").await;
+    let b = t.agent(&acme, "bob").await;
+    let off = t.agent(&acme, "off").await;
+    t.agents()
+        .set_active(&acme, &off.id, false, tenancy::now())
+        .await
+        .unwrap();
+    let stranger = t.agent(&globex, "zed").await;
+    let pool = t.pool(&acme, "solo", PoolMethod::RoundRobin, &[&a]).await;
+    t.rule_to(&acme, &pool, 1, vec![]).await;
+    let store = t.store();
+    let t0 = tenancy::now();
+    let routed = t.ingest(&acme, NewLeadInput::default(), t0).await;
+    let pending = routed.proposal.unwrap();
+
+    for bad in [off.id.clone(), stranger.id.clone(), AgentId::generate()] {
+        let err = store
+            .reject(&acme, &pending.id, "m", None, Some(bad), t0)
+            .await
+            .unwrap_err();
+        let RoutingError::Invalid(errors) = err else {
+            panic!("expected Invalid, got {err:?}");
+        };
+        assert_eq!(errors.fields()[0].field, "reassignTo");
+    }
+    assert_eq!(
+        t.leads().find_proposal(&acme, &pending.id).await.unwrap(),
+        Some(pending.clone()),
+        "nothing written"
+    );
+
+    let t1 = t0 + Duration::seconds(1);
+    let (rejected, routed) = store
+        .reject(&acme, &pending.id, "usr_boss", None, Some(b.id.clone()), t1)
+        .await
+        .unwrap();
+    assert_eq!(rejected.status, ProposalStatus::Rejected);
+    let manual = routed.proposal.clone().unwrap();
+    assert_eq!(manual.method, Method::Manual);
+    assert_eq!(manual.status, ProposalStatus::Approved);
+    assert_eq!(manual.agent_id, b.id);
+    assert_eq!(manual.decided_by.as_deref(), Some("usr_boss"));
+    assert_eq!(manual.trace.len(), 1);
+    assert_eq!(manual.trace[0].reason, "selected: reassigned by usr_boss");
+    assert_eq!(routed.lead.status, LeadStatus::Assigned);
+    assert_eq!(routed.lead.assigned_agent_id(), Some(&b.id));
+    assert_eq!(t.open_leads(&acme, &a).await, 0);
+    assert_eq!(t.open_leads(&acme, &b).await, 1);
+    let bobs = t
+        .leads()
+        .list(
+            &acme,
+            &LeadFilter {
+                assigned_agent_id: Some(b.id.clone()),
+                ..LeadFilter::default()
+            },
+            PageRequest::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(bobs.items, vec![routed.lead]);
+}
+
+#[tokio::test]
+async fn a_proposal_is_decided_once() {
+    let t = TestDb::create().await;
+    let acme = t.org("acme").await;
+    let globex = t.org("globex").await;
+    let a = t.agent(&acme, "ann").await;
+    let pool = t.pool(&acme, "solo", PoolMethod::RoundRobin, &[&a]).await;
+    t.rule_to(&acme, &pool, 1, vec![]).await;
+    let store = t.store();
+    let t0 = tenancy::now();
+    let pending = t
+        .ingest(&acme, NewLeadInput::default(), t0)
+        .await
+        .proposal
+        .unwrap();
+
+    let err = store
+        .approve(&globex, &pending.id, "m", None, t0)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RoutingError::NotFound("proposal")), "{err:?}");
+
+    let t1 = t0 + Duration::seconds(1);
+    let routed = store
+        .approve(&acme, &pending.id, "usr_boss", Some("ok".into()), t1)
+        .await
+        .unwrap();
+    let approved = routed.proposal.clone().unwrap();
+    assert_eq!(approved.status, ProposalStatus::Approved);
+    assert_eq!(approved.decided_at, Some(t1));
+    assert_eq!(approved.note.as_deref(), Some("ok"));
+    assert_eq!(routed.lead.status, LeadStatus::Assigned);
+    assert_eq!(routed.lead.assigned_agent_id(), Some(&a.id));
+    assert_eq!(
+        t.leads().find_proposal(&acme, &pending.id).await.unwrap(),
+        Some(approved.clone())
+    );
+
+    let err = store
+        .approve(&acme, &pending.id, "usr_boss", None, t1)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, RoutingError::AlreadyDecided("approved")),
+        "{err:?}"
+    );
+    let err = store
+        .reject(&acme, &pending.id, "usr_boss", None, None, t1)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, RoutingError::AlreadyDecided("approved")),
+        "{err:?}"
+    );
+
+    // The agent works the lead forward; never back.
+    let leads = t.leads();
+    let contacted = leads
+        .update_contact(
+            &acme,
+            &routed.lead.id,
+            lead::LeadContactPatch {
+                status: Some(LeadStatus::Won),
+                phone: Some(Some("+33 1 23".into())),
+                ..Default::default()
+            },
+            t1,
+        )
+        .await
+        .unwrap();
+    assert_eq!(contacted.status, LeadStatus::Won);
+    assert_eq!(
+        t.open_leads(&acme, &a).await,
+        0,
+        "closed leads free capacity"
+    );
+    let err = leads
+        .update_contact(
+            &acme,
+            &routed.lead.id,
+            lead::LeadContactPatch {
+                status: Some(LeadStatus::Assigned),
+                ..Default::default()
+            },
+            t1,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RoutingError::InvalidTransition(_)), "{err:?}");
+    let err = leads
+        .update_contact(&globex, &routed.lead.id, Default::default(), t1)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RoutingError::NotFound("lead")), "{err:?}");
+    assert_eq!(
+        leads.find(&acme, &routed.lead.id).await.unwrap(),
+        Some(contacted)
+    );
+}
+
+#[tokio::test]
+async fn sticky_domains_auto_approval_fallback_and_simulation() {
+    let t = TestDb::create().await;
+    let acme = t.org("acme").await;
+    let a = t.agent(&acme, "ann").await;
+    let b = t.agent(&acme, "bob").await;
+    let fb = t.agent(&acme, "fallback").await;
+    let pool = t
+        .pool(&acme, "all", PoolMethod::RoundRobin, &[&a, &b])
+        .await;
+    // Set after the agents and pool exist: settings name their ids.
+    let settings = json!({
+        "allowAutoRouting": true,
+        "stickyByDomain": true,
+        "defaultPoolId": pool.id.as_str(),
+        "fallbackAgentId": fb.id.as_str(),
+    });
+    t.execute(format!(
+        "UPDATE organizations SET settings = '{settings}' WHERE id = '{acme}'"
+    ))
+    .await
+    .unwrap();
+    let from = |email: &str| NewLeadInput {
+        email: Some(email.into()),
+        ..NewLeadInput::default()
+    };
+    let t0 = tenancy::now();
+
+    // Auto-approved: assigned at once, decided by the system.
+    let first = t.ingest(&acme, from("x@globex.com"), t0).await;
+    let p = first.proposal.unwrap();
+    assert_eq!(p.status, ProposalStatus::Approved);
+    assert_eq!(p.decided_by.as_deref(), Some("system"));
+    assert_eq!(first.lead.status, LeadStatus::Assigned);
+    assert_eq!(p.agent_id, a.id);
+
+    // The same domain goes back to its owner, out of turn.
+    let plan = t
+        .store()
+        .simulate(&new_lead(&acme, from("y@GLOBEX.com"), t0), t0)
+        .await
+        .unwrap();
+    assert_eq!(plan.choice.unwrap().agent_id, a.id);
+    assert_eq!(
+        t.count("leads", &acme).await,
+        1,
+        "a simulation writes nothing"
+    );
+    let second = t
+        .ingest(&acme, from("y@globex.com"), t0 + Duration::seconds(1))
+        .await;
+    let p = second.proposal.unwrap();
+    assert_eq!((p.method, p.agent_id), (Method::Sticky, a.id.clone()));
+    let other = t
+        .ingest(&acme, from("z@initech.com"), t0 + Duration::seconds(2))
+        .await;
+    assert_eq!(
+        agent_of(&other),
+        Some(b.id.clone()),
+        "sticky does not turn the rotation"
+    );
+
+    // Nobody available: the fallback agent.
+    for agent in [&a, &b] {
+        t.agents()
+            .update(
+                &acme,
+                &agent.id,
+                AgentChange {
+                    status: Some(AgentStatus::Paused),
+                    ..AgentChange::default()
+                },
+                t0,
+            )
+            .await
+            .unwrap();
+    }
+    let last = t
+        .ingest(&acme, from("w@hooli.com"), t0 + Duration::seconds(3))
+        .await;
+    let p = last.proposal.unwrap();
+    assert_eq!((p.method, p.agent_id), (Method::Fallback, fb.id.clone()));
+}
+
+#[tokio::test]
+async fn deleting_an_organization_deletes_its_routing_rows() {
+    let t = TestDb::create().await;
+    let acme = t.org("acme").await;
+    let globex = t.org("globex").await;
+    for org in [&acme, &globex] {
+        let a = t.agent(org, "ann").await;
+        let b = t.agent(org, "bob").await;
+        let pool = t.pool(org, "all", PoolMethod::RoundRobin, &[&a, &b]).await;
+        t.rule_to(org, &pool, 1, vec![]).await;
+        t.ingest(org, NewLeadInput::default(), tenancy::now()).await;
+    }
+    let tables = [
+        ("agents", 2),
+        ("routing_pools", 1),
+        ("pool_members", 2),
+        ("routing_rules", 1),
+        ("leads", 1),
+        ("proposals", 1),
+    ];
+    for (table, n) in tables {
+        assert_eq!(t.count(table, &acme).await, n, "{table}");
+    }
+
+    assert!(t.orgs().delete(&acme).await.unwrap());
+
+    for (table, n) in tables {
+        assert_eq!(t.count(table, &acme).await, 0, "{table} of the deleted org");
+        assert_eq!(t.count(table, &globex).await, n, "{table} of another org");
+    }
+}
+
+#[tokio::test]
+async fn a_proposal_cannot_name_a_lead_of_another_organization() {
+    let t = TestDb::create().await;
+    let acme = t.org("acme").await;
+    let globex = t.org("globex").await;
+    let ann = t.agent(&acme, "ann").await;
+    let zed = t.agent(&globex, "zed").await;
+    let acme_lead = t
+        .ingest(&acme, NewLeadInput::default(), tenancy::now())
+        .await;
+    let globex_lead = t
+        .ingest(&globex, NewLeadInput::default(), tenancy::now())
+        .await;
+    assert_eq!(
+        acme_lead.lead.status,
+        LeadStatus::Unrouted,
+        "no rule, no pool"
+    );
+
+    let insert = |org: &OrgId, lead: &Lead, agent: &Agent| {
+        format!(
+            "INSERT INTO proposals (id, org_id, lead_id, agent_id, status, method, trace, created_at) \
+             VALUES ('{}', '{org}', '{}', '{}', 'pending', 'manual', '[]', '2026-11-30T10:00:00Z')",
+            tenancy::new_id("prop"),
+            lead.id,
+            agent.id
+        )
+    };
+    // The same statement within one organization is fine...
+    t.execute(insert(&globex, &globex_lead.lead, &zed))
+        .await
+        .unwrap();
+    // ...but neither a lead nor an agent of another one.
+    for sql in [
+        insert(&globex, &acme_lead.lead, &zed),
+        insert(&globex, &globex_lead.lead, &ann),
+    ] {
+        let err = t.execute(sql).await.unwrap_err();
+        let cause = format!("{err:?}").to_lowercase();
+        assert!(cause.contains("foreign key"), "{cause}");
+    }
+    assert_eq!(t.count("proposals", &globex).await, 1);
+    assert_eq!(t.count("proposals", &acme).await, 0);
+}
+
+#[tokio::test]
+async fn the_routing_migration_reverts_and_reapplies() {
+    use migration::{Migrator, MigratorTrait};
+
+    let t = TestDb::create().await;
+    let conn = t.db.connection();
+    Migrator::down(conn, Some(1)).await.unwrap();
+    for table in [
+        "proposals",
+        "leads",
+        "routing_rules",
+        "pool_members",
+        "routing_pools",
+        "agents",
+    ] {
+        let gone = t.execute(format!("SELECT 1 FROM {table}")).await;
+        assert!(gone.is_err(), "{table} dropped");
+    }
+    // The tables before it are untouched.
+    let acme = t.org("acme").await;
+    Migrator::up(conn, None).await.unwrap();
+    let ann = t.agent(&acme, "ann").await;
+    let pool = t.pool(&acme, "all", PoolMethod::RoundRobin, &[&ann]).await;
+    t.rule_to(&acme, &pool, 1, vec![]).await;
+    let routed = t
+        .ingest(&acme, NewLeadInput::default(), tenancy::now())
+        .await;
+    assert_eq!(agent_of(&routed), Some(ann.id));
+}
