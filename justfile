@@ -32,3 +32,19 @@ migrate action="up":
 # Everything CI runs.
 ci:
     bash .ci/run
+
+# Performance (docs/performance.md; release builds, tools/loadgen). Databases are
+# SQLite files in a temporary folder, or, when DATABASE_URL is a postgres:// URL,
+# fresh databases created on that server and dropped afterwards.
+
+# Server + `loadgen http` vs `loadgen raw`; prints API/raw (auth: api-key or jwt).
+load concurrency="16" duration="15s" auth="api-key":
+    bash tools/loadgen/run.sh load {{concurrency}} {{duration}} {{auth}}
+
+# The per-lead database work without HTTP, JSON or auth: the storage's limit.
+bench-db concurrency="16" duration="15s":
+    bash tools/loadgen/run.sh bench-db {{concurrency}} {{duration}}
+
+# One organization's proposal listing with 10 vs 1,000 organizations stored.
+tenant-scale orgs="10,1000" per_org="20":
+    bash tools/loadgen/run.sh tenant-scale {{orgs}} {{per_org}}

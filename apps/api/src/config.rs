@@ -9,6 +9,8 @@
 //! | `APP_ENV` | `development` | `development` or `production` |
 //! | `WORKERS` | number of cores | HTTP worker threads |
 //! | `RUST_LOG` | `info` | log filter (`tracing_subscriber::EnvFilter` syntax) |
+//! | `CORS_ORIGINS` | none (CORS closed) | comma-separated origins allowed to call the API from a browser |
+//! | `REQUEST_TIMEOUT_SECS` | `30` | a request still running after this answers 503 |
 //! | `JWT_SECRET` | random per process in development | HS256 signing secret; required (at least 32 bytes) in production |
 
 use std::{fmt, str::FromStr};
@@ -55,6 +57,10 @@ pub struct Settings {
     pub workers: Option<usize>,
     /// The secret access tokens are signed with.
     pub jwt_secret: JwtSecret,
+    /// Browser origins allowed by CORS; empty = CORS closed.
+    pub cors_origins: Vec<String>,
+    /// How long a request may run.
+    pub request_timeout: std::time::Duration,
 }
 
 /// A configuration variable with an unusable value.
@@ -139,6 +145,35 @@ impl Settings {
                 var: "JWT_SECRET",
                 reason: e.to_string().trim_start_matches("JWT_SECRET ").to_owned(),
             })?;
+        let cors_origins: Vec<String> = get("CORS_ORIGINS")
+            .map(|v| {
+                v.split(',')
+                    .map(|o| o.trim().trim_end_matches('/').to_owned())
+                    .filter(|o| !o.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Some(bad) = cors_origins
+            .iter()
+            .find(|o| !(o.starts_with("http://") || o.starts_with("https://")) || o.contains('*'))
+        {
+            return Err(ConfigError {
+                var: "CORS_ORIGINS",
+                reason: format!("`{bad}` is not an origin like https://app.example.com"),
+            });
+        }
+        let timeout_secs = parse_or(
+            get("REQUEST_TIMEOUT_SECS"),
+            "REQUEST_TIMEOUT_SECS",
+            30u64,
+            "is not a number of seconds",
+        )?;
+        if !(1..=3600).contains(&timeout_secs) {
+            return Err(ConfigError {
+                var: "REQUEST_TIMEOUT_SECS",
+                reason: "must be between 1 and 3600".into(),
+            });
+        }
         let mut database = DatabaseSettings::new(database_url);
         database.max_connections = max_connections;
         Ok(Self {
@@ -148,6 +183,8 @@ impl Settings {
             env,
             workers,
             jwt_secret,
+            cors_origins,
+            request_timeout: std::time::Duration::from_secs(timeout_secs),
         })
     }
 
@@ -206,6 +243,9 @@ mod tests {
             ("DATABASE_URL", "mysql://x"),
             ("DATABASE_MAX_CONNECTIONS", "0"),
             ("WORKERS", "many"),
+            ("CORS_ORIGINS", "*"),
+            ("CORS_ORIGINS", "app.example.com"),
+            ("REQUEST_TIMEOUT_SECS", "0"),
         ] {
             let err = settings(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var, "{value}");

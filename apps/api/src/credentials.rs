@@ -85,6 +85,9 @@ pub async fn authenticate(
     if let Some(credential) = credential(&req) {
         match resolve(&state, credential, org_header(&req)).await {
             Ok(outcome) => {
+                if let AuthOutcome::Authenticated(actor) = &outcome {
+                    tracing::Span::current().record("org_id", actor.org_id.as_str());
+                }
                 req.extensions_mut().insert(outcome);
             }
             Err(error) => {

@@ -25,6 +25,7 @@ use crate::{
         health::health,
         health::ready,
         health::openapi,
+        health::metrics,
         organizations::list,
         organizations::create,
         organizations::get,

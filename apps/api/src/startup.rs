@@ -21,8 +21,8 @@ use storage::{
 use tracing_actix_web::TracingLogger;
 
 use crate::{
-    config::Settings, credentials, error::ApiError, extract::MAX_BODY_BYTES, openapi,
-    ratelimit::LoginLimiter, routes,
+    config::Settings, credentials, error::ApiError, extract::MAX_BODY_BYTES, observability,
+    openapi, ratelimit::LoginLimiter, routes,
 };
 
 /// The `iss` claim of our access tokens.
@@ -47,6 +47,10 @@ pub struct AppState {
     pub login_limiter: LoginLimiter,
     /// Agents, routing, leads, proposals.
     pub routing: RoutingService,
+    /// Prometheus metrics.
+    pub metrics: crate::observability::Metrics,
+    /// How long a request may run.
+    pub request_timeout: std::time::Duration,
     /// Whether development conveniences are on.
     pub dev_mode: bool,
     /// The OpenAPI document, rendered once.
@@ -128,6 +132,8 @@ impl Application {
             api_keys: ApiKeyService::new(api_keys.clone()),
             authenticator: Authenticator::new(users, api_keys, orgs.clone(), keys),
             login_limiter: LoginLimiter::default(),
+            metrics: crate::observability::Metrics::new(),
+            request_timeout: settings.request_timeout,
             routing: RoutingService::new(
                 Arc::new(SeaOrmAgentRepository::new(db.clone())),
                 Arc::new(SeaOrmPoolRepository::new(db.clone())),
@@ -140,16 +146,23 @@ impl Application {
             dev_mode: settings.is_development(),
             openapi_json: openapi::document_json(),
         });
+        let cors_origins = settings.cors_origins.clone();
         let mut server = HttpServer::new(move || {
+            // Innermost first: the last `wrap` sees the request first.
             App::new()
                 .app_data(state.clone())
                 .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
                 .wrap(from_fn(credentials::authenticate))
                 .wrap(ErrorHandlers::new().default_handler(envelope_for_bare_errors))
-                .wrap(TracingLogger::default())
+                .wrap(cors(&cors_origins))
+                .wrap(from_fn(observability::record))
+                .wrap(TracingLogger::<observability::RequestSpan>::new())
+                .wrap(from_fn(observability::request_id))
                 .configure(routes::configure)
                 .default_service(web::to(not_found))
         })
+        // Slow clients may not hold a connection open without sending headers.
+        .client_request_timeout(std::time::Duration::from_secs(10))
         .shutdown_timeout(30);
         if let Some(workers) = settings.workers {
             server = server.workers(workers);
@@ -173,6 +186,53 @@ impl Application {
     /// An I/O error of the server.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
+    }
+}
+
+/// CORS: closed (no CORS headers at all, so browsers refuse cross-origin
+/// calls) unless `CORS_ORIGINS` names origins.
+fn cors(origins: &[String]) -> actix_cors::Cors {
+    let mut cors = actix_cors::Cors::default();
+    for origin in origins {
+        cors = cors.allowed_origin(origin);
+    }
+    cors.allowed_methods(["GET", "POST", "PUT", "DELETE"])
+        .allowed_headers([
+            "authorization",
+            "content-type",
+            "x-api-key",
+            "x-org-id",
+            "x-request-id",
+        ])
+        .expose_headers(["x-request-id", "retry-after"])
+        .max_age(3600)
+}
+
+/// Answers 503 `REQUEST_TIMEOUT` when a request runs past its deadline; the
+/// work is dropped, and with it any open transaction (rolled back).
+///
+/// Mounted on every resource (see `routes::Router`), after routing: actix
+/// must own the request alone while it routes, and the timeout response needs
+/// a handle on it.
+pub async fn deadline(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<actix_web::body::EitherBody<impl MessageBody>>, actix_web::Error> {
+    let timeout = req
+        .app_data::<web::Data<AppState>>()
+        .map_or(std::time::Duration::from_secs(30), |s| s.request_timeout);
+    let http_req = req.request().clone();
+    match tokio::time::timeout(timeout, next.call(req)).await {
+        Ok(res) => res.map(ServiceResponse::map_into_left_body),
+        Err(_) => {
+            let error = ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "REQUEST_TIMEOUT",
+                format!("The request did not finish within {} s", timeout.as_secs()),
+            );
+            let response = actix_web::ResponseError::error_response(&error);
+            Ok(ServiceResponse::new(http_req, response).map_into_right_body())
+        }
     }
 }
 

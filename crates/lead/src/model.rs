@@ -202,9 +202,10 @@ impl NewLead {
             errors.push(FieldError::new("name", "must not be blank"));
         }
         let external_id = text(&mut errors, "externalId", input.external_id, 128);
+        // A blank e-mail is refused rather than dropped: the API documents the
+        // field as an e-mail address, so a client sending "" has a bug to see.
         let email = input
             .email
-            .filter(|e| !e.trim().is_empty())
             .and_then(|e| errors.check("email", Email::parse(&e)));
         let phone = text(&mut errors, "phone", input.phone, 32);
         let company = text(&mut errors, "company", input.company, 200);
@@ -415,6 +416,16 @@ mod tests {
             })
             .is_err()
         );
+    }
+
+    #[test]
+    fn a_blank_email_is_refused_not_dropped() {
+        let e = NewLead::parse(NewLeadInput {
+            email: Some(String::new()),
+            ..input()
+        })
+        .unwrap_err();
+        assert_eq!(fields_of(&e), ["email"]);
     }
 
     #[test]

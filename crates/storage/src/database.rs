@@ -111,6 +111,20 @@ impl Database {
         self.conn.ping().await
     }
 
+    /// Connections of the pool: `(open, idle)`.
+    pub fn pool_usage(&self) -> (u32, usize) {
+        match self.engine {
+            Engine::Sqlite => {
+                let pool = self.conn.get_sqlite_connection_pool();
+                (pool.size(), pool.num_idle())
+            }
+            Engine::Postgres => {
+                let pool = self.conn.get_postgres_connection_pool();
+                (pool.size(), pool.num_idle())
+            }
+        }
+    }
+
     /// The engine in use.
     pub fn engine(&self) -> Engine {
         self.engine

@@ -52,3 +52,14 @@ pub async fn openapi(state: web::Data<AppState>) -> HttpResponse {
         .content_type("application/json")
         .body(state.openapi_json.clone())
 }
+
+/// Prometheus metrics: requests and latency by route pattern and status,
+/// leads routed by outcome, database pool use. No tenant data; expose it on
+/// an internal network only.
+#[utoipa::path(get, path = "/metrics", tag = "health", security(()),
+    responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain; version=0.0.4", body = String)))]
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(state.metrics.render(state.db.pool_usage()))
+}

@@ -332,6 +332,12 @@ pub async fn create(
     JsonBody(body): JsonBody<LeadBody>,
 ) -> Result<HttpResponse, ApiError> {
     let routed = state.routing.ingest(&actor, body.into_new_lead()?).await?;
+    let outcome = if routed.created {
+        routed.lead.status.as_str()
+    } else {
+        "replayed"
+    };
+    state.metrics.lead_routed(outcome);
     let status = if routed.created {
         StatusCode::CREATED
     } else {

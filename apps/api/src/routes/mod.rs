@@ -70,7 +70,7 @@ impl Router {
             for route in routes {
                 resource = resource.route(route);
             }
-            cfg.service(resource);
+            cfg.service(resource.wrap(actix_web::middleware::from_fn(crate::startup::deadline)));
         }
     }
 }
@@ -79,7 +79,8 @@ impl Router {
 pub fn register(r: &mut Router) {
     r.route(Method::GET, "/health", health::health)
         .route(Method::GET, "/ready", health::ready)
-        .route(Method::GET, "/openapi.json", health::openapi);
+        .route(Method::GET, "/openapi.json", health::openapi)
+        .route(Method::GET, "/metrics", health::metrics);
 
     r.route(Method::GET, "/organizations", organizations::list)
         .route(Method::POST, "/organizations", organizations::create)

@@ -40,17 +40,22 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts the app in `env` mode on a fresh database.
 pub async fn spawn_app_in(env: AppEnv) -> TestApp {
+    spawn_app_with(move |s| s.env = env).await
+}
+
+/// Starts the app on a fresh database with settings adjusted by `adjust`.
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     init_logging();
     let db = TestDatabase::create().await;
     let mut settings = Settings::from_lookup(|_| None).expect("default settings");
     settings.host = "127.0.0.1".into();
     settings.port = 0;
-    settings.env = env;
     settings.workers = Some(1);
     settings.jwt_secret =
         auth::JwtSecret::from_env_value(Some(JWT_SECRET.into()), true).expect("secret");
     settings.database = DatabaseSettings::new(db.url.clone());
     settings.database.max_connections = 5;
+    adjust(&mut settings);
     let app = Application::build(&settings).await.expect("the app starts");
     let address = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());

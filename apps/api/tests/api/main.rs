@@ -7,9 +7,12 @@
 
 mod auth;
 mod binary;
+mod cli;
+mod crash;
 mod health;
 mod helpers;
 mod isolation;
+mod observability;
 mod openapi;
 mod organizations;
 mod roles;

@@ -1,0 +1,234 @@
+//! `loadgen raw`: the database work of `loadgen http`, done directly in one
+//! process — no HTTP, no JSON, no authentication. Each lead is one
+//! [`RoutingStore::ingest`] (the routing transaction `POST /leads` runs);
+//! every tenth request is one [`LeadRepository::list_proposals`] (what
+//! `GET /manager/proposals` runs). Its figure is the physical limit of the
+//! storage, that the API is compared with.
+
+use std::{sync::Arc, time::Instant};
+
+use auth::{ApiKeyName, ApiKeyService, Authenticator, NewApiKey, TokenKeys};
+use lead::NewLead;
+use routing::ports::{LeadRepository, ProposalFilter, RoutingStore};
+use storage::{
+    Database, DatabaseSettings, Engine, SeaOrmApiKeyRepository, SeaOrmLeadRepository,
+    SeaOrmOrganizationRepository, SeaOrmRoutingStore, SeaOrmUserRepository,
+};
+use tenancy::{Actor, OrgId, PageRequest, Principal, Role};
+
+use crate::{
+    Error, RunArgs, fixture,
+    report::{Kind, Recorder, RunMeta},
+    workload::{LIST_EVERY, LIST_LIMIT, Window, lead_input, run_tag},
+};
+
+/// Options of `loadgen raw`.
+#[derive(Debug, clap::Args)]
+pub struct RawArgs {
+    /// The database (migrated first): `sqlite://path` or
+    /// `postgres://user@host:port/db`. Use a fresh one.
+    #[arg(long)]
+    database_url: String,
+    /// Connection pool size (the server's `DATABASE_MAX_CONNECTIONS`
+    /// defaults to 10).
+    #[arg(long, default_value_t = 10)]
+    max_connections: u32,
+    /// Also authenticate every request with an API key as the server's
+    /// middleware does (the key's row and its organization are read): the
+    /// database share of authentication, without HTTP.
+    #[arg(long)]
+    with_auth: bool,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+/// The engine's name for labels.
+pub fn engine_name(engine: Engine) -> &'static str {
+    match engine {
+        Engine::Sqlite => "sqlite",
+        Engine::Postgres => "postgres",
+    }
+}
+
+/// Opens and migrates the database at `url` with `max_connections`.
+///
+/// # Errors
+/// An unreachable or unusable database.
+pub async fn open(url: &str, max_connections: u32) -> Result<Database, Error> {
+    let mut settings = DatabaseSettings::new(url);
+    settings.max_connections = max_connections;
+    settings.acquire_timeout = std::time::Duration::from_secs(30);
+    let db = Database::connect(&settings).await?;
+    db.migrate().await?;
+    Ok(db)
+}
+
+/// Runs `loadgen raw`.
+///
+/// # Errors
+/// An unusable database, a failed setup or an unwritable report.
+pub async fn run(args: RawArgs) -> Result<(), Error> {
+    let db = open(&args.database_url, args.max_connections).await?;
+    let tag = run_tag();
+    let org = fixture::routed_org(&db, &format!("raw-{tag}"), args.run.agents).await?;
+    eprintln!(
+        "setup: organization {org} with {} agents and a round-robin pool ({}, {} connections)",
+        args.run.agents,
+        engine_name(db.engine()),
+        args.max_connections
+    );
+    let auth = if args.with_auth {
+        Some(key_auth(&db, &org).await?)
+    } else {
+        None
+    };
+    let window = Window::after(args.run.warmup, args.run.duration);
+    let workers: Vec<_> = (0..args.run.concurrency)
+        .map(|id| {
+            tokio::spawn(worker(
+                Task {
+                    store: SeaOrmRoutingStore::new(db.clone()),
+                    leads: SeaOrmLeadRepository::new(db.clone()),
+                    auth: auth.clone(),
+                    org: org.clone(),
+                    run: format!("{tag}r"),
+                    id,
+                },
+                window,
+            ))
+        })
+        .collect();
+    tokio::time::sleep_until(window.start.into()).await;
+    let cpu_before = crate::cpu::Sample::now(None);
+    let mut total = Recorder::default();
+    for w in workers {
+        total.merge(&w.await?);
+    }
+    let cpu = cpu_before.until(&crate::cpu::Sample::now(None));
+    let elapsed = Instant::now().saturating_duration_since(window.start);
+    let label = if args.run.label.is_empty() {
+        let auth = if args.with_auth { "+auth" } else { "" };
+        format!("{} raw{auth}", engine_name(db.engine()))
+    } else {
+        args.run.label.clone()
+    };
+    let meta = RunMeta {
+        mode: "raw".into(),
+        label,
+        auth: None,
+        concurrency: args.run.concurrency,
+    };
+    let _ = db.close().await;
+    total
+        .report(meta, elapsed, cpu)
+        .emit(args.run.json, args.run.json_out.as_deref())
+}
+
+/// The first words of an error, as its cause in the report.
+fn cause(e: &impl std::fmt::Display) -> String {
+    let text = e.to_string();
+    text.chars().take(60).collect()
+}
+
+/// The middleware's API key check, on the benchmark's database.
+#[derive(Debug, Clone)]
+struct KeyAuth {
+    authenticator: Arc<Authenticator>,
+    key: String,
+}
+
+/// Creates an admin API key of `org` and the authenticator that checks it.
+async fn key_auth(db: &Database, org: &OrgId) -> Result<KeyAuth, Error> {
+    let api_keys = Arc::new(SeaOrmApiKeyRepository::new(db.clone()));
+    let admin = Actor::new(
+        org.clone(),
+        Principal::User("usr_loadgen".into()),
+        Role::Admin,
+    );
+    let created = ApiKeyService::new(api_keys.clone())
+        .create(
+            &admin,
+            NewApiKey {
+                name: ApiKeyName::parse("loadgen")?,
+                role: Role::Admin,
+            },
+        )
+        .await?;
+    let authenticator = Authenticator::new(
+        Arc::new(SeaOrmUserRepository::new(db.clone())),
+        api_keys,
+        Arc::new(SeaOrmOrganizationRepository::new(db.clone())),
+        // Never used: API keys only.
+        TokenKeys::new(&[7; 32], "loadgen", "loadgen")?,
+    );
+    Ok(KeyAuth {
+        authenticator: Arc::new(authenticator),
+        key: created.plain_key,
+    })
+}
+
+/// What one task works with.
+#[derive(Debug)]
+struct Task {
+    store: SeaOrmRoutingStore,
+    leads: SeaOrmLeadRepository,
+    auth: Option<KeyAuth>,
+    org: OrgId,
+    run: String,
+    id: usize,
+}
+
+/// One task: a request at a time until the window closes.
+async fn worker(task: Task, window: Window) -> Recorder {
+    let Task {
+        store,
+        leads,
+        auth,
+        org,
+        run,
+        id,
+    } = task;
+    let mut rec = Recorder::default();
+    let page = PageRequest::new(Some(LIST_LIMIT), None).unwrap_or_default();
+    let filter = ProposalFilter::default();
+    let mut n: u64 = 0;
+    while window.open() {
+        n += 1;
+        let began = Instant::now();
+        if let Some(auth) = &auth
+            && let Err(e) = auth
+                .authenticator
+                .authenticate_api_key(&auth.key, false, tenancy::now())
+                .await
+        {
+            rec.failed(Kind::Ingest, format!("auth {}", cause(&e)));
+            continue;
+        }
+        if n.is_multiple_of(LIST_EVERY) {
+            let result = leads.list_proposals(&org, &filter, page).await;
+            if window.counts(began) {
+                match result {
+                    Ok(_) => rec.listed(began.elapsed()),
+                    Err(e) => rec.failed(Kind::List, cause(&e)),
+                }
+            }
+            continue;
+        }
+        // As the handler does: validate the input, then route it.
+        let now = tenancy::now();
+        let result = match NewLead::parse(lead_input(&run, id, n)) {
+            Ok(lead) => store
+                .ingest(lead.into_lead(org.clone(), now), now)
+                .await
+                .map_err(|e| cause(&e)),
+            Err(e) => Err(cause(&e)),
+        };
+        if window.counts(began) {
+            match result {
+                Ok(routed) => rec.ingested(began.elapsed(), routed.created),
+                Err(e) => rec.failed(Kind::Ingest, e),
+            }
+        }
+    }
+    rec
+}
