@@ -48,3 +48,16 @@ bench-db concurrency="16" duration="15s":
 # One organization's proposal listing with 10 vs 1,000 organizations stored.
 tenant-scale orgs="10,1000" per_org="20":
     bash tools/loadgen/run.sh tenant-scale {{orgs}} {{per_org}}
+
+# Three demo organizations with users, agents, pools, rules and routed leads.
+seed leads="300":
+    cargo run --release -- seed --demo --leads {{leads}}
+
+# Criterion benchmarks of the routing decision (docs/performance.md).
+bench:
+    cargo bench -p routing --bench decide
+
+# Fuzz a live server against its OpenAPI document with schemathesis (needs python3).
+fuzz seconds="90":
+    cargo build -p lead-routing-api
+    bash .ci/schemathesis.sh {{seconds}}
