@@ -19,6 +19,14 @@ test:
 test-pg:
     TEST_DATABASE_URL={{pg_url}} cargo test --workspace
 
+# Drive the admin console in headless Chromium (needs Debian's chromium and chromium-driver).
+test-browser:
+    REQUIRE_BROWSER=1 cargo test -p lead-routing-api --test browser
+
+# Refresh docs/screenshots/ from the browser test's walk through the console.
+screenshots:
+    SCREENSHOTS_DIR={{justfile_directory()}}/docs/screenshots REQUIRE_BROWSER=1 cargo test -p lead-routing-api --test browser
+
 # Formatting, lints and docs, as CI checks them.
 lint:
     cargo fmt --all -- --check

@@ -8,6 +8,9 @@
 //! - `x-api-key: <key>`: looked up by prefix, hash compared in constant time;
 //!   revoked keys and keys of inactive organizations are refused.
 //!   `dev_key_123` is a super admin of the default organization in development.
+//! - the console's `lr_access` cookie (see [`crate::admin`]): the same JWT,
+//!   used only when neither header is sent; state-changing requests must
+//!   echo the CSRF cookie in `x-csrf-token` and come from this site.
 //! - `X-Org-Id: <org>`: a super admin acts inside that organization (the admin
 //!   UI's org switcher); for anyone else naming another organization is a 403.
 //!
@@ -25,7 +28,7 @@ use actix_web::{
 use auth::AuthError;
 use tenancy::{Actor, OrgId};
 
-use crate::{error::ApiError, startup::AppState};
+use crate::{admin, error::ApiError, startup::AppState};
 
 /// What the middleware concluded about the request's credentials.
 #[derive(Debug, Clone)]
@@ -45,6 +48,8 @@ pub enum AuthOutcome {
 enum Credential {
     Bearer(String),
     ApiKey(String),
+    /// The console's access cookie.
+    Cookie(String),
     Malformed,
 }
 
@@ -61,13 +66,29 @@ fn credential(req: &ServiceRequest) -> Option<Credential> {
             .filter(|t| !t.is_empty());
         return Some(token.map_or(Credential::Malformed, |t| Credential::Bearer(t.to_owned())));
     }
-    req.headers().get("x-api-key").map(|value| {
-        value
-            .to_str()
-            .ok()
-            .filter(|v| !v.is_empty())
-            .map_or(Credential::Malformed, |v| Credential::ApiKey(v.to_owned()))
-    })
+    if let Some(value) = req.headers().get("x-api-key") {
+        return Some(
+            value
+                .to_str()
+                .ok()
+                .filter(|v| !v.is_empty())
+                .map_or(Credential::Malformed, |v| Credential::ApiKey(v.to_owned())),
+        );
+    }
+    req.cookie(admin::ACCESS_COOKIE)
+        .filter(|c| !c.value().is_empty())
+        .map(|c| Credential::Cookie(c.value().to_owned()))
+}
+
+/// A cookie is sent by the browser on its own: a state-changing request
+/// riding on it must prove it came from our page.
+fn check_cookie_request(req: &ServiceRequest) -> Result<(), ApiError> {
+    let http = req.request();
+    admin::require_same_site(http)?;
+    if admin::is_state_changing(req.method()) {
+        admin::require_csrf(http)?;
+    }
+    Ok(())
 }
 
 /// Resolves credentials, if any, into an [`AuthOutcome`]. Storage failures
@@ -83,6 +104,12 @@ pub async fn authenticate(
             .map(ServiceResponse::map_into_left_body);
     };
     if let Some(credential) = credential(&req) {
+        if matches!(credential, Credential::Cookie(_))
+            && let Err(error) = check_cookie_request(&req)
+        {
+            let response = error.error_response();
+            return Ok(req.into_response(response).map_into_right_body());
+        }
         match resolve(&state, credential, org_header(&req)).await {
             Ok(outcome) => {
                 if let AuthOutcome::Authenticated(actor) = &outcome {
@@ -115,7 +142,9 @@ async fn resolve(
 ) -> Result<AuthOutcome, ApiError> {
     let now = tenancy::now();
     let result = match credential {
-        Credential::Bearer(token) => state.authenticator.authenticate_bearer(&token, now).await,
+        Credential::Bearer(token) | Credential::Cookie(token) => {
+            state.authenticator.authenticate_bearer(&token, now).await
+        }
         Credential::ApiKey(key) => {
             state
                 .authenticator

@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DataEnvelope<T> {
     /// Always `true`.
+    #[schema(example = true)]
     pub ok: bool,
     /// The payload.
     pub data: T,
@@ -19,6 +20,7 @@ pub struct DataEnvelope<T> {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ListEnvelope<T> {
     /// Always `true`.
+    #[schema(example = true)]
     pub ok: bool,
     /// One page of results.
     pub data: Vec<T>,
@@ -28,6 +30,7 @@ pub struct ListEnvelope<T> {
 
 /// Paging of a list response.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"total": 1, "limit": 100, "offset": 0}))]
 pub struct Pagination {
     /// Matching rows over all pages.
     pub total: u64,
@@ -41,6 +44,7 @@ pub struct Pagination {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MessageEnvelope<T> {
     /// Always `true`.
+    #[schema(example = true)]
     pub ok: bool,
     /// What happened.
     pub message: String,

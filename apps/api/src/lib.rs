@@ -2,6 +2,7 @@
 //! routes, error mapping and the command line. Business rules live in the
 //! domain crates; this crate extracts, calls and maps.
 
+pub mod admin;
 pub mod cli;
 pub mod config;
 pub mod credentials;

@@ -72,6 +72,7 @@ use crate::{
         proposals::approve,
         proposals::reject,
         dashboard::dashboard,
+        dashboard::leads_per_agent,
     ),
     components(schemas(ErrorEnvelope)),
     modifiers(&SecuritySchemes),

@@ -290,7 +290,7 @@ impl DemoReport {
 
         let _ = writeln!(
             out,
-            "\nSign in at {base_url} (start the server with `lead-routing serve`)."
+            "\nSign in to the admin console at {base_url}/admin/ (start the server with `lead-routing serve`)."
         );
         let _ = writeln!(
             out,

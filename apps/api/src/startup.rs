@@ -21,7 +21,7 @@ use storage::{
 use tracing_actix_web::TracingLogger;
 
 use crate::{
-    config::Settings, credentials, error::ApiError, extract::MAX_BODY_BYTES, observability,
+    admin, config::Settings, credentials, error::ApiError, extract::MAX_BODY_BYTES, observability,
     openapi, ratelimit::LoginLimiter, routes,
 };
 
@@ -159,6 +159,7 @@ impl Application {
                 .wrap(TracingLogger::<observability::RequestSpan>::new())
                 .wrap(from_fn(observability::request_id))
                 .configure(routes::configure)
+                .configure(admin::configure)
                 .default_service(web::to(not_found))
         })
         // Slow clients may not hold a connection open without sending headers.

@@ -48,8 +48,8 @@ pub use model::{
 pub use password::{PasswordHash, hash_password, verify_against_dummy, verify_password};
 pub use repository::{ApiKeyRepository, SessionRepository, UserRepository};
 pub use secret::{
-    API_KEY_PREFIX_LEN, ApiKeySecret, GeneratedApiKey, RefreshToken, hash_secret, hashes_match,
-    parse_api_key,
+    API_KEY_PREFIX_LEN, ApiKeySecret, GeneratedApiKey, RefreshToken, csrf_token, hash_secret,
+    hashes_match, parse_api_key,
 };
 pub use service::AuthService;
 pub use token::{

@@ -36,6 +36,12 @@ fn random_secret() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// A fresh random token for double-submit CSRF protection of cookie sessions:
+/// 256 random bits, base64url without padding. Not a credential by itself.
+pub fn csrf_token() -> String {
+    random_secret()
+}
+
 /// The SHA-256 of a secret in lower-case hex (64 characters): what is stored
 /// and looked up instead of the secret.
 pub fn hash_secret(secret: &str) -> String {

@@ -8,6 +8,8 @@
 //!   database, no clock; the time is passed in, and every candidate gets a
 //!   [`TraceEntry`] saying why it won or did not;
 //! - [`Proposal`]s and their review;
+//! - the dashboard's leads-per-agent chart ([`LeadsPerAgent`] over a
+//!   [`DayWindow`] of UTC days);
 //! - the ports storage implements ([`ports`]) and the use cases the API calls
 //!   ([`RoutingService`]), checked against [`policy`].
 //!
@@ -15,6 +17,7 @@
 //! ([`ports::RoutingStore`]) reads the pool state and loads and writes the
 //! decision in one transaction that holds the pool's row lock.
 
+mod activity;
 mod agent;
 pub mod engine;
 mod error;
@@ -26,6 +29,10 @@ mod rule;
 mod service;
 mod settings;
 
+pub use activity::{
+    AgentSeries, ChartAgent, ChartDays, DEFAULT_CHART_DAYS, DayCount, DayWindow, LeadActivity,
+    LeadsPerAgent, MAX_CHART_DAYS,
+};
 pub use agent::{
     Agent, AgentChange, AgentInput, AgentLoad, AgentStatus, Candidate, DAY_NAMES, RawWorkingHours,
     WorkingHours,

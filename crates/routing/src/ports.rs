@@ -8,8 +8,8 @@ use lead::{Lead, LeadContactPatch, LeadFilter, LeadId};
 use tenancy::{AgentId, OrgId, Page, PageRequest, StorageError};
 
 use crate::{
-    Agent, AgentChange, AgentLoad, AgentStatus, Pool, PoolChange, PoolId, Proposal, ProposalId,
-    ProposalStatus, RoutingError, Rule, RuleChange, RuleId, engine::Plan,
+    Agent, AgentChange, AgentLoad, AgentStatus, DayWindow, LeadActivity, Pool, PoolChange, PoolId,
+    Proposal, ProposalId, ProposalStatus, RoutingError, Rule, RuleChange, RuleId, engine::Plan,
 };
 
 /// Which agents a list returns.
@@ -260,6 +260,27 @@ pub trait LeadRepository: Send + Sync {
     /// # Errors
     /// [`StorageError`] only.
     async fn counts(&self, org: &OrgId) -> Result<(u64, u64, u64, u64), StorageError>;
+
+    /// Leads of the organization created in each day of `window` (UTC,
+    /// `created_at` at or after the day's start and before the next day's),
+    /// counted per assigned agent in SQL: one [`crate::DayCount`] per day and
+    /// agent that has leads, `agent_id: None` for leads assigned to no one
+    /// (a lead merely proposed is not assigned, as
+    /// [`Lead::assigned_agent_id`]).
+    ///
+    /// With `only`, just the leads assigned to that agent are counted and
+    /// `agents` holds just that agent (when it is one of the organization's);
+    /// otherwise `agents` holds every active agent of the organization and
+    /// every agent that has a count.
+    ///
+    /// # Errors
+    /// [`StorageError`] only.
+    async fn leads_per_agent(
+        &self,
+        org: &OrgId,
+        window: &DayWindow,
+        only: Option<&AgentId>,
+    ) -> Result<LeadActivity, StorageError>;
 }
 
 /// A lead and its current proposal, after a routing step.

@@ -2,13 +2,14 @@
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use lead::{Lead, LeadContactPatch, LeadFilter, LeadId, NewLead};
 use organization::{Organization, OrganizationRepository};
 use tenancy::{Actor, AgentId, Page, PageRequest, Principal};
 
 use crate::{
-    Agent, AgentChange, Pool, PoolChange, PoolId, Proposal, ProposalId, RoutingError, Rule,
-    RuleChange, RuleId,
+    Agent, AgentChange, ChartDays, DayWindow, LeadsPerAgent, Pool, PoolChange, PoolId, Proposal,
+    ProposalId, RoutingError, Rule, RuleChange, RuleId,
     engine::Plan,
     policy::{require_manager, sees_all_leads},
     ports::{
@@ -526,5 +527,38 @@ impl RoutingService {
             leads,
             proposals,
         })
+    }
+
+    /// Leads per assigned agent for each of the last `days` UTC calendar days
+    /// (the last one being the day of `now`), for the dashboard chart (any
+    /// role). Managers and above see every agent of the organization (each
+    /// active agent, even idle, and any agent with leads in the window) and
+    /// the leads assigned to no one; an agent sees only its own line (the
+    /// agent record linked to the signed-in user) and no unassigned leads,
+    /// as with [`RoutingService::list_leads`]; an agent-role caller with no
+    /// agent record gets an empty chart.
+    ///
+    /// # Errors
+    /// [`RoutingError::Storage`].
+    pub async fn leads_per_agent(
+        &self,
+        actor: &Actor,
+        days: ChartDays,
+        now: DateTime<Utc>,
+    ) -> Result<LeadsPerAgent, RoutingError> {
+        let window = DayWindow::ending(now, days);
+        let only = if sees_all_leads(actor) {
+            None
+        } else {
+            match self.own_agent(actor).await? {
+                Some(me) => Some(me),
+                None => return Ok(LeadsPerAgent::empty(&window)),
+            }
+        };
+        let activity = self
+            .leads
+            .leads_per_agent(&actor.org_id, &window, only.as_ref())
+            .await?;
+        Ok(LeadsPerAgent::assemble(&window, activity))
     }
 }

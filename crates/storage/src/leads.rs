@@ -5,19 +5,21 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use lead::{Lead, LeadContactPatch, LeadFilter, LeadId};
 use routing::{
-    Proposal, ProposalId, ProposalStatus, RoutingError,
+    ChartAgent, DayCount, DayWindow, LeadActivity, Proposal, ProposalId, ProposalStatus,
+    RoutingError,
     ports::{LeadRepository, ProposalFilter},
 };
 use sea_orm::{
-    ColumnTrait, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    sea_query::Expr,
+    ColumnTrait, Condition, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+    sea_query::{CaseStatement, Expr},
 };
-use tenancy::{OrgId, Page, PageRequest, StorageError};
+use tenancy::{AgentId, OrgId, Page, PageRequest, StorageError};
 
 use crate::{
     Database,
     entity::{agents, leads, proposals, users},
-    error::storage,
+    error::{corrupt, storage},
     routing_rows::{
         ASSIGNED_STATUSES, find_lead, finish, latest_proposal, lead_to_domain, proposal_to_domain,
         update_lead,
@@ -189,5 +191,109 @@ impl LeadRepository for SeaOrmLeadRepository {
             .await
             .map_err(storage)?;
         Ok((users, agents, leads, proposals))
+    }
+
+    async fn leads_per_agent(
+        &self,
+        org: &OrgId,
+        window: &DayWindow,
+        only: Option<&AgentId>,
+    ) -> Result<LeadActivity, StorageError> {
+        let conn = self.db.connection();
+        let bounds = window.bounds();
+        let (Some(start), Some(end)) = (bounds.first(), bounds.last()) else {
+            return Ok(LeadActivity::default());
+        };
+        // The day of each lead, as the index of the first day end it precedes:
+        // bound values compare correctly on both engines (PostgreSQL
+        // timestamptz; SQLite RFC 3339 text in UTC, whose order is the time
+        // order).
+        let day =
+            bounds
+                .iter()
+                .skip(1)
+                .enumerate()
+                .fold(CaseStatement::new(), |case, (i, day_end)| {
+                    let i = i32::try_from(i).unwrap_or(i32::MAX);
+                    case.case(leads::Column::CreatedAt.lt(*day_end), i)
+                });
+        // The assigned agent, as `Lead::assigned_agent_id`: a proposal is not an assignment.
+        let assignee = Expr::case(
+            leads::Column::Status.is_in(ASSIGNED_STATUSES),
+            Expr::col((leads::Entity, leads::Column::AgentId)),
+        );
+        let mut query = leads::Entity::find()
+            .select_only()
+            .expr_as(day, "day_index")
+            .expr_as(assignee, "assignee")
+            .expr_as(leads::Column::Id.count(), "n")
+            // `idx_leads_org_created` (org_id, created_at, id) serves this range.
+            .filter(leads::Column::OrgId.eq(org.as_str()))
+            .filter(leads::Column::CreatedAt.gte(*start))
+            .filter(leads::Column::CreatedAt.lt(*end));
+        if let Some(agent) = only {
+            query = query
+                .filter(leads::Column::AgentId.eq(agent.as_str()))
+                .filter(leads::Column::Status.is_in(ASSIGNED_STATUSES));
+        }
+        // Grouped by the output columns' names: both engines accept them.
+        let rows = query
+            .group_by(Expr::col("day_index"))
+            .group_by(Expr::col("assignee"))
+            .into_tuple::<(i32, Option<String>, i64)>()
+            .all(conn)
+            .await
+            .map_err(storage)?;
+        let counts = rows
+            .into_iter()
+            .map(|(day, agent, n)| {
+                Ok(DayCount {
+                    day: usize::try_from(day)
+                        .map_err(|_| corrupt(format!("leads per agent: day {day}")))?,
+                    agent_id: agent
+                        .map(|id| {
+                            AgentId::parse(&id)
+                                .ok_or_else(|| corrupt(format!("lead agent id {id}")))
+                        })
+                        .transpose()?,
+                    leads: u64::try_from(n).unwrap_or(0),
+                })
+            })
+            .collect::<Result<Vec<_>, StorageError>>()?;
+
+        let agents = agents::Entity::find()
+            .select_only()
+            .column(agents::Column::Id)
+            .column(agents::Column::Name)
+            .filter(agents::Column::OrgId.eq(org.as_str()));
+        let agents = match only {
+            Some(agent) => agents.filter(agents::Column::Id.eq(agent.as_str())),
+            None => {
+                let with_leads = counts
+                    .iter()
+                    .filter_map(|c| c.agent_id.as_ref().map(AgentId::as_str))
+                    .collect::<std::collections::BTreeSet<_>>();
+                agents.filter(
+                    Condition::any()
+                        .add(agents::Column::IsActive.eq(true))
+                        .add(agents::Column::Id.is_in(with_leads)),
+                )
+            }
+        };
+        let agents = agents
+            .order_by_asc(agents::Column::Id)
+            .into_tuple::<(String, String)>()
+            .all(conn)
+            .await
+            .map_err(storage)?
+            .into_iter()
+            .map(|(id, name)| {
+                Ok(ChartAgent {
+                    id: AgentId::parse(&id).ok_or_else(|| corrupt(format!("agent id {id}")))?,
+                    name,
+                })
+            })
+            .collect::<Result<_, StorageError>>()?;
+        Ok(LeadActivity { counts, agents })
     }
 }

@@ -1247,3 +1247,186 @@ async fn the_routing_migration_reverts_and_reapplies() {
         .await;
     assert_eq!(agent_of(&routed), Some(ann.id));
 }
+
+/// Sets an organization's settings directly (they name agent and pool ids).
+async fn set_settings(t: &TestDb, org: &OrgId, settings: Value) {
+    t.execute(format!(
+        "UPDATE organizations SET settings = '{settings}' WHERE id = '{org}'"
+    ))
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn leads_per_agent_counts_each_utc_day_per_assigned_agent_of_one_organization() {
+    use chrono::TimeZone;
+    use routing::{ChartDays, DayWindow, LeadsPerAgent};
+
+    let t = TestDb::create().await;
+    let acme = t.org("acme").await;
+    let globex = t.org("globex").await;
+    let ann = t.agent(&acme, "ann").await;
+    let bob = t.agent(&acme, "bob").await;
+    let idle = t.agent(&acme, "idle").await;
+    let gone = t.agent(&acme, "gone").await;
+    let pool = t
+        .pool(&acme, "all", PoolMethod::RoundRobin, &[&ann, &bob])
+        .await;
+    let auto = json!({"allowAutoRouting": true, "defaultPoolId": pool.id.as_str()});
+    set_settings(&t, &acme, auto.clone()).await;
+    let zed = t.agent(&globex, "zed").await;
+    let zed_pool = t
+        .pool(&globex, "all", PoolMethod::RoundRobin, &[&zed])
+        .await;
+    set_settings(
+        &t,
+        &globex,
+        json!({"allowAutoRouting": true, "defaultPoolId": zed_pool.id.as_str()}),
+    )
+    .await;
+
+    // Today is 2026-11-29; the window is the 27th, 28th and 29th (UTC).
+    let now = Utc.with_ymd_and_hms(2026, 11, 29, 15, 0, 0).unwrap();
+    let midnight = |d: u32| Utc.with_ymd_and_hms(2026, 11, d, 0, 0, 0).unwrap();
+    let us = Duration::microseconds(1);
+    let window = DayWindow::ending(now, ChartDays::parse(Some(3)).unwrap());
+    let mut expected: HashMap<Option<AgentId>, [u64; 3]> = HashMap::new();
+    let ingest = |at: DateTime<Utc>, day: Option<usize>| {
+        let t = &t;
+        let acme = &acme;
+        async move {
+            let routed = t.ingest(acme, NewLeadInput::default(), at).await;
+            (routed.lead.assigned_agent_id().cloned(), day)
+        }
+    };
+    let mut record = |(agent, day): (Option<AgentId>, Option<usize>)| {
+        if let Some(day) = day {
+            expected.entry(agent).or_default()[day] += 1;
+        }
+    };
+    // Leads on both sides of every boundary, to the microsecond.
+    record(ingest(midnight(27) - us, None).await);
+    record(ingest(midnight(27), Some(0)).await);
+    record(ingest(midnight(27) + us, Some(0)).await);
+    record(ingest(midnight(28) - us, Some(0)).await);
+    record(ingest(midnight(28), Some(1)).await);
+    record(ingest(midnight(29) - us, Some(1)).await);
+    record(ingest(midnight(29), Some(2)).await);
+    record(ingest(now, Some(2)).await);
+    record(ingest(midnight(30) - us, Some(2)).await);
+    record(ingest(midnight(30), None).await);
+    // Only proposed, not assigned: counted as unassigned.
+    set_settings(&t, &acme, json!({"defaultPoolId": pool.id.as_str()})).await;
+    record(ingest(now, Some(2)).await);
+    // Unrouted: no pool at all.
+    set_settings(&t, &acme, json!({})).await;
+    record(ingest(now - Duration::days(1), Some(1)).await);
+    set_settings(&t, &acme, auto).await;
+    // Another organization's leads, on the same days, are never counted.
+    for d in [27, 28, 29] {
+        t.ingest(&globex, NewLeadInput::default(), midnight(d))
+            .await;
+    }
+    assert_eq!(expected[&Some(ann.id.clone())].iter().sum::<u64>(), 4);
+    assert_eq!(expected[&Some(bob.id.clone())].iter().sum::<u64>(), 4);
+    assert_eq!(expected[&None], [0, 1, 1]);
+    // A deactivated agent with leads in the window still has its line.
+    t.agents()
+        .set_active(&acme, &bob.id, false, now)
+        .await
+        .unwrap();
+    t.agents()
+        .set_active(&acme, &gone.id, false, now)
+        .await
+        .unwrap();
+
+    let activity = t
+        .leads()
+        .leads_per_agent(&acme, &window, None)
+        .await
+        .unwrap();
+    assert!(
+        activity
+            .counts
+            .iter()
+            .all(|c| c.agent_id.as_ref() != Some(&zed.id)),
+        "{activity:?}"
+    );
+    let chart = LeadsPerAgent::assemble(&window, activity);
+    assert_eq!(chart.days, window.days());
+    assert_eq!(chart.unassigned, expected[&None]);
+    let lines: Vec<_> = chart
+        .agents
+        .iter()
+        .map(|a| {
+            (
+                a.agent_id.clone(),
+                a.name.as_str(),
+                a.counts.clone(),
+                a.total,
+            )
+        })
+        .collect();
+    let line = |agent: &Agent| expected[&Some(agent.id.clone())].to_vec();
+    assert_eq!(
+        lines,
+        [
+            (ann.id.clone(), "ann", line(&ann), 4),
+            // A tie on totals goes by name.
+            (bob.id.clone(), "bob", line(&bob), 4),
+            // Active and idle: shown with zeros; `gone` (deactivated, idle) is not.
+            (idle.id.clone(), "idle", vec![0, 0, 0], 0),
+        ]
+    );
+
+    // One agent's chart: its own leads and line only.
+    let own = t
+        .leads()
+        .leads_per_agent(&acme, &window, Some(&ann.id))
+        .await
+        .unwrap();
+    let own = LeadsPerAgent::assemble(&window, own);
+    assert_eq!(own.unassigned, [0, 0, 0]);
+    assert_eq!(own.agents.len(), 1);
+    assert_eq!(own.agents[0].agent_id, ann.id);
+    assert_eq!(own.agents[0].counts, line(&ann));
+    // Another organization's agent id finds nothing in acme.
+    let foreign = t
+        .leads()
+        .leads_per_agent(&acme, &window, Some(&zed.id))
+        .await
+        .unwrap();
+    assert_eq!(foreign, routing::LeadActivity::default());
+
+    // Globex sees its own three leads, one a day, and nothing of acme.
+    let theirs = LeadsPerAgent::assemble(
+        &window,
+        t.leads()
+            .leads_per_agent(&globex, &window, None)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(theirs.unassigned, [0, 0, 0]);
+    assert_eq!(theirs.agents.len(), 1);
+    assert_eq!(
+        (
+            theirs.agents[0].agent_id.clone(),
+            theirs.agents[0].counts.clone()
+        ),
+        (zed.id.clone(), vec![1, 1, 1])
+    );
+
+    // A window with no leads still lists the active agents, with zeros.
+    let long_ago = DayWindow::ending(now - Duration::days(30), ChartDays::default());
+    let empty = LeadsPerAgent::assemble(
+        &long_ago,
+        t.leads()
+            .leads_per_agent(&acme, &long_ago, None)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(empty.unassigned, [0; 7]);
+    let names: Vec<_> = empty.agents.iter().map(|a| a.name.as_str()).collect();
+    assert_eq!(names, ["ann", "idle"]);
+    assert!(empty.agents.iter().all(|a| a.total == 0));
+}

@@ -18,6 +18,17 @@ use crate::{
 /// An API key as the API shows it: never the secret, only its visible prefix.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = json!({
+    "id": "key_019469559338706cab74d0fb32e70629",
+    "orgId": "org_0193a5b2c4d17e8f9a0b1c2d3e4f5a6b",
+    "name": "web form",
+    "prefix": "k7m2q9xa",
+    "role": "agent",
+    "createdBy": "user:usr_01946935aa997ad3a8b9d243e465e150",
+    "createdAt": "2025-01-15T09:40:03.512907Z",
+    "lastUsedAt": "2025-03-03T14:07:21.401377Z",
+    "revokedAt": null
+}))]
 pub struct ApiKeyDto {
     /// Opaque id (`key_...`).
     pub id: String,
@@ -25,7 +36,7 @@ pub struct ApiKeyDto {
     pub org_id: String,
     /// What it is for.
     pub name: String,
-    /// The visible part of the key (`lr_<prefix>_...`).
+    /// The visible part of the key (`lr_<prefix>_...`): 8 lower-case letters or digits.
     pub prefix: String,
     /// The role requests with this key carry.
     pub role: RoleDto,
@@ -58,12 +69,24 @@ impl From<ApiKey> for ApiKeyDto {
 /// A key with its secret, shown once at creation or rotation.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = json!({
+    "id": "key_019469559338706cab74d0fb32e70629",
+    "orgId": "org_0193a5b2c4d17e8f9a0b1c2d3e4f5a6b",
+    "name": "web form",
+    "prefix": "k7m2q9xa",
+    "role": "agent",
+    "createdBy": "user:usr_01946935aa997ad3a8b9d243e465e150",
+    "createdAt": "2025-01-15T09:40:03.512907Z",
+    "lastUsedAt": null,
+    "revokedAt": null,
+    "key": "lr_k7m2q9xa_XJMxtBELqTrFSvwU2jvdGWFHdKLVXSleWjWrRLPvrqU"
+}))]
 pub struct CreatedApiKeyDto {
     /// The key.
     #[serde(flatten)]
     pub api_key: ApiKeyDto,
     /// The whole secret key for `x-api-key`. Shown only now: store it.
-    #[schema(example = "lr_ab12cd34_Zm9vYmFyYmF6cXV4cXV1eHF1dXhxdXV4cXV1eA")]
+    #[schema(example = "lr_k7m2q9xa_XJMxtBELqTrFSvwU2jvdGWFHdKLVXSleWjWrRLPvrqU")]
     pub key: String,
 }
 
@@ -148,7 +171,22 @@ pub async fn create(
 #[utoipa::path(delete, path = "/api-keys/{id}", tag = "api-keys",
     params(("id" = String, Path, description = "API key id")),
     responses(
-        (status = 200, description = "Revoked", body = MessageEnvelope<ApiKeyDto>),
+        (status = 200, description = "Revoked", body = MessageEnvelope<ApiKeyDto>,
+            example = json!({
+                "ok": true,
+                "message": "API key revoked",
+                "data": {
+                    "id": "key_019469559338706cab74d0fb32e70629",
+                    "orgId": "org_0193a5b2c4d17e8f9a0b1c2d3e4f5a6b",
+                    "name": "web form",
+                    "prefix": "k7m2q9xa",
+                    "role": "agent",
+                    "createdBy": "user:usr_01946935aa997ad3a8b9d243e465e150",
+                    "createdAt": "2025-01-15T09:40:03.512907Z",
+                    "lastUsedAt": "2025-03-03T14:07:21.401377Z",
+                    "revokedAt": "2025-03-14T17:22:09.048551Z"
+                }
+            })),
         (status = 401, description = "Missing or invalid credentials", body = ErrorEnvelope),
         (status = 403, description = "Not an admin", body = ErrorEnvelope),
         (status = 404, description = "No such key in your organization", body = ErrorEnvelope),

@@ -18,7 +18,13 @@ use crate::{
 /// Body of `POST /auth/register`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-#[schema(example = json!({"username": "admin2", "email": "admin@testorg2.com", "password": "SecurePass123!", "role": "admin", "orgId": "org_0193a5b2c4d17e8f9a0b1c2d3e4f5a6b"}))]
+#[schema(example = json!({
+    "username": "admin2",
+    "email": "admin@testorg2.com",
+    "password": "SecurePass123!",
+    "role": "admin",
+    "orgId": "org_0193a5b2c4d17e8f9a0b1c2d3e4f5a6b"
+}))]
 pub struct RegisterBody {
     /// 3-64 letters, digits, `.`, `_`, `-`; unique in the organization.
     #[schema(min_length = 3, max_length = 64)]
@@ -63,6 +69,25 @@ pub struct RefreshBody {
 
 /// `{ok, user, tokens}`: the answer to a sign-in or a refresh.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "ok": true,
+    "user": {
+        "id": "usr_0194693c7fb87082837f8a8817fc695a",
+        "orgId": "org_0193a5b2c4d17e8f9a0b1c2d3e4f5a6b",
+        "username": "jane",
+        "email": "jane@acme.com",
+        "role": "manager",
+        "isActive": true,
+        "createdAt": "2025-01-15T09:12:40.120034Z",
+        "updatedAt": "2025-02-20T11:48:05.660917Z",
+        "lastLoginAt": "2025-03-03T08:59:47.201533Z"
+    },
+    "tokens": {
+        "accessToken": "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9.eyJ1c2VySWQiOiJ1c3JfMDE5NDY5M2M3ZmI4NzA4MjgzN2Y4YTg4MTdmYzY5NWEiLCJ1c2VybmFtZSI6ImphbmUiLCJlbWFpbCI6ImphbmVAYWNtZS5jb20iLCJyb2xlIjoibWFuYWdlciIsIm9yZ0lkIjoib3JnXzAxOTNhNWIyYzRkMTdlOGY5YTBiMWMyZDNlNGY1YTZiIiwiaWF0IjoxNzQwOTkyMzg3LCJleHAiOjE3NDA5OTU5ODcsIm5iZiI6MTc0MDk5MjM4NywiaXNzIjoibGVhZC1yb3V0aW5nIiwiYXVkIjoibGVhZC1yb3V0aW5nLWFwaSIsInR5cCI6ImFjY2VzcyJ9.8WzqE8b9KGcKUEZ3CthfbifwGQXuCQEMR2E4Mv5XSLQ",
+        "refreshToken": "EpuiK4i6Pil2YUX97KOwjjivU9fExg460gjOUGZEEDY",
+        "expiresIn": 3600
+    }
+}))]
 pub struct LoginResponse {
     /// Always `true`.
     pub ok: bool,
@@ -75,6 +100,11 @@ pub struct LoginResponse {
 /// A token pair.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = json!({
+    "accessToken": "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9.eyJ1c2VySWQiOiJ1c3JfMDE5NDY5M2M3ZmI4NzA4MjgzN2Y4YTg4MTdmYzY5NWEiLCJ1c2VybmFtZSI6ImphbmUiLCJlbWFpbCI6ImphbmVAYWNtZS5jb20iLCJyb2xlIjoibWFuYWdlciIsIm9yZ0lkIjoib3JnXzAxOTNhNWIyYzRkMTdlOGY5YTBiMWMyZDNlNGY1YTZiIiwiaWF0IjoxNzQwOTkyMzg3LCJleHAiOjE3NDA5OTU5ODcsIm5iZiI6MTc0MDk5MjM4NywiaXNzIjoibGVhZC1yb3V0aW5nIiwiYXVkIjoibGVhZC1yb3V0aW5nLWFwaSIsInR5cCI6ImFjY2VzcyJ9.8WzqE8b9KGcKUEZ3CthfbifwGQXuCQEMR2E4Mv5XSLQ",
+    "refreshToken": "EpuiK4i6Pil2YUX97KOwjjivU9fExg460gjOUGZEEDY",
+    "expiresIn": 3600
+}))]
 pub struct TokensDto {
     /// JWT for `Authorization: Bearer`, valid `expiresIn` seconds.
     pub access_token: String,
@@ -101,7 +131,21 @@ fn login_response(result: LoginResult) -> HttpResponse {
 #[utoipa::path(post, path = "/auth/register", tag = "auth", request_body = RegisterBody,
     security((), ("bearerAuth" = []), ("apiKey" = [])),
     responses(
-        (status = 201, description = "Registered", body = DataEnvelope<UserDto>),
+        (status = 201, description = "Registered", body = DataEnvelope<UserDto>,
+            example = json!({
+                "ok": true,
+                "data": {
+                    "id": "usr_01946935aa997ad3a8b9d243e465e150",
+                    "orgId": "org_0193a5b2c4d17e8f9a0b1c2d3e4f5a6b",
+                    "username": "admin2",
+                    "email": "admin@testorg2.com",
+                    "role": "admin",
+                    "isActive": true,
+                    "createdAt": "2025-01-15T09:05:12.345678Z",
+                    "updatedAt": "2025-01-15T09:05:12.345678Z",
+                    "lastLoginAt": null
+                }
+            })),
         (status = 400, description = "Invalid body, or the organization is deactivated", body = ErrorEnvelope),
         (status = 401, description = "Invalid credentials were sent", body = ErrorEnvelope),
         (status = 403, description = "The organization has users and you are not its admin", body = ErrorEnvelope),
@@ -139,6 +183,21 @@ pub async fn login(
     req: HttpRequest,
     JsonBody(body): JsonBody<LoginBody>,
 ) -> Result<HttpResponse, ApiError> {
+    let result = password_sign_in(&state, &req, body).await?;
+    Ok(login_response(result))
+}
+
+/// Validates a sign-in body, applies the throttle and checks the password.
+/// Shared by `POST /auth/login` and the console's `POST /admin/session`.
+///
+/// # Errors
+/// 400 for a malformed e-mail or organization id, 429 when throttled, 401
+/// for wrong credentials.
+pub async fn password_sign_in(
+    state: &AppState,
+    req: &HttpRequest,
+    body: LoginBody,
+) -> Result<LoginResult, ApiError> {
     let mut errors = ValidationErrors::new();
     let email = errors.check("email", Email::parse(&body.email));
     let org_id = match body.org_id.as_deref().map(OrgId::parse) {
@@ -160,11 +219,10 @@ pub async fn login(
         .login_limiter
         .check(email.as_str(), address)
         .map_err(ApiError::too_many_requests)?;
-    let result = state
+    Ok(state
         .auth
         .login(&email, &body.password, org_id.as_ref(), tenancy::now())
-        .await?;
-    Ok(login_response(result))
+        .await?)
 }
 
 /// Exchange a refresh token for a new token pair. Each refresh token works
@@ -189,7 +247,8 @@ pub async fn refresh(
 /// Sign out: revoke the refresh token and every token of its sign-in.
 #[utoipa::path(post, path = "/auth/logout", tag = "auth", request_body = RefreshBody, security(()),
     responses(
-        (status = 200, description = "Signed out (also for an unknown token)", body = MessageEnvelope<UserDto>),
+        (status = 200, description = "Signed out (also for an unknown token)", body = MessageEnvelope<UserDto>,
+            example = json!({"ok": true, "message": "Signed out"})),
         (status = 400, description = "Invalid body", body = ErrorEnvelope),
     ))]
 pub async fn logout(

@@ -1,12 +1,16 @@
-//! `/dashboard`: the organization at a glance (seed, example 3).
+//! `/dashboard`: the organization at a glance (seed, example 3), and
+//! `/dashboard/leads-per-agent`: the chart of leads per agent and UTC day.
 
 use actix_web::{HttpResponse, web};
-use serde::Serialize;
-use utoipa::ToSchema;
+use chrono::NaiveDate;
+use routing::{AgentSeries, ChartDays, LeadsPerAgent};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use crate::{
+    envelope::{self, DataEnvelope},
     error::{ApiError, ErrorEnvelope},
-    extract::Authenticated,
+    extract::{Authenticated, QueryParams},
     routes::organizations::{OrganizationDto, StatsDto},
     startup::AppState,
 };
@@ -23,6 +27,12 @@ pub struct HealthDto {
 
 /// `{ok, organization, stats, health}`.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "ok": true,
+    "organization": {"id": "org_0193a5b2c4d17e8f9a0b1c2d3e4f5a6b", "name": "acme-corp", "displayName": "ACME Corporation", "email": "admin@acme.com", "phone": "+1-555-0123", "isActive": true, "tier": "enterprise", "mondayWorkspaceId": "12345678", "stripeCustomerId": null, "subscriptionStatus": null, "trialEndsAt": null, "createdAt": "2024-12-08T09:56:16.721Z", "updatedAt": "2025-01-15T09:02:37.480112Z", "createdBy": "user:usr_01939f6c2a4b7d10b8e5c3a9f2d6e7b1", "settings": {"allowAutoRouting": true, "maxAgents": 50}},
+    "stats": {"totalUsers": 12, "totalProposals": 260, "totalLeads": 240, "totalAgents": 8},
+    "health": {"usersPerAgent": 1.5, "proposalsPerLead": 1.0833333333333333}
+}))]
 pub struct DashboardResponse {
     /// Always `true`.
     pub ok: bool,
@@ -63,4 +73,107 @@ pub async fn dashboard(
             proposals_per_lead: ratio(d.proposals, d.leads),
         },
     }))
+}
+
+/// Query of `GET /dashboard/leads-per-agent`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct LeadsPerAgentQuery {
+    /// UTC calendar days to cover, ending today (inclusive): 1-90 (default 7).
+    #[param(minimum = 1, maximum = 90)]
+    pub days: Option<i64>,
+}
+
+/// One agent's line of the chart.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentLeadsDto {
+    /// The agent (`agt_...`).
+    pub agent_id: String,
+    /// Its name.
+    pub name: String,
+    /// Leads assigned to it that arrived on each of `days`.
+    pub counts: Vec<u64>,
+    /// The sum of `counts`.
+    pub total: u64,
+}
+
+impl From<AgentSeries> for AgentLeadsDto {
+    fn from(a: AgentSeries) -> Self {
+        Self {
+            agent_id: a.agent_id.to_string(),
+            name: a.name,
+            counts: a.counts,
+            total: a.total,
+        }
+    }
+}
+
+/// Leads per agent and UTC day, for the dashboard chart.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({
+    "days": ["2026-11-23", "2026-11-24", "2026-11-25", "2026-11-26", "2026-11-27", "2026-11-28", "2026-11-29"],
+    "agents": [
+        {"agentId": "agt_0193a5b2c4d17e8f9a0b1c2d3e4f5a6b", "name": "Ada", "counts": [0, 1, 3, 0, 0, 2, 5], "total": 11},
+        {"agentId": "agt_0193a5b2c4d17e8f9a0b1c2d3e4f5a6c", "name": "Bob", "counts": [0, 0, 0, 0, 0, 0, 0], "total": 0}
+    ],
+    "unassigned": [1, 0, 0, 2, 0, 0, 1]
+}))]
+pub struct LeadsPerAgentDto {
+    /// The UTC calendar days, oldest first; the last is today.
+    pub days: Vec<NaiveDate>,
+    /// One line per agent, by `total` (descending) then name: every active
+    /// agent (idle ones with zeros) and any agent with leads in the window.
+    /// An agent-role caller gets only its own line.
+    pub agents: Vec<AgentLeadsDto>,
+    /// Leads of each day assigned to no agent (unrouted, or only proposed);
+    /// all zeros for an agent-role caller.
+    pub unassigned: Vec<u64>,
+}
+
+impl From<LeadsPerAgent> for LeadsPerAgentDto {
+    fn from(c: LeadsPerAgent) -> Self {
+        Self {
+            days: c.days,
+            agents: c.agents.into_iter().map(Into::into).collect(),
+            unassigned: c.unassigned,
+        }
+    }
+}
+
+/// Leads per agent and day, for the dashboard chart.
+///
+/// Covers the last `days` UTC calendar days, today included; a lead counts on
+/// the day it arrived (`createdAt`) for the agent it is assigned to. Managers
+/// and admins see every active agent (idle ones with zeros), any agent with
+/// leads in the window, and the unassigned leads; an agent sees only its own
+/// line.
+#[utoipa::path(get, path = "/dashboard/leads-per-agent", tag = "dashboard",
+    params(LeadsPerAgentQuery),
+    responses(
+        (status = 200, description = "The chart", body = DataEnvelope<LeadsPerAgentDto>,
+            example = json!({"ok": true, "data": {
+                "days": ["2026-11-23", "2026-11-24", "2026-11-25", "2026-11-26", "2026-11-27", "2026-11-28", "2026-11-29"],
+                "agents": [
+                    {"agentId": "agt_0193a5b2c4d17e8f9a0b1c2d3e4f5a6b", "name": "Ada", "counts": [0, 1, 3, 0, 0, 2, 5], "total": 11},
+                    {"agentId": "agt_0193a5b2c4d17e8f9a0b1c2d3e4f5a6c", "name": "Bob", "counts": [0, 0, 0, 0, 0, 0, 0], "total": 0}
+                ],
+                "unassigned": [1, 0, 0, 2, 0, 0, 1]
+            }})),
+        (status = 400, description = "`days` outside 1-90, or an unknown parameter", body = ErrorEnvelope),
+        (status = 401, description = "Missing or invalid credentials", body = ErrorEnvelope),
+    ))]
+pub async fn leads_per_agent(
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+    QueryParams(q): QueryParams<LeadsPerAgentQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let days = ChartDays::parse(q.days).map_err(|e| ApiError::validation(&e))?;
+    let chart = state
+        .routing
+        .leads_per_agent(&actor, days, tenancy::now())
+        .await?;
+    Ok(envelope::ok(LeadsPerAgentDto::from(chart)))
 }

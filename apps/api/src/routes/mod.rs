@@ -151,7 +151,12 @@ pub fn register(r: &mut Router) {
             proposals::reject,
         );
 
-    r.route(Method::GET, "/dashboard", dashboard::dashboard);
+    r.route(Method::GET, "/dashboard", dashboard::dashboard)
+        .route(
+            Method::GET,
+            "/dashboard/leads-per-agent",
+            dashboard::leads_per_agent,
+        );
 }
 
 /// Mounts every route on an actix app.

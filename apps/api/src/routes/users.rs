@@ -60,6 +60,17 @@ impl From<Role> for RoleDto {
 /// A user as the API shows it (never a password or its hash).
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(example = json!({
+    "id": "usr_0194693c7fb87082837f8a8817fc695a",
+    "orgId": "org_0193a5b2c4d17e8f9a0b1c2d3e4f5a6b",
+    "username": "jane",
+    "email": "jane@acme.com",
+    "role": "manager",
+    "isActive": true,
+    "createdAt": "2025-01-15T09:12:40.120034Z",
+    "updatedAt": "2025-02-20T11:48:05.660917Z",
+    "lastLoginAt": "2025-03-03T08:59:47.201533Z"
+}))]
 pub struct UserDto {
     /// Opaque id (`usr_...`).
     pub id: String,
@@ -194,7 +205,21 @@ pub async fn list(
 /// Create a user in your organization (admins).
 #[utoipa::path(post, path = "/users", tag = "users", request_body = CreateUserBody,
     responses(
-        (status = 201, description = "Created", body = DataEnvelope<UserDto>),
+        (status = 201, description = "Created", body = DataEnvelope<UserDto>,
+            example = json!({
+                "ok": true,
+                "data": {
+                    "id": "usr_0194693c7fb87082837f8a8817fc695a",
+                    "orgId": "org_0193a5b2c4d17e8f9a0b1c2d3e4f5a6b",
+                    "username": "jane",
+                    "email": "jane@acme.com",
+                    "role": "manager",
+                    "isActive": true,
+                    "createdAt": "2025-01-15T09:12:40.120034Z",
+                    "updatedAt": "2025-01-15T09:12:40.120034Z",
+                    "lastLoginAt": null
+                }
+            })),
         (status = 400, description = "Invalid body", body = ErrorEnvelope),
         (status = 401, description = "Missing or invalid credentials", body = ErrorEnvelope),
         (status = 403, description = "Not an admin, or a role above yours", body = ErrorEnvelope),
@@ -297,7 +322,22 @@ pub async fn update(
 #[utoipa::path(delete, path = "/users/{id}", tag = "users",
     params(("id" = String, Path, description = "User id")),
     responses(
-        (status = 200, description = "Deactivated", body = MessageEnvelope<UserDto>),
+        (status = 200, description = "Deactivated", body = MessageEnvelope<UserDto>,
+            example = json!({
+                "ok": true,
+                "message": "User deactivated",
+                "data": {
+                    "id": "usr_0194693c7fb87082837f8a8817fc695a",
+                    "orgId": "org_0193a5b2c4d17e8f9a0b1c2d3e4f5a6b",
+                    "username": "jane",
+                    "email": "jane@acme.com",
+                    "role": "manager",
+                    "isActive": false,
+                    "createdAt": "2025-01-15T09:12:40.120034Z",
+                    "updatedAt": "2025-03-12T10:04:51.337260Z",
+                    "lastLoginAt": "2025-03-03T08:59:47.201533Z"
+                }
+            })),
         (status = 401, description = "Missing or invalid credentials", body = ErrorEnvelope),
         (status = 403, description = "Not an admin, or yourself", body = ErrorEnvelope),
         (status = 404, description = "No such user in your organization", body = ErrorEnvelope),

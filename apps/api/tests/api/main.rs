@@ -5,10 +5,12 @@
 // A failed unwrap is a failed test, with its location: what tests want.
 #![allow(clippy::unwrap_used)]
 
+mod admin;
 mod auth;
 mod binary;
 mod cli;
 mod crash;
+mod dashboard;
 mod health;
 mod helpers;
 mod isolation;

@@ -1,4 +1,5 @@
-//! The OpenAPI document describes exactly the routes the app serves.
+//! The OpenAPI document describes exactly the routes the app serves, with
+//! a valid example of every success body.
 
 use std::collections::BTreeSet;
 
@@ -88,4 +89,274 @@ async fn every_operation_documents_its_responses_and_authenticated_ones_their_40
             }
         }
     }
+}
+
+/// The schema a `$ref` names (`#/components/schemas/<name>`).
+fn referenced<'a>(doc: &'a Value, reference: &str) -> &'a Value {
+    let name = reference
+        .strip_prefix("#/components/schemas/")
+        .unwrap_or_else(|| panic!("unexpected $ref {reference}"));
+    let schema = &doc["components"]["schemas"][name];
+    assert!(schema.is_object(), "dangling $ref {reference}");
+    schema
+}
+
+/// Whether a media type or a schema carries `example` or a non-empty `examples`.
+fn has_own_example(node: &Value) -> bool {
+    node.get("example").is_some()
+        || node.get("examples").is_some_and(|e| match e {
+            Value::Array(list) => !list.is_empty(),
+            Value::Object(named) => !named.is_empty(),
+            _ => false,
+        })
+}
+
+/// Whether a reader is shown an example of every part of `schema`: the
+/// schema has one itself, or, through `$ref`, `allOf`, the non-null variants
+/// of `oneOf`/`anyOf`, all its properties or its items, every part has one.
+/// A bare string, number or boolean without an example has none, so an
+/// envelope is exemplified only when its payload is.
+fn exemplified(doc: &Value, schema: &Value, depth: usize) -> bool {
+    if depth > 64 {
+        return false;
+    }
+    if has_own_example(schema) {
+        return true;
+    }
+    if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
+        return exemplified(doc, referenced(doc, reference), depth + 1);
+    }
+    if let Some(parts) = schema.get("allOf").and_then(Value::as_array) {
+        return !parts.is_empty() && parts.iter().all(|p| exemplified(doc, p, depth + 1));
+    }
+    for key in ["oneOf", "anyOf"] {
+        if let Some(variants) = schema.get(key).and_then(Value::as_array) {
+            let mut non_null = variants.iter().filter(|v| v["type"] != "null").peekable();
+            return non_null.peek().is_some() && non_null.all(|v| exemplified(doc, v, depth + 1));
+        }
+    }
+    if let Some(properties) = schema.get("properties").and_then(Value::as_object) {
+        return !properties.is_empty()
+            && properties.values().all(|p| exemplified(doc, p, depth + 1));
+    }
+    if let Some(items) = schema.get("items") {
+        return exemplified(doc, items, depth + 1);
+    }
+    false
+}
+
+/// Every operation shows a client a realistic success body: each 2xx
+/// response with content has an example on its media type or on its schema
+/// (see [`exemplified`]), and at least one 2xx response has one.
+#[tokio::test]
+async fn every_operation_has_an_example_of_its_success_response() {
+    let doc = document().await;
+    let mut lacking = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            if !["get", "post", "put", "patch", "delete"].contains(&method.as_str()) {
+                continue;
+            }
+            let operation = format!("{} {path}", method.to_uppercase());
+            let (mut shown, mut missing) = (0, Vec::new());
+            for (status, response) in op["responses"].as_object().unwrap() {
+                if !status.starts_with('2') {
+                    continue;
+                }
+                for (media_type, media) in response["content"].as_object().into_iter().flatten() {
+                    if has_own_example(media) || exemplified(&doc, &media["schema"], 0) {
+                        shown += 1;
+                    } else {
+                        missing.push(format!("{operation} ({status} {media_type})"));
+                    }
+                }
+            }
+            if shown == 0 && missing.is_empty() {
+                missing.push(format!("{operation} (no 2xx response with content)"));
+            }
+            lacking.extend(missing);
+        }
+    }
+    assert!(
+        lacking.is_empty(),
+        "{} success response(s) without an example:\n  {}",
+        lacking.len(),
+        lacking.join("\n  ")
+    );
+}
+
+/// Whether `value` has the JSON Schema type `name`.
+fn is_type(value: &Value, name: &str) -> bool {
+    match name {
+        "null" => value.is_null(),
+        "boolean" => value.is_boolean(),
+        "object" => value.is_object(),
+        "array" => value.is_array(),
+        "string" => value.is_string(),
+        "number" => value.is_number(),
+        "integer" => {
+            value.is_i64() || value.is_u64() || value.as_f64().is_some_and(|f| f.fract() == 0.0)
+        }
+        _ => false,
+    }
+}
+
+/// Records in `out` how `value` breaks `schema`. Checks the keywords utoipa
+/// writes (`$ref`, `allOf`, `oneOf`, `anyOf`, `type`, `enum`, `required`,
+/// `properties`, `additionalProperties: false`, `items`, bounds, lengths and
+/// the `date-time` format), not `pattern`.
+fn violations(doc: &Value, schema: &Value, value: &Value, at: &str, out: &mut Vec<String>) {
+    if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
+        violations(doc, referenced(doc, reference), value, at, out);
+    }
+    for part in schema["allOf"].as_array().into_iter().flatten() {
+        violations(doc, part, value, at, out);
+    }
+    for key in ["oneOf", "anyOf"] {
+        if let Some(variants) = schema.get(key).and_then(Value::as_array) {
+            let outcomes: Vec<Vec<String>> = variants
+                .iter()
+                .map(|v| {
+                    let mut errors = Vec::new();
+                    violations(doc, v, value, at, &mut errors);
+                    errors
+                })
+                .collect();
+            let matching = outcomes.iter().filter(|e| e.is_empty()).count();
+            if key == "oneOf" && matching > 1 {
+                out.push(format!("{at}: matches {matching} of the oneOf variants"));
+            } else if matching == 0 {
+                out.push(format!("{at}: matches no {key} variant:"));
+                for (i, errors) in outcomes.iter().enumerate() {
+                    out.extend(errors.iter().map(|e| format!("  variant {i}: {e}")));
+                }
+            }
+        }
+    }
+    let types: Vec<&str> = match &schema["type"] {
+        Value::String(t) => vec![t.as_str()],
+        Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    if !types.is_empty() && !types.iter().any(|t| is_type(value, t)) {
+        out.push(format!(
+            "{at}: {value} is not of type {}",
+            types.join(" or ")
+        ));
+        return;
+    }
+    if let Some(allowed) = schema["enum"].as_array()
+        && !allowed.contains(value)
+    {
+        out.push(format!("{at}: {value} is not one of {allowed:?}"));
+    }
+    if let Some(n) = value.as_f64() {
+        if schema["minimum"].as_f64().is_some_and(|min| n < min) {
+            out.push(format!("{at}: {n} is below the minimum"));
+        }
+        if schema["maximum"].as_f64().is_some_and(|max| n > max) {
+            out.push(format!("{at}: {n} is above the maximum"));
+        }
+    }
+    if let Some(s) = value.as_str() {
+        let len = s.chars().count() as u64;
+        if schema["minLength"].as_u64().is_some_and(|min| len < min) {
+            out.push(format!("{at}: {s:?} is shorter than minLength"));
+        }
+        if schema["maxLength"].as_u64().is_some_and(|max| len > max) {
+            out.push(format!("{at}: {s:?} is longer than maxLength"));
+        }
+        if schema["format"] == "date-time" && chrono::DateTime::parse_from_rfc3339(s).is_err() {
+            out.push(format!("{at}: {s:?} is not an RFC 3339 date-time"));
+        }
+    }
+    if let Some(object) = value.as_object() {
+        for name in schema["required"].as_array().into_iter().flatten() {
+            let name = name.as_str().unwrap();
+            if !object.contains_key(name) {
+                out.push(format!("{at}: lacks required `{name}`"));
+            }
+        }
+        let properties = schema["properties"].as_object();
+        for (name, v) in object {
+            match properties.and_then(|p| p.get(name)) {
+                Some(property) => violations(doc, property, v, &format!("{at}.{name}"), out),
+                None if schema["additionalProperties"] == false => {
+                    out.push(format!("{at}: unknown property `{name}`"));
+                }
+                None => {}
+            }
+        }
+    }
+    if let (Some(list), Some(items)) = (value.as_array(), schema.get("items")) {
+        for (i, v) in list.iter().enumerate() {
+            violations(doc, items, v, &format!("{at}[{i}]"), out);
+        }
+    }
+}
+
+/// Collects `(where, schema, example)` for every example under `node`: a
+/// media type's or a parameter's illustrate its `schema`, a schema's itself.
+fn collect_examples<'a>(node: &'a Value, at: &str, out: &mut Vec<(String, &'a Value, &'a Value)>) {
+    match node {
+        Value::Object(object) => {
+            let schema = object.get("schema").unwrap_or(node);
+            if let Some(example) = object.get("example") {
+                out.push((format!("{at}/example"), schema, example));
+            }
+            match object.get("examples") {
+                Some(Value::Array(list)) => {
+                    for (i, example) in list.iter().enumerate() {
+                        out.push((format!("{at}/examples/{i}"), schema, example));
+                    }
+                }
+                Some(Value::Object(named)) => {
+                    for (name, example) in named {
+                        if let Some(value) = example.get("value") {
+                            out.push((format!("{at}/examples/{name}"), schema, value));
+                        }
+                    }
+                }
+                _ => {}
+            }
+            for (key, child) in object {
+                match (key.as_str(), child) {
+                    ("example" | "examples", _) => {}
+                    // A map of names to schemas, not a schema: a property
+                    // called `example` is not an example.
+                    ("properties", Value::Object(properties)) => {
+                        for (name, property) in properties {
+                            collect_examples(property, &format!("{at}/properties/{name}"), out);
+                        }
+                    }
+                    _ => collect_examples(child, &format!("{at}/{key}"), out),
+                }
+            }
+        }
+        Value::Array(list) => {
+            for (i, child) in list.iter().enumerate() {
+                collect_examples(child, &format!("{at}/{i}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A wrong example misleads clients and the CI's schemathesis run: each one
+/// in the document must be valid against the schema it illustrates.
+#[tokio::test]
+async fn every_example_matches_its_schema() {
+    let doc = document().await;
+    let mut found = Vec::new();
+    collect_examples(&doc, "", &mut found);
+    assert!(found.len() > 50, "only {} examples found", found.len());
+    let mut invalid = Vec::new();
+    for (at, schema, example) in found {
+        violations(&doc, schema, example, &at, &mut invalid);
+    }
+    assert!(
+        invalid.is_empty(),
+        "examples that do not match their schema:\n  {}",
+        invalid.join("\n  ")
+    );
 }
