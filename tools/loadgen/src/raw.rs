@@ -38,6 +38,12 @@ pub struct RawArgs {
     /// database share of authentication, without HTTP.
     #[arg(long)]
     with_auth: bool,
+    /// Open the pool on a runtime of its own (a current-thread runtime on
+    /// another thread) and use it from this one, as the server does: actix
+    /// opens the pool on its main runtime and serves on worker runtimes, so
+    /// every round trip's wake-up crosses threads. Measures that hop.
+    #[arg(long)]
+    cross_runtime: bool,
     #[command(flatten)]
     run: RunArgs,
 }
@@ -68,7 +74,11 @@ pub async fn open(url: &str, max_connections: u32) -> Result<Database, Error> {
 /// # Errors
 /// An unusable database, a failed setup or an unwritable report.
 pub async fn run(args: RawArgs) -> Result<(), Error> {
-    let db = open(&args.database_url, args.max_connections).await?;
+    let db = if args.cross_runtime {
+        open_on_own_runtime(args.database_url.clone(), args.max_connections)?
+    } else {
+        open(&args.database_url, args.max_connections).await?
+    };
     let tag = run_tag();
     let org = fixture::routed_org(&db, &format!("raw-{tag}"), args.run.agents).await?;
     eprintln!(
@@ -108,7 +118,12 @@ pub async fn run(args: RawArgs) -> Result<(), Error> {
     let elapsed = Instant::now().saturating_duration_since(window.start);
     let label = if args.run.label.is_empty() {
         let auth = if args.with_auth { "+auth" } else { "" };
-        format!("{} raw{auth}", engine_name(db.engine()))
+        let hop = if args.cross_runtime {
+            "+cross-runtime"
+        } else {
+            ""
+        };
+        format!("{} raw{auth}{hop}", engine_name(db.engine()))
     } else {
         args.run.label.clone()
     };
@@ -122,6 +137,32 @@ pub async fn run(args: RawArgs) -> Result<(), Error> {
     total
         .report(meta, elapsed, cpu)
         .emit(args.run.json, args.run.json_out.as_deref())
+}
+
+/// Opens the database on a current-thread runtime running on a thread of its
+/// own for the rest of the process, so that its connections' I/O is driven
+/// there while the callers run elsewhere (the server's arrangement).
+fn open_on_own_runtime(url: String, max_connections: u32) -> Result<Database, Error> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = tx.send(Err(Error::from(e)));
+                return;
+            }
+        };
+        runtime.block_on(async move {
+            let _ = tx.send(open(&url, max_connections).await);
+            // Keep driving the connections' I/O until the process ends.
+            std::future::pending::<()>().await;
+        });
+    });
+    rx.recv()
+        .map_err(|_| Error::from(std::io::Error::other("the pool's runtime died")))?
 }
 
 /// The first words of an error, as its cause in the report.

@@ -477,6 +477,74 @@ async fn a_super_admin_runs_an_organization_from_the_console() {
     .await;
     assert_eq!(proposal["data"]["status"], "approved");
 
+    // A second agent joins the pool (the pool's edit form); one lead is
+    // reassigned to the agent not proposed, another rejected and re-routed.
+    browser.goto("#/agents").await;
+    browser.fill("#agent-form [name=name]", "Cara Diaz").await;
+    browser
+        .fill("#agent-form [name=email]", "cara@acme.test")
+        .await;
+    browser.click("#agent-form button[type=submit]").await;
+    browser.wait("tr[data-agent='Cara Diaz']").await;
+    browser.goto("#/routing").await;
+    browser.click("tr[data-pool=Inbound] a.button").await;
+    browser
+        .wait_text("#pool-form h3", "Edit pool Inbound")
+        .await;
+    browser
+        .client
+        .find(Locator::XPath(
+            "//form[@id='pool-form']//label[contains(., 'Cara Diaz')]/input",
+        ))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser.click("#pool-form button[type=submit]").await;
+    browser
+        .wait_text("tr[data-pool=Inbound]", "Cara Diaz")
+        .await;
+
+    for name in ["Kim Buyer", "Lee Reject"] {
+        browser.goto("#/leads").await;
+        browser.fill("#lead-form [name=name]", name).await;
+        browser.click("#lead-form button[type=submit]").await;
+        browser
+            .wait_text("#flash", &format!("{name} is proposed to"))
+            .await;
+    }
+    browser.goto("#/proposals").await;
+    let kim = "article[data-lead-name='Kim Buyer']";
+    let first_choice = browser
+        .wait_text(&format!("{kim} tr.winner th"), "proposed")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let other = if first_choice.contains("Bob Stone") {
+        "Cara Diaz"
+    } else {
+        "Bob Stone"
+    };
+    browser
+        .click(&format!("{kim} form.inline-form button[type=submit]"))
+        .await;
+    browser
+        .wait_text("#flash", &format!("Kim Buyer goes to {other}"))
+        .await;
+    browser.wait_text(kim, "approved").await;
+
+    let lee = "article[data-lead-name='Lee Reject']";
+    browser
+        .click(&format!("{lee} button[data-action=reject]"))
+        .await;
+    browser
+        .wait_text("#flash", "Rejected; Lee Reject is routed again")
+        .await;
+    browser.wait_text(lee, "rejected").await;
+    browser.wait_text(lee, "pending").await;
+
     browser.goto("#/dashboard").await;
     browser.wait("svg.chart rect").await;
     browser.wait_text(".stats", "Leads").await;
