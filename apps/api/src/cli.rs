@@ -354,7 +354,7 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<(), Box<dyn std::error:
                 user.username, user.id, user.org_id
             );
             println!(
-                "Sign in: POST /auth/login {{\"email\": \"{}\", \"password\": ...}}",
+                "Sign in at /admin/ (the console), or POST /auth/login {{\"email\": \"{}\", \"password\": ...}}",
                 user.email
             );
         }
