@@ -24,7 +24,7 @@ use reqwest::{Client, Method, RequestBuilder, StatusCode};
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
-use crate::helpers::{DEV_KEY, JWT_SECRET, PASSWORD, expect_status};
+use crate::helpers::{DEV_KEY, JWT_SECRET, PASSWORD, TestDatabase, expect_status};
 
 const BIN: &str = env!("CARGO_BIN_EXE_lead-routing");
 
@@ -52,7 +52,7 @@ async fn crash_and_recover() {
         .build()
         .unwrap();
 
-    let mut server = Server::start(&db.url);
+    let mut server = Server::start(db.url());
     let tenants = set_up(&client, &server.address).await;
 
     // Concurrent ingestion into both organizations, then SIGKILL mid-flight.
@@ -142,7 +142,7 @@ async fn crash_and_recover() {
     // The database as the crash left it, before anything touches it again.
     db.assert_nothing_half_written().await;
 
-    let server = Server::start(&db.url);
+    let server = Server::start(db.url());
     let address = server.address.clone();
 
     // Acknowledged leads replay as known (200, the same lead).
@@ -594,54 +594,24 @@ impl Drop for Server {
     }
 }
 
-/// The test's database: a SQLite file in a temporary folder, or a
-/// PostgreSQL database of its own on `TEST_DATABASE_URL`'s server, dropped
-/// at the end.
-struct CrashDb {
-    url: String,
-    postgres: Option<(String, String)>,
-    _dir: Option<tempfile::TempDir>,
-}
+/// The crash test's database, shared by both server runs (the suite's own
+/// test database: dropped at the end on PostgreSQL).
+struct CrashDb(TestDatabase);
 
 impl CrashDb {
     async fn create() -> Self {
-        match std::env::var("TEST_DATABASE_URL") {
-            Ok(admin_url) if !admin_url.is_empty() => {
-                let name = format!("lr_crash_{}", uuid::Uuid::new_v4().simple());
-                let admin = sea_orm::Database::connect(admin_url.as_str())
-                    .await
-                    .expect("TEST_DATABASE_URL reachable");
-                admin
-                    .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-                    .await
-                    .expect("test database created");
-                let _ = admin.close().await;
-                let base = admin_url
-                    .rsplit_once('/')
-                    .map(|(base, _)| base)
-                    .expect("TEST_DATABASE_URL of the form postgres://user@host:port/db");
-                Self {
-                    url: format!("{base}/{name}"),
-                    postgres: Some((admin_url, name)),
-                    _dir: None,
-                }
-            }
-            _ => {
-                let dir = tempfile::tempdir().expect("a temporary folder");
-                Self {
-                    url: format!("sqlite://{}/crash.db", dir.path().display()),
-                    postgres: None,
-                    _dir: Some(dir),
-                }
-            }
-        }
+        Self(TestDatabase::create().await)
+    }
+
+    fn url(&self) -> &str {
+        &self.0.url
     }
 
     /// Straight from the database: no lead stuck in `new` (the state a
     /// routing step writes first), every pool turn counted has its
     /// proposal, and on SQLite the file is sound.
     async fn assert_nothing_half_written(&self) {
-        let conn = sea_orm::Database::connect(self.url.as_str()).await.unwrap();
+        let conn = sea_orm::Database::connect(self.url()).await.unwrap();
         // One statement, so one snapshot on both engines: a commit landing
         // between two separate counts could not make them disagree.
         let row = conn
@@ -667,7 +637,7 @@ impl CrashDb {
             "pool turns without their proposal, or the reverse"
         );
         assert_eq!(n(3), 0, "a routed lead without its proposal");
-        if self.postgres.is_none() {
+        if !self.0.is_postgres() {
             let row = conn
                 .query_one_raw(sea_orm::Statement::from_string(
                     conn.get_database_backend(),
@@ -679,32 +649,5 @@ impl CrashDb {
             assert_eq!(row.try_get_by_index::<String>(0).unwrap(), "ok");
         }
         let _ = conn.close().await;
-    }
-}
-
-impl Drop for CrashDb {
-    fn drop(&mut self) {
-        let Some((admin_url, name)) = self.postgres.clone() else {
-            return;
-        };
-        // Drop runs inside the test's runtime, which cannot block on async
-        // work: do it on a thread with a runtime of its own.
-        let dropped = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async {
-                let admin = sea_orm::Database::connect(admin_url.as_str()).await?;
-                admin
-                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                    .await?;
-                admin.close().await
-            })
-        })
-        .join();
-        if !matches!(dropped, Ok(Ok(()))) {
-            eprintln!("warning: could not drop test database {}", self.url);
-        }
     }
 }

@@ -273,8 +273,8 @@ pub async fn expect_invalid_field(res: Response, field: &str) -> Value {
 }
 
 /// A database of one test, removed when the test ends.
-struct TestDatabase {
-    url: String,
+pub struct TestDatabase {
+    pub url: String,
     kind: TestDatabaseKind,
 }
 
@@ -284,7 +284,10 @@ enum TestDatabaseKind {
 }
 
 impl TestDatabase {
-    async fn create() -> Self {
+    /// A fresh database: a PostgreSQL database of its own when
+    /// `TEST_DATABASE_URL` is set (dropped with this value), else a SQLite
+    /// file in a temporary folder.
+    pub async fn create() -> Self {
         match std::env::var("TEST_DATABASE_URL") {
             Ok(admin_url) if !admin_url.is_empty() => Self::create_postgres(admin_url).await,
             _ => {
@@ -296,6 +299,11 @@ impl TestDatabase {
                 }
             }
         }
+    }
+
+    /// Whether this is a PostgreSQL database.
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.kind, TestDatabaseKind::Postgres { .. })
     }
 
     async fn create_postgres(admin_url: String) -> Self {
