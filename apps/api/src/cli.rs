@@ -467,7 +467,7 @@ async fn org_create(
     };
     let org = services
         .orgs
-        .create(&Actor::dev_key(), new)
+        .create(&Actor::operator("cli"), new)
         .await
         .map_err(|e| match e {
             OrganizationError::Invalid(errors) => exit_invalid(&errors),
@@ -500,7 +500,7 @@ async fn api_key_create(
         exit_invalid(&errors)
     };
     let services = connect(settings).await?;
-    let org = match services.orgs.get(&Actor::dev_key(), &org_id).await {
+    let org = match services.orgs.get(&Actor::operator("cli"), &org_id).await {
         Ok(org) => org,
         Err(OrganizationError::NotFound) => {
             return Err(format!(
@@ -511,10 +511,9 @@ async fn api_key_create(
         Err(e) => return Err(one_line(&e).into()),
     };
     // A platform super admin switched into the organization.
-    let actor = Actor {
-        org_id: org.id.clone(),
-        ..Actor::dev_key()
-    };
+    let actor = Actor::operator("cli")
+        .acting_in(org.id.clone())
+        .ok_or("the command line's operator is a super admin")?;
     let created = services
         .api_keys
         .create(

@@ -113,7 +113,7 @@ pub async fn authenticate(
         match resolve(&state, credential, org_header(&req)).await {
             Ok(outcome) => {
                 if let AuthOutcome::Authenticated(actor) = &outcome {
-                    tracing::Span::current().record("org_id", actor.org_id.as_str());
+                    tracing::Span::current().record("org_id", actor.org_id().as_str());
                 }
                 req.extensions_mut().insert(outcome);
             }
@@ -169,7 +169,7 @@ async fn resolve(
         return Ok(AuthOutcome::Authenticated(actor));
     };
     let target = OrgId::parse(raw.trim()).ok_or_else(|| ApiError::not_found("Organization"))?;
-    if target == actor.org_id {
+    if target == *actor.org_id() {
         return Ok(AuthOutcome::Authenticated(actor));
     }
     let switched = state

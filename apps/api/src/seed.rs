@@ -145,7 +145,7 @@ impl Services {
         &self,
         name: &str,
     ) -> Result<Option<Organization>, OrganizationError> {
-        let platform = Actor::dev_key();
+        let platform = Actor::operator("seed");
         let mut offset = 0;
         loop {
             let page = PageRequest::new(Some(MAX_PAGE_LIMIT as i64), Some(offset))
@@ -588,7 +588,7 @@ async fn seed_org(
     index: u64,
     options: &DemoOptions,
 ) -> Result<DemoOrg, SeedError> {
-    let platform = Actor::dev_key();
+    let platform = Actor::operator("seed");
     let org = services
         .orgs
         .create(
@@ -607,10 +607,9 @@ async fn seed_org(
         )
         .await?;
     // A platform super admin acting in the new organization.
-    let operator = Actor {
-        org_id: org.id.clone(),
-        ..Actor::dev_key()
-    };
+    let operator = Actor::operator("seed")
+        .acting_in(org.id.clone())
+        .ok_or(AuthError::Forbidden("the seed's operator is a super admin"))?;
 
     let mut users = Vec::new();
     let mut created: Vec<User> = Vec::new();

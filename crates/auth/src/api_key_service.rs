@@ -58,11 +58,11 @@ impl ApiKeyService {
         let generated = ApiKeySecret::generate();
         let key = ApiKey {
             id: ApiKeyId::generate(),
-            org_id: actor.org_id.clone(),
+            org_id: actor.org_id().clone(),
             name: new.name,
             prefix: generated.prefix,
             role: new.role,
-            created_by: actor.principal.to_string(),
+            created_by: actor.principal().to_string(),
             created_at: tenancy::now(),
             last_used_at: None,
             revoked_at: None,
@@ -72,7 +72,7 @@ impl ApiKeyService {
             key_id = %key.id,
             org_id = %key.org_id,
             role = %key.role,
-            by = %actor.principal,
+            by = %actor.principal(),
             "API key created"
         );
         Ok(CreatedApiKey {
@@ -87,7 +87,7 @@ impl ApiKeyService {
     /// [`AuthError::Forbidden`] below admin.
     pub async fn list(&self, actor: &Actor, page: PageRequest) -> Result<Page<ApiKey>, AuthError> {
         authorize_list_api_keys(actor)?;
-        Ok(self.keys.list(&actor.org_id, page).await?)
+        Ok(self.keys.list(actor.org_id(), page).await?)
     }
 
     /// Revokes a key of the actor's organization; it stops working at once.
@@ -99,8 +99,8 @@ impl ApiKeyService {
     pub async fn revoke(&self, actor: &Actor, id: &ApiKeyId) -> Result<ApiKey, AuthError> {
         let key = self.find(actor, id).await?;
         authorize_change_api_key(actor, &key)?;
-        let key = self.keys.revoke(&actor.org_id, id, tenancy::now()).await?;
-        tracing::info!(key_id = %id, org_id = %actor.org_id, by = %actor.principal, "API key revoked");
+        let key = self.keys.revoke(actor.org_id(), id, tenancy::now()).await?;
+        tracing::info!(key_id = %id, org_id = %actor.org_id(), by = %actor.principal(), "API key revoked");
         Ok(key)
     }
 
@@ -120,14 +120,14 @@ impl ApiKeyService {
         let key = self
             .keys
             .rotate(
-                &actor.org_id,
+                actor.org_id(),
                 id,
                 &generated.prefix,
                 &generated.hash,
                 tenancy::now(),
             )
             .await?;
-        tracing::info!(key_id = %id, org_id = %actor.org_id, by = %actor.principal, "API key rotated");
+        tracing::info!(key_id = %id, org_id = %actor.org_id(), by = %actor.principal(), "API key rotated");
         Ok(CreatedApiKey {
             key,
             plain_key: generated.full_key,
@@ -137,7 +137,7 @@ impl ApiKeyService {
     async fn find(&self, actor: &Actor, id: &ApiKeyId) -> Result<ApiKey, AuthError> {
         authorize_list_api_keys(actor)?;
         self.keys
-            .find(&actor.org_id, id)
+            .find(actor.org_id(), id)
             .await?
             .ok_or(AuthError::NotFound)
     }

@@ -172,16 +172,15 @@ pub async fn switch_org(
     orgs: &dyn OrganizationRepository,
 ) -> Result<Actor, AuthError> {
     authorize_switch_org(actor, &target)?;
-    if target == actor.org_id {
+    if target == *actor.org_id() {
         return Ok(actor.clone());
     }
     if orgs.find(&target).await?.is_none() {
         return Err(AuthError::OrganizationNotFound);
     }
-    Ok(Actor {
-        org_id: target,
-        ..actor.clone()
-    })
+    actor.acting_in(target).ok_or(AuthError::Forbidden(
+        "only a super admin can act in another organization",
+    ))
 }
 
 #[cfg(test)]
@@ -273,7 +272,7 @@ mod tests {
             .authenticate_bearer(&token.token, now)
             .await
             .unwrap();
-        assert_eq!(actor.role, Role::Agent);
+        assert_eq!(actor.role(), Role::Agent);
     }
 
     #[tokio::test]
@@ -328,10 +327,10 @@ mod tests {
             .authenticate_api_key(&created.plain_key, false, now)
             .await
             .unwrap();
-        assert_eq!(actor.org_id, org);
-        assert_eq!(actor.role, Role::Manager);
+        assert_eq!(*actor.org_id(), org);
+        assert_eq!(actor.role(), Role::Manager);
         assert_eq!(
-            actor.principal,
+            *actor.principal(),
             Principal::ApiKey(created.key.id.to_string())
         );
         let (stored, _) = f.key_by_prefix(&created.key.prefix).unwrap();
@@ -409,9 +408,9 @@ mod tests {
         let target = f.add_org(true);
         let sa = Actor::dev_key();
         let switched = f.authn.switch_org(&sa, target.clone()).await.unwrap();
-        assert_eq!(switched.org_id, target);
-        assert_eq!(switched.home_org_id, OrgId::default_org());
-        assert_eq!(switched.role, Role::SuperAdmin);
+        assert_eq!(*switched.org_id(), target);
+        assert_eq!(*switched.home_org_id(), OrgId::default_org());
+        assert_eq!(switched.role(), Role::SuperAdmin);
         assert!(matches!(
             f.authn.switch_org(&sa, OrgId::generate()).await,
             Err(AuthError::OrganizationNotFound)

@@ -1,7 +1,7 @@
 //! Who may do what to users, API keys and registrations.
 //!
 //! Roles rank `super_admin` > `admin` > `manager` > `agent`. Every use case
-//! acts in the actor's organization (`actor.org_id`: its own, or for a super
+//! acts in the actor's organization (`actor.org_id()`: its own, or for a super
 //! admin the one it switched into), so another organization's users and keys
 //! are simply not found.
 //!
@@ -44,9 +44,11 @@ use crate::{ApiKey, AuthError, UpdateUser, User, UserId};
 
 /// The signed-in user behind `actor`, if its credential is a user's.
 pub fn acting_user(actor: &Actor) -> Option<UserId> {
-    match &actor.principal {
+    match actor.principal() {
         Principal::User(id) => UserId::parse(id),
-        Principal::ApiKey(_) | Principal::DevKey => None,
+        Principal::ApiKey(_) | Principal::DevKey | Principal::Operator(_) | Principal::System => {
+            None
+        }
     }
 }
 
@@ -78,12 +80,12 @@ pub fn check_role_fits_org(role: Role, org: &OrgId) -> Result<(), AuthError> {
 }
 
 fn check_grant(actor: &Actor, role: Role) -> Result<(), AuthError> {
-    if !actor.role.may_grant(role) {
+    if !actor.role().may_grant(role) {
         return Err(AuthError::Forbidden(
             "you cannot grant a role above your own",
         ));
     }
-    check_role_fits_org(role, &actor.org_id)
+    check_role_fits_org(role, actor.org_id())
 }
 
 /// Whether `actor` may list the users of its organization.
@@ -155,7 +157,7 @@ pub fn authorize_update_user(
         return Ok(());
     }
     require_admin(actor, "only an admin may change other users")?;
-    if !actor.role.may_grant(target.role) {
+    if !actor.role().may_grant(target.role) {
         return Err(AuthError::Forbidden(
             "you cannot change a user whose role is above yours",
         ));
@@ -192,7 +194,7 @@ pub fn authorize_create_api_key(actor: &Actor, role: Role) -> Result<(), AuthErr
 /// the actor's.
 pub fn authorize_change_api_key(actor: &Actor, key: &ApiKey) -> Result<(), AuthError> {
     authorize_list_api_keys(actor)?;
-    if !actor.role.may_grant(key.role) {
+    if !actor.role().may_grant(key.role) {
         return Err(AuthError::Forbidden(
             "you cannot change a key whose role is above yours",
         ));
@@ -225,11 +227,12 @@ pub fn authorize_registration(
     if !org.is_active {
         return Err(AuthError::OrganizationInactive);
     }
-    let privileged = actor
-        .filter(|a| a.is_super_admin() || (a.has_at_least(Role::Admin) && a.home_org_id == org.id));
+    let privileged = actor.filter(|a| {
+        a.is_super_admin() || (a.has_at_least(Role::Admin) && *a.home_org_id() == org.id)
+    });
     if let Some(actor) = privileged {
         let role = requested.unwrap_or(Role::Agent);
-        if !actor.role.may_grant(role) {
+        if !actor.role().may_grant(role) {
             return Err(AuthError::Forbidden(
                 "you cannot grant a role above your own",
             ));
@@ -265,7 +268,7 @@ pub fn authorize_registration(
 /// [`AuthError::Forbidden`] for anyone but a super admin, unless `target` is
 /// the actor's own organization.
 pub fn authorize_switch_org(actor: &Actor, target: &OrgId) -> Result<(), AuthError> {
-    if actor.is_super_admin() || *target == actor.home_org_id {
+    if actor.is_super_admin() || target == actor.home_org_id() {
         Ok(())
     } else {
         Err(AuthError::Forbidden(
@@ -386,8 +389,7 @@ mod tests {
     fn super_admins_are_created_only_in_the_default_organization() {
         let sa_home = actor(Role::SuperAdmin, &OrgId::default_org());
         assert!(authorize_create_user(&sa_home, Role::SuperAdmin).is_ok());
-        let mut switched = sa_home.clone();
-        switched.org_id = OrgId::generate();
+        let switched = sa_home.acting_in(OrgId::generate()).unwrap();
         assert!(invalid(authorize_create_user(&switched, Role::SuperAdmin)));
         assert!(authorize_create_user(&switched, Role::Admin).is_ok());
         // An admin of the default organization still cannot.
@@ -473,8 +475,9 @@ mod tests {
     #[test]
     fn a_super_admin_cannot_promote_to_super_admin_outside_the_default_org() {
         let org = OrgId::generate();
-        let mut sa = actor(Role::SuperAdmin, &OrgId::default_org());
-        sa.org_id = org.clone();
+        let sa = actor(Role::SuperAdmin, &OrgId::default_org())
+            .acting_in(org.clone())
+            .unwrap();
         let target = user(Role::Admin, &org);
         let promote = UpdateUser {
             role: Some(Role::SuperAdmin),
@@ -515,8 +518,7 @@ mod tests {
         )));
         let sa = actor(Role::SuperAdmin, &org);
         assert!(authorize_create_api_key(&sa, Role::SuperAdmin).is_ok());
-        let mut switched = sa.clone();
-        switched.org_id = OrgId::generate();
+        let switched = sa.acting_in(OrgId::generate()).unwrap();
         assert!(invalid(authorize_create_api_key(
             &switched,
             Role::SuperAdmin

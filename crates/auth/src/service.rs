@@ -19,7 +19,7 @@ use crate::{
 
 /// Authentication and user-management use cases. Cheap to clone.
 ///
-/// User management always acts in `actor.org_id`: a user of another
+/// User management always acts in `actor.org_id()`: a user of another
 /// organization is [`AuthError::NotFound`].
 #[derive(Clone)]
 pub struct AuthService {
@@ -84,7 +84,7 @@ impl AuthService {
             user_id = %user.id,
             org_id = %user.org_id,
             role = %user.role,
-            by = actor.map(|a| a.principal.to_string()),
+            by = actor.map(|a| a.principal().to_string()),
             "user registered"
         );
         Ok(user)
@@ -269,7 +269,7 @@ impl AuthService {
     pub async fn me(&self, actor: &Actor) -> Result<User, AuthError> {
         let id = authorize_own_account(actor)?;
         self.users
-            .find(&actor.home_org_id, &id)
+            .find(actor.home_org_id(), &id)
             .await?
             .ok_or(AuthError::NotFound)
     }
@@ -285,7 +285,7 @@ impl AuthService {
         page: PageRequest,
     ) -> Result<Page<User>, AuthError> {
         authorize_list_users(actor)?;
-        Ok(self.users.list(&actor.org_id, filter, page).await?)
+        Ok(self.users.list(actor.org_id(), filter, page).await?)
     }
 
     /// One user of the actor's organization.
@@ -296,7 +296,7 @@ impl AuthService {
     pub async fn get_user(&self, actor: &Actor, id: &UserId) -> Result<User, AuthError> {
         authorize_read_user(actor, id)?;
         self.users
-            .find(&actor.org_id, id)
+            .find(actor.org_id(), id)
             .await?
             .ok_or(AuthError::NotFound)
     }
@@ -310,7 +310,7 @@ impl AuthService {
         authorize_create_user(actor, cmd.role)?;
         let hash = hash_password(&cmd.password)?;
         let user = User::new(
-            actor.org_id.clone(),
+            actor.org_id().clone(),
             cmd.username,
             cmd.email,
             cmd.role,
@@ -321,7 +321,7 @@ impl AuthService {
             user_id = %user.id,
             org_id = %user.org_id,
             role = %user.role,
-            by = %actor.principal,
+            by = %actor.principal(),
             "user created"
         );
         Ok(user)
@@ -343,25 +343,25 @@ impl AuthService {
     ) -> Result<User, AuthError> {
         let target = self
             .users
-            .find(&actor.org_id, id)
+            .find(actor.org_id(), id)
             .await?
             .ok_or(AuthError::NotFound)?;
         authorize_update_user(actor, &target, &update)?;
         let now = tenancy::now();
         let updated = self
             .users
-            .update(&actor.org_id, id, UserPatch::from(update), now)
+            .update(actor.org_id(), id, UserPatch::from(update), now)
             .await?;
         if updated.role != target.role || updated.is_active != target.is_active {
             self.sessions
-                .revoke_all_for_user(&actor.org_id, id, now)
+                .revoke_all_for_user(actor.org_id(), id, now)
                 .await?;
             tracing::info!(
                 user_id = %id,
-                org_id = %actor.org_id,
+                org_id = %actor.org_id(),
                 role = %updated.role,
                 active = updated.is_active,
-                by = %actor.principal,
+                by = %actor.principal(),
                 "user role or status changed"
             );
         }
@@ -399,7 +399,7 @@ impl AuthService {
         new: Password,
     ) -> Result<(), AuthError> {
         let id = authorize_own_account(actor)?;
-        let org = &actor.home_org_id;
+        let org = actor.home_org_id();
         let creds = self
             .users
             .find_credentials(org, &id)

@@ -45,13 +45,13 @@ pub fn authorize(
         return Ok(());
     }
     if let Some(target) = target
-        && *target != actor.home_org_id
+        && target != actor.home_org_id()
     {
         return Err(OrganizationError::NotFound);
     }
     match action {
         OrgAction::Read => Ok(()),
-        OrgAction::Update if actor.role == Role::Admin => Ok(()),
+        OrgAction::Update if actor.role() == Role::Admin => Ok(()),
         OrgAction::Update => Err(OrganizationError::Forbidden(
             "only an admin may change the organization",
         )),

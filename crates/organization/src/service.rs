@@ -41,7 +41,7 @@ impl OrganizationService {
         page: PageRequest,
     ) -> Result<Page<Organization>, OrganizationError> {
         if !actor.is_super_admin() {
-            filter.id = Some(actor.home_org_id.clone());
+            filter.id = Some(actor.home_org_id().clone());
         }
         Ok(self.repo.list(&filter, page).await?)
     }
@@ -79,7 +79,7 @@ impl OrganizationService {
         new: NewOrganization,
     ) -> Result<Organization, OrganizationError> {
         authorize(actor, OrgAction::Create, None)?;
-        let org = new.into_organization(actor.principal.to_string(), tenancy::now());
+        let org = new.into_organization(actor.principal().to_string(), tenancy::now());
         self.repo.insert(&org).await?;
         tracing::info!(org_id = %org.id, name = %org.name, "organization created");
         Ok(org)

@@ -9,7 +9,7 @@
 //! | list, read, approve, reject proposals | yes | yes | yes | — |
 //! | read the dashboard | yes | yes | yes | yes |
 //!
-//! Everything acts in `actor.org_id`; another organization's objects are not
+//! Everything acts in `actor.org_id()`; another organization's objects are not
 //! found. An agent's "own" leads are those assigned to the agent record whose
 //! `userId` is the signed-in user.
 

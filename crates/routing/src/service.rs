@@ -51,7 +51,7 @@ impl std::fmt::Debug for RoutingService {
 }
 
 fn decided_by(actor: &Actor) -> String {
-    actor.principal.to_string()
+    actor.principal().to_string()
 }
 
 impl RoutingService {
@@ -89,7 +89,7 @@ impl RoutingService {
         require_manager(actor)?;
         Ok(self
             .agents
-            .list(&actor.org_id, filter, page, tenancy::now())
+            .list(actor.org_id(), filter, page, tenancy::now())
             .await?)
     }
 
@@ -100,7 +100,7 @@ impl RoutingService {
     pub async fn get_agent(&self, actor: &Actor, id: &AgentId) -> Result<AgentView, RoutingError> {
         require_manager(actor)?;
         self.agents
-            .find(&actor.org_id, id, tenancy::now())
+            .find(actor.org_id(), id, tenancy::now())
             .await?
             .ok_or(RoutingError::NotFound("agent"))
     }
@@ -115,7 +115,7 @@ impl RoutingService {
         change: AgentChange,
     ) -> Result<Agent, RoutingError> {
         require_manager(actor)?;
-        let agent = change.into_agent(actor.org_id.clone(), tenancy::now())?;
+        let agent = change.into_agent(actor.org_id().clone(), tenancy::now())?;
         self.agents.insert(&agent).await?;
         Ok(agent)
     }
@@ -132,7 +132,7 @@ impl RoutingService {
     ) -> Result<Agent, RoutingError> {
         require_manager(actor)?;
         self.agents
-            .update(&actor.org_id, id, change, tenancy::now())
+            .update(actor.org_id(), id, change, tenancy::now())
             .await
     }
 
@@ -147,7 +147,7 @@ impl RoutingService {
     ) -> Result<Agent, RoutingError> {
         require_manager(actor)?;
         self.agents
-            .set_active(&actor.org_id, id, false, tenancy::now())
+            .set_active(actor.org_id(), id, false, tenancy::now())
             .await
     }
 
@@ -163,7 +163,7 @@ impl RoutingService {
         page: PageRequest,
     ) -> Result<Page<Pool>, RoutingError> {
         require_manager(actor)?;
-        Ok(self.pools.list(&actor.org_id, page).await?)
+        Ok(self.pools.list(actor.org_id(), page).await?)
     }
 
     /// One pool (managers).
@@ -173,7 +173,7 @@ impl RoutingService {
     pub async fn get_pool(&self, actor: &Actor, id: &PoolId) -> Result<Pool, RoutingError> {
         require_manager(actor)?;
         self.pools
-            .find(&actor.org_id, id)
+            .find(actor.org_id(), id)
             .await?
             .ok_or(RoutingError::NotFound("pool"))
     }
@@ -194,7 +194,7 @@ impl RoutingService {
         let now = tenancy::now();
         let pool = Pool {
             id: PoolId::generate(),
-            org_id: actor.org_id.clone(),
+            org_id: actor.org_id().clone(),
             name,
             method,
             member_ids: change.member_ids.unwrap_or_default(),
@@ -217,7 +217,7 @@ impl RoutingService {
     ) -> Result<Pool, RoutingError> {
         require_manager(actor)?;
         self.pools
-            .update(&actor.org_id, id, change, tenancy::now())
+            .update(actor.org_id(), id, change, tenancy::now())
             .await
     }
 
@@ -227,7 +227,7 @@ impl RoutingService {
     /// [`RoutingError::NotFound`], [`RoutingError::PoolInUse`].
     pub async fn delete_pool(&self, actor: &Actor, id: &PoolId) -> Result<(), RoutingError> {
         require_manager(actor)?;
-        self.pools.delete(&actor.org_id, id).await
+        self.pools.delete(actor.org_id(), id).await
     }
 
     // ---- rules ----
@@ -242,7 +242,7 @@ impl RoutingService {
         page: PageRequest,
     ) -> Result<Page<Rule>, RoutingError> {
         require_manager(actor)?;
-        Ok(self.rules.list(&actor.org_id, page).await?)
+        Ok(self.rules.list(actor.org_id(), page).await?)
     }
 
     /// One rule (managers).
@@ -252,7 +252,7 @@ impl RoutingService {
     pub async fn get_rule(&self, actor: &Actor, id: &RuleId) -> Result<Rule, RoutingError> {
         require_manager(actor)?;
         self.rules
-            .find(&actor.org_id, id)
+            .find(actor.org_id(), id)
             .await?
             .ok_or(RoutingError::NotFound("rule"))
     }
@@ -275,7 +275,7 @@ impl RoutingService {
         let now = tenancy::now();
         let rule = Rule {
             id: RuleId::generate(),
-            org_id: actor.org_id.clone(),
+            org_id: actor.org_id().clone(),
             name,
             priority,
             conditions: change.conditions.unwrap_or_default(),
@@ -300,7 +300,7 @@ impl RoutingService {
     ) -> Result<Rule, RoutingError> {
         require_manager(actor)?;
         self.rules
-            .update(&actor.org_id, id, change, tenancy::now())
+            .update(actor.org_id(), id, change, tenancy::now())
             .await
     }
 
@@ -310,7 +310,7 @@ impl RoutingService {
     /// [`RoutingError::NotFound`].
     pub async fn delete_rule(&self, actor: &Actor, id: &RuleId) -> Result<(), RoutingError> {
         require_manager(actor)?;
-        self.rules.delete(&actor.org_id, id).await
+        self.rules.delete(actor.org_id(), id).await
     }
 
     // ---- leads ----
@@ -323,7 +323,7 @@ impl RoutingService {
         let now = tenancy::now();
         let routed = self
             .store
-            .ingest(lead.into_lead(actor.org_id.clone(), now), now)
+            .ingest(lead.into_lead(actor.org_id().clone(), now), now)
             .await?;
         if routed.created {
             tracing::info!(
@@ -344,16 +344,16 @@ impl RoutingService {
         require_manager(actor)?;
         let now = tenancy::now();
         self.store
-            .simulate(&lead.into_lead(actor.org_id.clone(), now), now)
+            .simulate(&lead.into_lead(actor.org_id().clone(), now), now)
             .await
     }
 
     /// The agent record of an agent-role actor, whose leads it may see.
     async fn own_agent(&self, actor: &Actor) -> Result<Option<AgentId>, RoutingError> {
-        match &actor.principal {
+        match actor.principal() {
             Principal::User(user_id) => Ok(self
                 .agents
-                .find_by_user(&actor.org_id, user_id)
+                .find_by_user(actor.org_id(), user_id)
                 .await?
                 .map(|a| a.id)),
             _ => Ok(None),
@@ -383,7 +383,7 @@ impl RoutingService {
                 }
             }
         }
-        Ok(self.leads.list(&actor.org_id, &filter, page).await?)
+        Ok(self.leads.list(actor.org_id(), &filter, page).await?)
     }
 
     /// One lead and its latest proposal; an agent sees only its own.
@@ -396,14 +396,14 @@ impl RoutingService {
         id: &LeadId,
     ) -> Result<(Lead, Option<Proposal>), RoutingError> {
         let lead = self.visible_lead(actor, id).await?;
-        let proposal = self.leads.latest_proposal(&actor.org_id, id).await?;
+        let proposal = self.leads.latest_proposal(actor.org_id(), id).await?;
         Ok((lead, proposal))
     }
 
     async fn visible_lead(&self, actor: &Actor, id: &LeadId) -> Result<Lead, RoutingError> {
         let lead = self
             .leads
-            .find(&actor.org_id, id)
+            .find(actor.org_id(), id)
             .await?
             .ok_or(RoutingError::NotFound("lead"))?;
         if !sees_all_leads(actor) {
@@ -427,7 +427,7 @@ impl RoutingService {
     ) -> Result<Lead, RoutingError> {
         self.visible_lead(actor, id).await?;
         self.leads
-            .update_contact(&actor.org_id, id, patch, tenancy::now())
+            .update_contact(actor.org_id(), id, patch, tenancy::now())
             .await
     }
 
@@ -446,7 +446,7 @@ impl RoutingService {
         require_manager(actor)?;
         Ok(self
             .leads
-            .list_proposals(&actor.org_id, filter, page)
+            .list_proposals(actor.org_id(), filter, page)
             .await?)
     }
 
@@ -461,7 +461,7 @@ impl RoutingService {
     ) -> Result<Proposal, RoutingError> {
         require_manager(actor)?;
         self.leads
-            .find_proposal(&actor.org_id, id)
+            .find_proposal(actor.org_id(), id)
             .await?
             .ok_or(RoutingError::NotFound("proposal"))
     }
@@ -478,7 +478,7 @@ impl RoutingService {
     ) -> Result<Routed, RoutingError> {
         require_manager(actor)?;
         self.store
-            .approve(&actor.org_id, id, &decided_by(actor), note, tenancy::now())
+            .approve(actor.org_id(), id, &decided_by(actor), note, tenancy::now())
             .await
     }
 
@@ -497,7 +497,7 @@ impl RoutingService {
         require_manager(actor)?;
         self.store
             .reject(
-                &actor.org_id,
+                actor.org_id(),
                 id,
                 &decided_by(actor),
                 note,
@@ -516,10 +516,10 @@ impl RoutingService {
     pub async fn dashboard(&self, actor: &Actor) -> Result<Dashboard, RoutingError> {
         let organization = self
             .orgs
-            .find(&actor.org_id)
+            .find(actor.org_id())
             .await?
             .ok_or(RoutingError::NotFound("organization"))?;
-        let (users, agents, leads, proposals) = self.leads.counts(&actor.org_id).await?;
+        let (users, agents, leads, proposals) = self.leads.counts(actor.org_id()).await?;
         Ok(Dashboard {
             organization,
             users,
@@ -557,7 +557,7 @@ impl RoutingService {
         };
         let activity = self
             .leads
-            .leads_per_agent(&actor.org_id, &window, only.as_ref())
+            .leads_per_agent(actor.org_id(), &window, only.as_ref())
             .await?;
         Ok(LeadsPerAgent::assemble(&window, activity))
     }

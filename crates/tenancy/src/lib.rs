@@ -16,7 +16,7 @@ mod role;
 mod time;
 mod validation;
 
-pub use actor::{Actor, Principal};
+pub use actor::{Actor, Principal, TenantScope};
 pub use email::{Email, InvalidEmail};
 pub use error::StorageError;
 pub use id::{AgentId, DEFAULT_ORG_ID, OrgId, new_id};
