@@ -56,8 +56,10 @@ const APP_JS: &str = include_str!("../admin/app.js");
 const APP_CSS: &str = include_str!("../admin/app.css");
 const ICON_SVG: &str = include_str!("../admin/icon.svg");
 
-/// Mounts the console and its session endpoints under `/admin`.
+/// Mounts the console and its session endpoints under `/admin`, and sends
+/// `/` there.
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(redirect_root));
     cfg.service(
         web::scope("/admin")
             .wrap(
@@ -91,6 +93,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 async fn redirect_to_console() -> HttpResponse {
     HttpResponse::PermanentRedirect()
+        .insert_header((header::LOCATION, "/admin/"))
+        .finish()
+}
+
+/// `GET /`: a browser opening the server's address lands on the console.
+/// A temporary redirect (302), so the root stays free for something else.
+async fn redirect_root() -> HttpResponse {
+    HttpResponse::Found()
         .insert_header((header::LOCATION, "/admin/"))
         .finish()
 }

@@ -15,7 +15,8 @@ use tenancy::{Actor, Email, OrgId, Role, ValidationErrors};
 
 use crate::{
     config::Settings,
-    seed::{self, DemoOptions, Services},
+    seed::{self, DemoOptions},
+    services::Services,
     startup::Application,
 };
 
@@ -579,7 +580,9 @@ async fn seed_demo(settings: &Settings, args: SeedArgs) -> Result<(), Box<dyn Er
     } else {
         format!("http://{host}:{}", settings.port)
     };
-    say(report.render(&base_url, &options.password).trim_end())?;
+    say(report
+        .render(&base_url, "cargo run --release", &options.password)
+        .trim_end())?;
     if settings.is_development() {
         say(format_args!(
             "In development the key `x-api-key: {}` also works, as a super admin; \

@@ -14,5 +14,6 @@ pub mod openapi;
 pub mod ratelimit;
 pub mod routes;
 pub mod seed;
+pub mod services;
 pub mod startup;
 pub mod telemetry;

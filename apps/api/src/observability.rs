@@ -201,6 +201,8 @@ pub async fn record(
     let metrics = req
         .app_data::<web::Data<AppState>>()
         .map(|s| s.metrics.clone());
+    // Read before the call: `HEAD` is routed as `GET` further in.
+    let method = req.method().as_str().to_owned();
     let res = next.call(req).await?;
     if let Some(metrics) = metrics {
         // Unmatched paths share one label: their number is unbounded.
@@ -208,7 +210,6 @@ pub async fn record(
             .request()
             .match_pattern()
             .unwrap_or_else(|| "unmatched".to_owned());
-        let method = res.request().method().as_str().to_owned();
         let status = res.status().as_u16().to_string();
         metrics
             .requests

@@ -1,6 +1,6 @@
 //! Building and running the HTTP server.
 
-use std::{net::TcpListener, sync::Arc};
+use std::net::TcpListener;
 
 use actix_web::{
     App, HttpResponse, HttpServer,
@@ -10,27 +10,21 @@ use actix_web::{
     middleware::{ErrorHandlerResponse, ErrorHandlers, from_fn},
     web,
 };
-use auth::{ApiKeyService, AuthService, Authenticator, TokenKeys};
-use organization::{OrganizationRepository, OrganizationService};
+use auth::{ApiKeyService, AuthService, Authenticator};
+use organization::OrganizationService;
+use proposal::LeadService;
 use routing::RoutingService;
-use storage::{
-    Database, SeaOrmAgentRepository, SeaOrmApiKeyRepository, SeaOrmLeadRepository,
-    SeaOrmOrganizationRepository, SeaOrmPoolRepository, SeaOrmRoutingStore, SeaOrmRuleRepository,
-    SeaOrmSessionRepository, SeaOrmUserRepository,
-};
+use storage::Database;
 use tracing_actix_web::TracingLogger;
 
+pub use crate::services::{TOKEN_AUDIENCE, TOKEN_ISSUER};
 use crate::{
     admin, config::Settings, credentials, error::ApiError, extract::MAX_BODY_BYTES, observability,
-    openapi, ratelimit::LoginLimiter, routes,
+    openapi, ratelimit::LoginLimiter, routes, services::Services,
 };
 
-/// The `iss` claim of our access tokens.
-pub const TOKEN_ISSUER: &str = "lead-routing";
-/// The `aud` claim of our access tokens.
-pub const TOKEN_AUDIENCE: &str = "lead-routing-api";
-
-/// What every handler can reach.
+/// What every handler can reach: the [`Services`] of the composition root
+/// plus the server's own state.
 #[derive(Debug)]
 pub struct AppState {
     /// The database, for readiness checks.
@@ -45,8 +39,10 @@ pub struct AppState {
     pub authenticator: Authenticator,
     /// Sign-in throttle.
     pub login_limiter: LoginLimiter,
-    /// Agents, routing, leads, proposals.
+    /// Agents, pools, rules, simulations.
     pub routing: RoutingService,
+    /// Leads, proposals, the dashboard.
+    pub leads: LeadService,
     /// Prometheus metrics.
     pub metrics: crate::observability::Metrics,
     /// How long a request may run.
@@ -55,6 +51,35 @@ pub struct AppState {
     pub dev_mode: bool,
     /// The OpenAPI document, rendered once.
     pub openapi_json: String,
+}
+
+impl AppState {
+    /// The state of a server running `services` with `settings`.
+    pub fn new(services: Services, settings: &Settings) -> Self {
+        let Services {
+            db,
+            orgs,
+            auth,
+            api_keys,
+            authenticator,
+            routing,
+            leads,
+        } = services;
+        Self {
+            db,
+            orgs,
+            auth,
+            api_keys,
+            authenticator,
+            login_limiter: LoginLimiter::default(),
+            routing,
+            leads,
+            metrics: crate::observability::Metrics::new(),
+            request_timeout: settings.request_timeout,
+            dev_mode: settings.is_development(),
+            openapi_json: openapi::document_json(),
+        }
+    }
 }
 
 /// A failure to start.
@@ -120,38 +145,15 @@ impl Application {
             .map(|a| a.to_string())
             .unwrap_or_default();
         let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
-        let keys = TokenKeys::new(settings.jwt_secret.as_bytes(), TOKEN_ISSUER, TOKEN_AUDIENCE)?;
-        let orgs: Arc<dyn OrganizationRepository> =
-            Arc::new(SeaOrmOrganizationRepository::new(db.clone()));
-        let users = Arc::new(SeaOrmUserRepository::new(db.clone()));
-        let sessions = Arc::new(SeaOrmSessionRepository::new(db.clone()));
-        let api_keys = Arc::new(SeaOrmApiKeyRepository::new(db.clone()));
-        let state = web::Data::new(AppState {
-            orgs: OrganizationService::new(orgs.clone()),
-            auth: AuthService::new(users.clone(), sessions, orgs.clone(), keys.clone()),
-            api_keys: ApiKeyService::new(api_keys.clone()),
-            authenticator: Authenticator::new(users, api_keys, orgs.clone(), keys),
-            login_limiter: LoginLimiter::default(),
-            metrics: crate::observability::Metrics::new(),
-            request_timeout: settings.request_timeout,
-            routing: RoutingService::new(
-                Arc::new(SeaOrmAgentRepository::new(db.clone())),
-                Arc::new(SeaOrmPoolRepository::new(db.clone())),
-                Arc::new(SeaOrmRuleRepository::new(db.clone())),
-                Arc::new(SeaOrmLeadRepository::new(db.clone())),
-                Arc::new(SeaOrmRoutingStore::new(db.clone())),
-                orgs,
-            ),
-            db,
-            dev_mode: settings.is_development(),
-            openapi_json: openapi::document_json(),
-        });
+        let keys = Services::token_keys(settings)?;
+        let state = web::Data::new(AppState::new(Services::new(db, keys), settings));
         let cors_origins = settings.cors_origins.clone();
         let mut server = HttpServer::new(move || {
             // Innermost first: the last `wrap` sees the request first.
             App::new()
                 .app_data(state.clone())
                 .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
+                .wrap(from_fn(head_as_get))
                 .wrap(from_fn(credentials::authenticate))
                 .wrap(ErrorHandlers::new().default_handler(envelope_for_bare_errors))
                 .wrap(cors(&cors_origins))
@@ -188,6 +190,22 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// Answers `HEAD` wherever `GET` is answered: the request is routed as a
+/// `GET` and the protocol layer, which saw the original `HEAD`, sends the
+/// status and headers without the body (HTTP/1 and HTTP/2 alike).
+///
+/// Mounted innermost, just before routing, so the request span, the access
+/// log and the metrics still name the method the client sent.
+async fn head_as_get(
+    mut req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    if req.method() == actix_web::http::Method::HEAD {
+        req.head_mut().method = actix_web::http::Method::GET;
+    }
+    next.call(req).await
 }
 
 /// CORS: closed (no CORS headers at all, so browsers refuse cross-origin

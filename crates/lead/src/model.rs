@@ -4,7 +4,18 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use tenancy::{AgentId, Email, FieldError, OrgId, ValidationErrors, prefixed_id};
 
-use crate::LeadStatus;
+use crate::{LeadStatus, TransitionError};
+
+/// The longest unrouted reason a lead keeps.
+pub const MAX_UNROUTED_REASON: usize = 500;
+
+/// A reason cut to [`MAX_UNROUTED_REASON`] characters.
+fn truncate_reason(reason: &str) -> String {
+    match reason.char_indices().nth(MAX_UNROUTED_REASON) {
+        Some((cut, _)) => reason[..cut].to_owned(),
+        None => reason.to_owned(),
+    }
+}
 
 prefixed_id!(
     /// The id of a lead (`lead_...`).
@@ -78,12 +89,65 @@ pub enum FieldValue<'a> {
 impl Lead {
     /// The agent the lead is assigned to, once assigned (not while proposed).
     pub fn assigned_agent_id(&self) -> Option<&AgentId> {
-        match self.status {
-            LeadStatus::Assigned | LeadStatus::Contacted | LeadStatus::Won | LeadStatus::Lost => {
-                self.agent_id.as_ref()
-            }
-            _ => None,
+        if self.status.is_owned() {
+            self.agent_id.as_ref()
+        } else {
+            None
         }
+    }
+
+    /// Routing proposed the lead to `agent`; a manager reviews it.
+    ///
+    /// # Errors
+    /// [`TransitionError`] unless the lead is routable
+    /// ([`LeadStatus::is_routable`]).
+    pub fn propose_to(
+        &mut self,
+        agent: AgentId,
+        now: DateTime<Utc>,
+    ) -> Result<(), TransitionError> {
+        self.route(LeadStatus::Proposed, Some(agent), None, now)
+    }
+
+    /// The lead is `agent`'s: routed with auto-approval, a proposal
+    /// approved, or a manager's reassignment.
+    ///
+    /// # Errors
+    /// [`TransitionError`] unless the lead is routable.
+    pub fn assign_to(&mut self, agent: AgentId, now: DateTime<Utc>) -> Result<(), TransitionError> {
+        self.route(LeadStatus::Assigned, Some(agent), None, now)
+    }
+
+    /// No agent could take the lead, for `reason`.
+    ///
+    /// # Errors
+    /// [`TransitionError`] unless the lead is routable.
+    pub fn mark_unrouted(
+        &mut self,
+        reason: String,
+        now: DateTime<Utc>,
+    ) -> Result<(), TransitionError> {
+        self.route(LeadStatus::Unrouted, None, Some(reason), now)
+    }
+
+    fn route(
+        &mut self,
+        to: LeadStatus,
+        agent: Option<AgentId>,
+        reason: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<(), TransitionError> {
+        if !self.status.is_routable() {
+            return Err(TransitionError {
+                from: self.status,
+                to,
+            });
+        }
+        self.status = to;
+        self.agent_id = agent;
+        self.unrouted_reason = reason.map(|r| truncate_reason(&r));
+        self.updated_at = now;
+        Ok(())
     }
 
     /// The value of a routable field: one of [`FIELD_NAMES`] or

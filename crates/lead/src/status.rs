@@ -55,12 +55,40 @@ impl LeadStatus {
         }
     }
 
+    /// The statuses in which a lead occupies its agent ([`LeadStatus::is_open`]):
+    /// what storage counts as an agent's open leads.
+    pub const OPEN: [LeadStatus; 3] = [
+        LeadStatus::Proposed,
+        LeadStatus::Assigned,
+        LeadStatus::Contacted,
+    ];
+
+    /// The statuses in which a lead is its agent's, not merely proposed
+    /// ([`LeadStatus::is_owned`]).
+    pub const OWNED: [LeadStatus; 4] = [
+        LeadStatus::Assigned,
+        LeadStatus::Contacted,
+        LeadStatus::Won,
+        LeadStatus::Lost,
+    ];
+
     /// Whether the lead occupies its agent: it counts against the agent's
     /// capacity (a pending proposal holds capacity too).
     pub fn is_open(self) -> bool {
+        Self::OPEN.contains(&self)
+    }
+
+    /// Whether the lead belongs to its agent (assigned, worked or closed).
+    pub fn is_owned(self) -> bool {
+        Self::OWNED.contains(&self)
+    }
+
+    /// Whether routing may (re)decide a lead in this status: a new lead, one
+    /// whose proposal is being reviewed, or one nobody could take.
+    pub fn is_routable(self) -> bool {
         matches!(
             self,
-            LeadStatus::Proposed | LeadStatus::Assigned | LeadStatus::Contacted
+            LeadStatus::New | LeadStatus::Proposed | LeadStatus::Unrouted
         )
     }
 
@@ -140,6 +168,14 @@ mod tests {
             (Assigned, Proposed),
         ] {
             assert!(from.manual_transition(to).is_err(), "{from} -> {to}");
+        }
+    }
+
+    #[test]
+    fn the_status_sets_agree_with_their_predicates() {
+        for s in LeadStatus::ALL {
+            assert_eq!(LeadStatus::OPEN.contains(&s), s.is_open(), "{s}");
+            assert_eq!(LeadStatus::OWNED.contains(&s), s.is_owned(), "{s}");
         }
     }
 

@@ -231,6 +231,30 @@ pub struct AgentLoad {
     pub last_assigned_at: Option<DateTime<Utc>>,
 }
 
+impl AgentLoad {
+    /// The load of `agent` at `now` from its stored counters: `open_leads`
+    /// leads in an open status, and `daily_count` leads counted on local
+    /// day `counted_day`, which count as today's only on that day.
+    pub fn from_counters(
+        agent: &Agent,
+        open_leads: u32,
+        daily_count: u32,
+        counted_day: Option<NaiveDate>,
+        last_assigned_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            open_leads,
+            today: if counted_day == Some(agent.local_day(now)) {
+                daily_count
+            } else {
+                0
+            },
+            last_assigned_at,
+        }
+    }
+}
+
 /// An agent with its load.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Candidate {

@@ -18,8 +18,8 @@ use lead::Lead;
 use tenancy::AgentId;
 
 use crate::{
-    AgentStatus, Candidate, Method, Pool, PoolId, PoolMethod, PoolState, Proposal, ProposalId,
-    ProposalStatus, RoutingSettings, Rule, RuleId, SYSTEM, TraceEntry, rule::first_match,
+    AgentStatus, Candidate, Method, Pool, PoolId, PoolMethod, PoolState, RoutingSettings, Rule,
+    RuleId, TraceEntry, rule::first_match,
 };
 
 /// Where a lead goes before agents are considered.
@@ -113,38 +113,6 @@ pub struct Plan {
     pub trace: Vec<TraceEntry>,
     /// The pool state to write back.
     pub pool_update: Option<PoolUpdate>,
-}
-
-impl Plan {
-    /// The proposal this plan makes: approved at once (by [`SYSTEM`]) when
-    /// `auto_approve`, else pending.
-    pub fn proposal(
-        &self,
-        lead: &Lead,
-        auto_approve: bool,
-        now: DateTime<Utc>,
-    ) -> Option<Proposal> {
-        let choice = self.choice.as_ref()?;
-        Some(Proposal {
-            id: ProposalId::generate(),
-            org_id: lead.org_id.clone(),
-            lead_id: lead.id.clone(),
-            agent_id: choice.agent_id.clone(),
-            status: if auto_approve {
-                ProposalStatus::Approved
-            } else {
-                ProposalStatus::Pending
-            },
-            method: choice.method,
-            pool_id: choice.pool_id.clone(),
-            rule_id: choice.rule_id.clone(),
-            trace: self.trace.clone(),
-            created_at: now,
-            decided_by: auto_approve.then(|| SYSTEM.to_owned()),
-            decided_at: auto_approve.then_some(now),
-            note: None,
-        })
-    }
 }
 
 /// Why `candidate` cannot take a lead now, if it cannot.

@@ -40,12 +40,6 @@ impl From<ValidationErrors> for RoutingError {
     }
 }
 
-impl From<crate::AlreadyDecided> for RoutingError {
-    fn from(e: crate::AlreadyDecided) -> Self {
-        Self::AlreadyDecided(e.0)
-    }
-}
-
 impl From<lead::TransitionError> for RoutingError {
     fn from(e: lead::TransitionError) -> Self {
         Self::InvalidTransition(e.to_string())

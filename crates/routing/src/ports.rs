@@ -1,15 +1,15 @@
-//! The storage ports of routing. Every method takes the organization id and
-//! the adapter filters on it in every statement: another organization's rows
-//! are simply not found.
+//! The storage ports of the routing configuration: agents, pools and rules.
+//! Every method takes the [`TenantScope`] and the adapter filters on its
+//! organization in every statement: another organization's rows are simply
+//! not found. The reads of a routing decision are [`crate::DecisionReads`].
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use lead::{Lead, LeadContactPatch, LeadFilter, LeadId};
-use tenancy::{AgentId, OrgId, Page, PageRequest, StorageError};
+use tenancy::{AgentId, Page, PageRequest, StorageError, TenantScope};
 
 use crate::{
-    Agent, AgentChange, AgentLoad, AgentStatus, DayWindow, LeadActivity, Pool, PoolChange, PoolId,
-    Proposal, ProposalId, ProposalStatus, RoutingError, Rule, RuleChange, RuleId, engine::Plan,
+    Agent, AgentChange, AgentLoad, AgentStatus, Pool, PoolChange, PoolId, RoutingError, Rule,
+    RuleChange, RuleId,
 };
 
 /// Which agents a list returns.
@@ -33,12 +33,12 @@ pub struct AgentView {
 /// Agents.
 #[async_trait]
 pub trait AgentRepository: Send + Sync {
-    /// Stores a new agent.
+    /// Stores a new agent in the scope's organization.
     ///
     /// # Errors
     /// MUST return [`RoutingError::MaxAgentsReached`] when the organization's
     /// `settings.maxAgents` (read in the same transaction) active agents exist.
-    async fn insert(&self, agent: &Agent) -> Result<(), RoutingError>;
+    async fn insert(&self, scope: &TenantScope, agent: &Agent) -> Result<(), RoutingError>;
 
     /// One agent with its load.
     ///
@@ -46,7 +46,7 @@ pub trait AgentRepository: Send + Sync {
     /// [`StorageError`] only.
     async fn find(
         &self,
-        org: &OrgId,
+        scope: &TenantScope,
         id: &AgentId,
         now: DateTime<Utc>,
     ) -> Result<Option<AgentView>, StorageError>;
@@ -55,8 +55,11 @@ pub trait AgentRepository: Send + Sync {
     ///
     /// # Errors
     /// [`StorageError`] only.
-    async fn find_by_user(&self, org: &OrgId, user_id: &str)
-    -> Result<Option<Agent>, StorageError>;
+    async fn find_by_user(
+        &self,
+        scope: &TenantScope,
+        user_id: &str,
+    ) -> Result<Option<Agent>, StorageError>;
 
     /// Agents, oldest first, with their loads.
     ///
@@ -64,7 +67,7 @@ pub trait AgentRepository: Send + Sync {
     /// [`StorageError`] only.
     async fn list(
         &self,
-        org: &OrgId,
+        scope: &TenantScope,
         filter: &AgentFilter,
         page: PageRequest,
         now: DateTime<Utc>,
@@ -79,7 +82,7 @@ pub trait AgentRepository: Send + Sync {
     /// returned (reactivation goes through [`AgentRepository::set_active`]).
     async fn update(
         &self,
-        org: &OrgId,
+        scope: &TenantScope,
         id: &AgentId,
         change: AgentChange,
         now: DateTime<Utc>,
@@ -92,7 +95,7 @@ pub trait AgentRepository: Send + Sync {
     /// reactivating beyond `settings.maxAgents`.
     async fn set_active(
         &self,
-        org: &OrgId,
+        scope: &TenantScope,
         id: &AgentId,
         active: bool,
         now: DateTime<Utc>,
@@ -107,19 +110,23 @@ pub trait PoolRepository: Send + Sync {
     /// # Errors
     /// [`RoutingError::Invalid`] (field `memberIds`) naming member ids that are
     /// not agents of the organization; [`RoutingError::PoolNameTaken`].
-    async fn insert(&self, pool: &Pool) -> Result<(), RoutingError>;
+    async fn insert(&self, scope: &TenantScope, pool: &Pool) -> Result<(), RoutingError>;
 
     /// One pool.
     ///
     /// # Errors
     /// [`StorageError`] only.
-    async fn find(&self, org: &OrgId, id: &PoolId) -> Result<Option<Pool>, StorageError>;
+    async fn find(&self, scope: &TenantScope, id: &PoolId) -> Result<Option<Pool>, StorageError>;
 
     /// Pools, oldest first.
     ///
     /// # Errors
     /// [`StorageError`] only.
-    async fn list(&self, org: &OrgId, page: PageRequest) -> Result<Page<Pool>, StorageError>;
+    async fn list(
+        &self,
+        scope: &TenantScope,
+        page: PageRequest,
+    ) -> Result<Page<Pool>, StorageError>;
 
     /// Changes name, method or members (members replaced in the given order;
     /// members kept keep their weighted counts) in one transaction.
@@ -128,7 +135,7 @@ pub trait PoolRepository: Send + Sync {
     /// [`RoutingError::NotFound`], as [`PoolRepository::insert`].
     async fn update(
         &self,
-        org: &OrgId,
+        scope: &TenantScope,
         id: &PoolId,
         change: PoolChange,
         now: DateTime<Utc>,
@@ -138,7 +145,7 @@ pub trait PoolRepository: Send + Sync {
     ///
     /// # Errors
     /// [`RoutingError::NotFound`]; [`RoutingError::PoolInUse`] while rules route to it.
-    async fn delete(&self, org: &OrgId, id: &PoolId) -> Result<(), RoutingError>;
+    async fn delete(&self, scope: &TenantScope, id: &PoolId) -> Result<(), RoutingError>;
 }
 
 /// Rules.
@@ -148,19 +155,23 @@ pub trait RuleRepository: Send + Sync {
     ///
     /// # Errors
     /// [`RoutingError::Invalid`] (field `poolId`) when the pool is not one of the organization's.
-    async fn insert(&self, rule: &Rule) -> Result<(), RoutingError>;
+    async fn insert(&self, scope: &TenantScope, rule: &Rule) -> Result<(), RoutingError>;
 
     /// One rule.
     ///
     /// # Errors
     /// [`StorageError`] only.
-    async fn find(&self, org: &OrgId, id: &RuleId) -> Result<Option<Rule>, StorageError>;
+    async fn find(&self, scope: &TenantScope, id: &RuleId) -> Result<Option<Rule>, StorageError>;
 
     /// Rules in evaluation order: priority, then age, then id.
     ///
     /// # Errors
     /// [`StorageError`] only.
-    async fn list(&self, org: &OrgId, page: PageRequest) -> Result<Page<Rule>, StorageError>;
+    async fn list(
+        &self,
+        scope: &TenantScope,
+        page: PageRequest,
+    ) -> Result<Page<Rule>, StorageError>;
 
     /// Changes the given fields.
     ///
@@ -168,7 +179,7 @@ pub trait RuleRepository: Send + Sync {
     /// [`RoutingError::NotFound`], as [`RuleRepository::insert`].
     async fn update(
         &self,
-        org: &OrgId,
+        scope: &TenantScope,
         id: &RuleId,
         change: RuleChange,
         now: DateTime<Utc>,
@@ -178,176 +189,5 @@ pub trait RuleRepository: Send + Sync {
     ///
     /// # Errors
     /// [`RoutingError::NotFound`].
-    async fn delete(&self, org: &OrgId, id: &RuleId) -> Result<(), RoutingError>;
-}
-
-/// Which proposals a list returns.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ProposalFilter {
-    /// Only this status.
-    pub status: Option<ProposalStatus>,
-    /// Only for this agent.
-    pub agent_id: Option<AgentId>,
-    /// Only for this lead.
-    pub lead_id: Option<LeadId>,
-}
-
-/// Leads and proposals, read side, and contact updates.
-#[async_trait]
-pub trait LeadRepository: Send + Sync {
-    /// One lead.
-    ///
-    /// # Errors
-    /// [`StorageError`] only.
-    async fn find(&self, org: &OrgId, id: &LeadId) -> Result<Option<Lead>, StorageError>;
-
-    /// Leads, newest first.
-    ///
-    /// # Errors
-    /// [`StorageError`] only.
-    async fn list(
-        &self,
-        org: &OrgId,
-        filter: &LeadFilter,
-        page: PageRequest,
-    ) -> Result<Page<Lead>, StorageError>;
-
-    /// Reads, applies [`Lead::apply`] and writes back in one transaction.
-    ///
-    /// # Errors
-    /// [`RoutingError::NotFound`], [`RoutingError::InvalidTransition`].
-    async fn update_contact(
-        &self,
-        org: &OrgId,
-        id: &LeadId,
-        patch: LeadContactPatch,
-        now: DateTime<Utc>,
-    ) -> Result<Lead, RoutingError>;
-
-    /// One proposal.
-    ///
-    /// # Errors
-    /// [`StorageError`] only.
-    async fn find_proposal(
-        &self,
-        org: &OrgId,
-        id: &ProposalId,
-    ) -> Result<Option<Proposal>, StorageError>;
-
-    /// Proposals: pending first, then newest first.
-    ///
-    /// # Errors
-    /// [`StorageError`] only.
-    async fn list_proposals(
-        &self,
-        org: &OrgId,
-        filter: &ProposalFilter,
-        page: PageRequest,
-    ) -> Result<Page<Proposal>, StorageError>;
-
-    /// The latest proposal of a lead.
-    ///
-    /// # Errors
-    /// [`StorageError`] only.
-    async fn latest_proposal(
-        &self,
-        org: &OrgId,
-        lead: &LeadId,
-    ) -> Result<Option<Proposal>, StorageError>;
-
-    /// Counts for the dashboard: `(users, agents, leads, proposals)`.
-    ///
-    /// # Errors
-    /// [`StorageError`] only.
-    async fn counts(&self, org: &OrgId) -> Result<(u64, u64, u64, u64), StorageError>;
-
-    /// Leads of the organization created in each day of `window` (UTC,
-    /// `created_at` at or after the day's start and before the next day's),
-    /// counted per assigned agent in SQL: one [`crate::DayCount`] per day and
-    /// agent that has leads, `agent_id: None` for leads assigned to no one
-    /// (a lead merely proposed is not assigned, as
-    /// [`Lead::assigned_agent_id`]).
-    ///
-    /// With `only`, just the leads assigned to that agent are counted and
-    /// `agents` holds just that agent (when it is one of the organization's);
-    /// otherwise `agents` holds every active agent of the organization and
-    /// every agent that has a count.
-    ///
-    /// # Errors
-    /// [`StorageError`] only.
-    async fn leads_per_agent(
-        &self,
-        org: &OrgId,
-        window: &DayWindow,
-        only: Option<&AgentId>,
-    ) -> Result<LeadActivity, StorageError>;
-}
-
-/// A lead and its current proposal, after a routing step.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Routed {
-    /// The lead as stored.
-    pub lead: Lead,
-    /// Its proposal (pending or approved), or `None` when unrouted.
-    pub proposal: Option<Proposal>,
-    /// Whether the lead was created now (`false`: an `externalId` replay).
-    pub created: bool,
-}
-
-/// The atomic routing steps. Each runs in ONE write transaction that locks the
-/// target pool's row (`SELECT ... FOR UPDATE` on PostgreSQL; `BEGIN IMMEDIATE`
-/// on SQLite), reads the pool state and the members' loads with a fixed
-/// number of queries (never one per member), calls
-/// [`crate::engine::select_target`] and [`crate::engine::plan`], and writes
-/// the lead, the proposal, the pool state and the agent counters before
-/// committing. An error leaves nothing written.
-#[async_trait]
-pub trait RoutingStore: Send + Sync {
-    /// Stores a new lead (status `new`) and routes it. A lead whose
-    /// `external_id` the organization already has is not stored again: the
-    /// existing lead and its latest proposal come back with `created: false`.
-    ///
-    /// # Errors
-    /// [`RoutingError::Storage`] only.
-    async fn ingest(&self, lead: Lead, now: DateTime<Utc>) -> Result<Routed, RoutingError>;
-
-    /// Approves a pending proposal: the lead becomes `assigned` to its agent.
-    ///
-    /// # Errors
-    /// [`RoutingError::NotFound`], [`RoutingError::AlreadyDecided`].
-    async fn approve(
-        &self,
-        org: &OrgId,
-        id: &ProposalId,
-        by: &str,
-        note: Option<String>,
-        now: DateTime<Utc>,
-    ) -> Result<Routed, RoutingError>;
-
-    /// Rejects a pending proposal, releasing the agent's capacity and turn.
-    /// With `reassign_to`, an approved [`crate::Method::Manual`] proposal for
-    /// that agent assigns the lead; otherwise the lead is routed again,
-    /// excluding every agent already rejected for it, and ends `proposed`,
-    /// `assigned` (auto-routing) or `unrouted` with the reason.
-    ///
-    /// # Errors
-    /// [`RoutingError::NotFound`] (also for an unknown or deactivated
-    /// `reassign_to`, reported on field `reassignTo` as
-    /// [`RoutingError::Invalid`]), [`RoutingError::AlreadyDecided`].
-    async fn reject(
-        &self,
-        org: &OrgId,
-        id: &ProposalId,
-        by: &str,
-        note: Option<String>,
-        reassign_to: Option<AgentId>,
-        now: DateTime<Utc>,
-    ) -> Result<(Proposal, Routed), RoutingError>;
-
-    /// The decision for a lead that is not stored: reads like
-    /// [`RoutingStore::ingest`], writes nothing.
-    ///
-    /// # Errors
-    /// [`RoutingError::Storage`] only.
-    async fn simulate(&self, lead: &Lead, now: DateTime<Utc>) -> Result<Plan, RoutingError>;
+    async fn delete(&self, scope: &TenantScope, id: &RuleId) -> Result<(), RoutingError>;
 }

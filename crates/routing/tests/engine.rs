@@ -1,7 +1,7 @@
 #![allow(clippy::unwrap_used)]
 //! The routing decision against its specification: eligibility and the order
 //! of its checks, rule selection, the three pool methods, the trace, sticky
-//! routing, the fallback agent, the proposal a plan makes, the pool update and
+//! routing, the fallback agent, the pool update and
 //! determinism. Everything is pure: a fixed `now`, hand-built agents and loads.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -10,7 +10,7 @@ use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use lead::{Lead, NewLead, NewLeadInput};
 use routing::{
     Agent, AgentLoad, AgentStatus, Candidate, Condition, Method, Pool, PoolId, PoolMethod,
-    PoolState, ProposalStatus, RoutingSettings, Rule, RuleId, SYSTEM, TraceEntry, WorkingHours,
+    PoolState, RoutingSettings, Rule, RuleId, TraceEntry, WorkingHours,
     engine::{Plan, PlanInput, PoolUpdate, Target, ineligibility, plan, select_target},
     lifted_assignments,
 };
@@ -1732,63 +1732,6 @@ fn a_fallback_agent_that_is_also_an_ineligible_member_still_takes_the_lead() {
     assert_eq!(p.trace.len(), 2);
     assert_eq!(p.trace[0].reason, "away");
     assert!(p.trace[1].reason.starts_with("selected: fallback agent"));
-}
-
-// --------------------------------------------------------------- proposal --
-
-#[test]
-fn a_plan_proposes_a_pending_proposal_without_auto_approve() {
-    let s = Scenario::new(PoolMethod::RoundRobin, vec![agent("a").away(), agent("b")])
-        .by_rule_requiring(&[]);
-    let p = s.run();
-    let proposal = p.proposal(&s.lead, false, now()).unwrap();
-    assert_eq!(proposal.status, ProposalStatus::Pending);
-    assert_eq!(proposal.decided_by, None);
-    assert_eq!(proposal.decided_at, None);
-    assert_eq!(proposal.note, None);
-    assert_eq!(proposal.agent_id, agent_id("b"));
-    assert_eq!(proposal.lead_id, s.lead.id);
-    assert_eq!(proposal.org_id, s.lead.org_id);
-    assert_eq!(proposal.method, Method::RoundRobin);
-    assert_eq!(proposal.pool_id, Some(pool_id("sales")));
-    assert_eq!(proposal.rule_id, Some(RuleId::parse("rule_match").unwrap()));
-    assert_eq!(proposal.trace, p.trace);
-    assert_eq!(proposal.created_at, now());
-    assert!(proposal.id.as_str().starts_with("prop_"));
-}
-
-#[test]
-fn a_plan_proposes_an_approved_proposal_decided_by_the_system_with_auto_approve() {
-    let s = Scenario::new(PoolMethod::LeastLoaded, vec![agent("a")]);
-    let decided = now() + TimeDelta::seconds(1);
-    let proposal = s.run().proposal(&s.lead, true, decided).unwrap();
-    assert_eq!(proposal.status, ProposalStatus::Approved);
-    assert_eq!(proposal.decided_by.as_deref(), Some(SYSTEM));
-    assert_eq!(SYSTEM, "system");
-    assert_eq!(proposal.decided_at, Some(decided));
-    assert_eq!(proposal.created_at, decided);
-    assert_eq!(proposal.method, Method::LeastLoaded);
-}
-
-#[test]
-fn a_sticky_or_fallback_plan_proposes_with_its_method() {
-    let s = Scenario::new(PoolMethod::RoundRobin, vec![agent("a")]).sticky_owner(agent("o"));
-    let proposal = s.run().proposal(&s.lead, false, now()).unwrap();
-    assert_eq!(proposal.method, Method::Sticky);
-    assert_eq!(proposal.agent_id, agent_id("o"));
-
-    let s = Scenario::new(PoolMethod::RoundRobin, vec![]).fallback(agent("fb"));
-    let proposal = s.run().proposal(&s.lead, true, now()).unwrap();
-    assert_eq!(proposal.method, Method::Fallback);
-    assert_eq!(proposal.status, ProposalStatus::Approved);
-}
-
-#[test]
-fn an_unrouted_plan_proposes_nothing() {
-    let s = Scenario::new(PoolMethod::RoundRobin, vec![agent("a").away()]);
-    let p = s.run();
-    assert_eq!(p.proposal(&s.lead, false, now()), None);
-    assert_eq!(p.proposal(&s.lead, true, now()), None);
 }
 
 // ------------------------------------------------------------ pool update --

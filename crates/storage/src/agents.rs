@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use routing::{
-    Agent, AgentChange, RoutingError, lifted_assignments,
+    Agent, AgentChange, PoolMethod, RoutingError, lifted_assignments,
     ports::{AgentFilter, AgentRepository, AgentView},
 };
 use sea_orm::{
@@ -13,7 +13,7 @@ use sea_orm::{
     QuerySelect,
     sea_query::{Expr, Query},
 };
-use tenancy::{AgentId, OrgId, Page, PageRequest, StorageError};
+use tenancy::{AgentId, Page, PageRequest, StorageError, TenantScope};
 
 use crate::{
     Database,
@@ -26,6 +26,7 @@ use crate::{
         AgentSet, agent_to_active, agent_to_domain, candidates, finish, open_lead_counts,
         org_settings,
     },
+    scope::Scoped,
 };
 
 /// Agents stored in the `agents` table, with their loads read from `leads`.
@@ -43,13 +44,16 @@ impl SeaOrmAgentRepository {
 
 #[async_trait]
 impl AgentRepository for SeaOrmAgentRepository {
-    async fn insert(&self, agent: &Agent) -> Result<(), RoutingError> {
+    async fn insert(&self, scope: &TenantScope, agent: &Agent) -> Result<(), RoutingError> {
+        let org = Scoped::new(scope);
         let txn = self.db.begin_write().await.map_err(storage)?;
         let result = async {
             if agent.is_active {
-                check_room(&txn, &agent.org_id).await?;
+                check_room(&txn, org).await?;
             }
-            Entity::insert(agent_to_active(agent))
+            let mut row = agent_to_active(agent);
+            row.org_id = sea_orm::ActiveValue::Set(org.org_id().to_owned());
+            Entity::insert(row)
                 .exec_without_returning(&txn)
                 .await
                 .map_err(storage)?;
@@ -61,12 +65,13 @@ impl AgentRepository for SeaOrmAgentRepository {
 
     async fn find(
         &self,
-        org: &OrgId,
+        scope: &TenantScope,
         id: &AgentId,
         now: DateTime<Utc>,
     ) -> Result<Option<AgentView>, StorageError> {
+        let org = Scoped::new(scope);
         let conn = self.db.connection();
-        let Some(row) = find_in(conn, org, id, false).await? else {
+        let Some(row) = org.one::<Entity>(conn, id.as_str(), false).await? else {
             return Ok(None);
         };
         let mut views = views(conn, org, vec![row], now).await?;
@@ -75,12 +80,12 @@ impl AgentRepository for SeaOrmAgentRepository {
 
     async fn find_by_user(
         &self,
-        org: &OrgId,
+        scope: &TenantScope,
         user_id: &str,
     ) -> Result<Option<Agent>, StorageError> {
+        let org = Scoped::new(scope);
         // Several agents could name one user; the oldest wins, always the same.
-        Entity::find()
-            .filter(Column::OrgId.eq(org.as_str()))
+        org.find::<Entity>()
             .filter(Column::UserId.eq(user_id))
             .order_by_asc(Column::CreatedAt)
             .order_by_asc(Column::Id)
@@ -94,12 +99,13 @@ impl AgentRepository for SeaOrmAgentRepository {
 
     async fn list(
         &self,
-        org: &OrgId,
+        scope: &TenantScope,
         filter: &AgentFilter,
         page: PageRequest,
         now: DateTime<Utc>,
     ) -> Result<Page<AgentView>, StorageError> {
-        let mut query = Entity::find().filter(Column::OrgId.eq(org.as_str()));
+        let org = Scoped::new(scope);
+        let mut query = org.find::<Entity>();
         if let Some(status) = filter.status {
             query = query.filter(Column::Status.eq(status.as_str()));
         }
@@ -126,21 +132,23 @@ impl AgentRepository for SeaOrmAgentRepository {
 
     async fn update(
         &self,
-        org: &OrgId,
+        scope: &TenantScope,
         id: &AgentId,
         change: AgentChange,
         now: DateTime<Utc>,
     ) -> Result<Agent, RoutingError> {
+        let org = Scoped::new(scope);
         let txn = self.db.begin_write().await.map_err(storage)?;
         let result = async {
-            let row = find_in(&txn, org, id, true)
+            let row = org
+                .one::<Entity>(&txn, id.as_str(), true)
                 .await?
                 .ok_or(RoutingError::NotFound("agent"))?;
             let mut agent = agent_to_domain(&row)?;
             let came_back = agent.apply(change, now);
-            write(&txn, &agent).await?;
+            write(&txn, org, &agent).await?;
             if came_back {
-                lift_in_weighted_pools(&txn, &agent).await?;
+                lift_in_weighted_pools(&txn, org, &agent).await?;
             }
             Ok(agent)
         }
@@ -150,14 +158,16 @@ impl AgentRepository for SeaOrmAgentRepository {
 
     async fn set_active(
         &self,
-        org: &OrgId,
+        scope: &TenantScope,
         id: &AgentId,
         active: bool,
         now: DateTime<Utc>,
     ) -> Result<Agent, RoutingError> {
+        let org = Scoped::new(scope);
         let txn = self.db.begin_write().await.map_err(storage)?;
         let result = async {
-            let row = find_in(&txn, org, id, true)
+            let row = org
+                .one::<Entity>(&txn, id.as_str(), true)
                 .await?
                 .ok_or(RoutingError::NotFound("agent"))?;
             let mut agent = agent_to_domain(&row)?;
@@ -169,7 +179,7 @@ impl AgentRepository for SeaOrmAgentRepository {
             }
             agent.is_active = active;
             agent.updated_at = now;
-            write(&txn, &agent).await?;
+            write(&txn, org, &agent).await?;
             Ok(agent)
         }
         .await;
@@ -177,26 +187,10 @@ impl AgentRepository for SeaOrmAgentRepository {
     }
 }
 
-/// The row of agent `id` of `org`, locked for the rest of the transaction
-/// when `for_update`.
-async fn find_in(
-    conn: &impl ConnectionTrait,
-    org: &OrgId,
-    id: &AgentId,
-    for_update: bool,
-) -> Result<Option<agents::Model>, StorageError> {
-    let mut query = Entity::find_by_id(id.as_str()).filter(Column::OrgId.eq(org.as_str()));
-    if for_update {
-        // Ignored by SQLite, whose IMMEDIATE transaction already holds the write lock.
-        query = query.lock_exclusive();
-    }
-    query.one(conn).await.map_err(storage)
-}
-
 /// Agents with their loads: one grouped count for all of them.
 async fn views(
     conn: &impl ConnectionTrait,
-    org: &OrgId,
+    org: Scoped<'_>,
     rows: Vec<agents::Model>,
     now: DateTime<Utc>,
 ) -> Result<Vec<AgentView>, StorageError> {
@@ -212,11 +206,17 @@ async fn views(
 }
 
 /// Writes the agent's own columns back (never its routing counters).
-async fn write(conn: &impl ConnectionTrait, agent: &Agent) -> Result<(), StorageError> {
-    Entity::update(agent_to_active(agent))
+async fn write(
+    conn: &impl ConnectionTrait,
+    org: Scoped<'_>,
+    agent: &Agent,
+) -> Result<(), StorageError> {
+    let mut row = agent_to_active(agent);
+    row.org_id = sea_orm::ActiveValue::NotSet;
+    Entity::update(row)
         .validate()
         .map_err(storage)?
-        .filter(Column::OrgId.eq(agent.org_id.as_str()))
+        .filter(org.owns::<Entity>())
         .exec_without_returning(conn)
         .await
         .map_err(storage)?;
@@ -227,12 +227,12 @@ async fn write(conn: &impl ConnectionTrait, agent: &Agent) -> Result<(), Storage
 ///
 /// The organization's row is locked first, so that two concurrent inserts
 /// or reactivations of one organization cannot both see room for one more.
-async fn check_room(conn: &impl ConnectionTrait, org: &OrgId) -> Result<(), RoutingError> {
+async fn check_room(conn: &impl ConnectionTrait, org: Scoped<'_>) -> Result<(), RoutingError> {
     let Some(max) = org_settings(conn, org, true).await?.max_agents() else {
         return Ok(());
     };
-    let active = Entity::find()
-        .filter(Column::OrgId.eq(org.as_str()))
+    let active = org
+        .find::<Entity>()
         .filter(Column::IsActive.eq(true))
         .count(conn)
         .await
@@ -249,25 +249,25 @@ async fn check_room(conn: &impl ConnectionTrait, org: &OrgId) -> Result<(), Rout
 /// of pools, then one update per pool actually lifted.
 async fn lift_in_weighted_pools(
     conn: &impl ConnectionTrait,
+    org: Scoped<'_>,
     agent: &Agent,
 ) -> Result<(), StorageError> {
-    let org = agent.org_id.as_str();
     let weighted_pools = Query::select()
         .column(routing_pools::Column::Id)
         .from(routing_pools::Entity)
-        .and_where(routing_pools::Column::OrgId.eq(org))
-        .and_where(routing_pools::Column::Method.eq("weighted"))
+        .and_where(org.owns::<routing_pools::Entity>())
+        .and_where(routing_pools::Column::Method.eq(PoolMethod::Weighted.as_str()))
         .to_owned();
     let pools_of_agent = Query::select()
         .column(pool_members::Column::PoolId)
         .from(pool_members::Entity)
-        .and_where(pool_members::Column::OrgId.eq(org))
+        .and_where(org.owns::<pool_members::Entity>())
         .and_where(pool_members::Column::AgentId.eq(agent.id.as_str()))
         .and_where(pool_members::Column::PoolId.in_subquery(weighted_pools))
         .to_owned();
     // Every member of those pools, the agent included.
-    let members = pool_members::Entity::find()
-        .filter(pool_members::Column::OrgId.eq(org))
+    let members = org
+        .find::<pool_members::Entity>()
         .filter(pool_members::Column::PoolId.in_subquery(pools_of_agent.clone()))
         .all(conn)
         .await
@@ -275,17 +275,17 @@ async fn lift_in_weighted_pools(
     if members.is_empty() {
         return Ok(());
     }
-    let weights: HashMap<String, u32> = Entity::find()
+    let weights: HashMap<String, u32> = org
+        .find::<Entity>()
         .select_only()
         .column(Column::Id)
         .column(Column::Weight)
-        .filter(Column::OrgId.eq(org))
         .filter(
             Column::Id.in_subquery(
                 Query::select()
                     .column(pool_members::Column::AgentId)
                     .from(pool_members::Entity)
-                    .and_where(pool_members::Column::OrgId.eq(org))
+                    .and_where(org.owns::<pool_members::Entity>())
                     .and_where(pool_members::Column::PoolId.in_subquery(pools_of_agent))
                     .to_owned(),
             ),
@@ -311,14 +311,13 @@ async fn lift_in_weighted_pools(
         let lifted = i64::try_from(lifted).unwrap_or(i64::MAX);
         // Only ever raised, in one expression: a routing step counting a
         // lead for this member meanwhile is not lost.
-        pool_members::Entity::update_many()
+        org.update::<pool_members::Entity>()
             .col_expr(
                 pool_members::Column::Assignments,
                 Expr::case(pool_members::Column::Assignments.lt(lifted), lifted)
                     .finally(pool_members::Column::Assignments.into_expr())
                     .into(),
             )
-            .filter(pool_members::Column::OrgId.eq(org))
             .filter(pool_members::Column::PoolId.eq(own.pool_id.as_str()))
             .filter(pool_members::Column::AgentId.eq(own.agent_id.as_str()))
             .exec(conn)

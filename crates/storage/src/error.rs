@@ -15,6 +15,37 @@ pub(crate) fn storage(err: DbErr) -> StorageError {
     }
 }
 
+/// What failed, and why: the operation travels with the database error, so
+/// that a log line says which step of a use case broke.
+#[derive(Debug, thiserror::Error)]
+#[error("{op} failed")]
+pub(crate) struct OperationFailed {
+    op: &'static str,
+    #[source]
+    source: DbErr,
+}
+
+/// [`storage`], naming the operation that failed.
+pub(crate) fn failed(op: &'static str) -> impl Fn(DbErr) -> StorageError {
+    move |err| match storage(err) {
+        StorageError::Unavailable(e) => StorageError::Unavailable(wrap(op, e)),
+        StorageError::Other(e) => StorageError::Other(wrap(op, e)),
+    }
+}
+
+fn wrap(
+    op: &'static str,
+    err: Box<dyn std::error::Error + Send + Sync>,
+) -> Box<dyn std::error::Error + Send + Sync> {
+    match err.downcast::<DbErr>() {
+        Ok(source) => Box::new(OperationFailed {
+            op,
+            source: *source,
+        }),
+        Err(other) => other,
+    }
+}
+
 /// A row that cannot be mapped to a valid domain value: the database holds
 /// something the domain rules never allowed.
 pub(crate) fn corrupt(what: impl Into<String>) -> StorageError {

@@ -1,57 +1,72 @@
-//! [`LeadRepository`] on sea-orm: the read side of leads and proposals, and
-//! contact updates.
+//! The read side on sea-orm: leads ([`LeadRepository`]), proposals
+//! ([`ProposalRepository`]) and the dashboard's aggregates ([`Reporting`]).
+//! Writes go through the routing workflow's unit of work
+//! ([`crate::SeaOrmUnitOfWork`]).
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use lead::{Lead, LeadContactPatch, LeadFilter, LeadId};
-use routing::{
-    ChartAgent, DayCount, DayWindow, LeadActivity, Proposal, ProposalId, ProposalStatus,
-    RoutingError,
-    ports::{LeadRepository, ProposalFilter},
+use lead::{Lead, LeadFilter, LeadId, LeadRepository, LeadStatus};
+use proposal::{
+    Proposal, ProposalId, ProposalStatus,
+    ports::{Counts, ProposalFilter, ProposalRepository, Reporting},
 };
+use routing::{ChartAgent, DayCount, DayWindow, LeadActivity};
 use sea_orm::{
-    ColumnTrait, Condition, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ColumnTrait, Condition, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
     sea_query::{CaseStatement, Expr},
 };
-use tenancy::{AgentId, OrgId, Page, PageRequest, StorageError};
+use tenancy::{AgentId, Page, PageRequest, StorageError, TenantScope};
 
 use crate::{
     Database,
     entity::{agents, leads, proposals, users},
     error::{corrupt, storage},
-    routing_rows::{
-        ASSIGNED_STATUSES, find_lead, finish, latest_proposal, lead_to_domain, proposal_to_domain,
-        update_lead,
-    },
+    routing_rows::{find_lead, latest_proposal, lead_to_domain, proposal_to_domain, status_names},
+    scope::Scoped,
 };
 
-/// Leads and proposals stored in the `leads` and `proposals` tables.
-#[derive(Clone, Debug)]
-pub struct SeaOrmLeadRepository {
-    db: Database,
+macro_rules! read_repository {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug)]
+        pub struct $name {
+            db: Database,
+        }
+
+        impl $name {
+            /// A repository on this database.
+            pub fn new(db: Database) -> Self {
+                Self { db }
+            }
+        }
+    };
 }
 
-impl SeaOrmLeadRepository {
-    /// A repository on this database.
-    pub fn new(db: Database) -> Self {
-        Self { db }
-    }
-}
+read_repository!(
+    /// Leads stored in the `leads` table.
+    SeaOrmLeadRepository
+);
+read_repository!(
+    /// Proposals stored in the `proposals` table.
+    SeaOrmProposalRepository
+);
+read_repository!(
+    /// Counts and charts over the tenant tables.
+    SeaOrmReporting
+);
 
 #[async_trait]
 impl LeadRepository for SeaOrmLeadRepository {
-    async fn find(&self, org: &OrgId, id: &LeadId) -> Result<Option<Lead>, StorageError> {
-        find_lead(self.db.connection(), org, id.as_str(), false).await
+    async fn find(&self, scope: &TenantScope, id: &LeadId) -> Result<Option<Lead>, StorageError> {
+        find_lead(self.db.connection(), Scoped::new(scope), id.as_str(), false).await
     }
 
     async fn list(
         &self,
-        org: &OrgId,
+        scope: &TenantScope,
         filter: &LeadFilter,
         page: PageRequest,
     ) -> Result<Page<Lead>, StorageError> {
-        let mut query = leads::Entity::find().filter(leads::Column::OrgId.eq(org.as_str()));
+        let mut query = Scoped::new(scope).find::<leads::Entity>();
         if let Some(status) = filter.status {
             query = query.filter(leads::Column::Status.eq(status.as_str()));
         }
@@ -59,7 +74,7 @@ impl LeadRepository for SeaOrmLeadRepository {
             // Assigned, not merely proposed: as `Lead::assigned_agent_id`.
             query = query
                 .filter(leads::Column::AgentId.eq(agent.as_str()))
-                .filter(leads::Column::Status.is_in(ASSIGNED_STATUSES));
+                .filter(leads::Column::Status.is_in(status_names(LeadStatus::OWNED)));
         }
         let conn = self.db.connection();
         let total = query.clone().count(conn).await.map_err(storage)?;
@@ -78,49 +93,30 @@ impl LeadRepository for SeaOrmLeadRepository {
             offset: page.offset(),
         })
     }
+}
 
-    async fn update_contact(
+#[async_trait]
+impl ProposalRepository for SeaOrmProposalRepository {
+    async fn find(
         &self,
-        org: &OrgId,
-        id: &LeadId,
-        patch: LeadContactPatch,
-        now: DateTime<Utc>,
-    ) -> Result<Lead, RoutingError> {
-        let txn = self.db.begin_write().await.map_err(storage)?;
-        let result = async {
-            let mut lead = find_lead(&txn, org, id.as_str(), true)
-                .await?
-                .ok_or(RoutingError::NotFound("lead"))?;
-            lead.apply(patch, now)?;
-            update_lead(&txn, &lead).await?;
-            Ok(lead)
-        }
-        .await;
-        finish(txn, result).await
-    }
-
-    async fn find_proposal(
-        &self,
-        org: &OrgId,
+        scope: &TenantScope,
         id: &ProposalId,
     ) -> Result<Option<Proposal>, StorageError> {
-        proposals::Entity::find_by_id(id.as_str())
-            .filter(proposals::Column::OrgId.eq(org.as_str()))
-            .one(self.db.connection())
-            .await
-            .map_err(storage)?
+        Scoped::new(scope)
+            .one::<proposals::Entity>(self.db.connection(), id.as_str(), false)
+            .await?
             .as_ref()
             .map(proposal_to_domain)
             .transpose()
     }
 
-    async fn list_proposals(
+    async fn list(
         &self,
-        org: &OrgId,
+        scope: &TenantScope,
         filter: &ProposalFilter,
         page: PageRequest,
     ) -> Result<Page<Proposal>, StorageError> {
-        let mut query = proposals::Entity::find().filter(proposals::Column::OrgId.eq(org.as_str()));
+        let mut query = Scoped::new(scope).find::<proposals::Entity>();
         if let Some(status) = filter.status {
             query = query.filter(proposals::Column::Status.eq(status.as_str()));
         }
@@ -159,43 +155,51 @@ impl LeadRepository for SeaOrmLeadRepository {
         })
     }
 
-    async fn latest_proposal(
+    async fn latest_for_lead(
         &self,
-        org: &OrgId,
+        scope: &TenantScope,
         lead: &LeadId,
     ) -> Result<Option<Proposal>, StorageError> {
-        latest_proposal(self.db.connection(), org, lead.as_str()).await
+        latest_proposal(self.db.connection(), Scoped::new(scope), lead.as_str()).await
     }
+}
 
-    async fn counts(&self, org: &OrgId) -> Result<(u64, u64, u64, u64), StorageError> {
+#[async_trait]
+impl Reporting for SeaOrmReporting {
+    async fn counts(&self, scope: &TenantScope) -> Result<Counts, StorageError> {
         let conn = self.db.connection();
-        let users = users::Entity::find()
-            .filter(users::Column::OrgId.eq(org.as_str()))
+        let users = Scoped::new(scope)
+            .find::<users::Entity>()
             .count(conn)
             .await
             .map_err(storage)?;
-        let agents = agents::Entity::find()
-            .filter(agents::Column::OrgId.eq(org.as_str()))
+        let agents = Scoped::new(scope)
+            .find::<agents::Entity>()
             .filter(agents::Column::IsActive.eq(true))
             .count(conn)
             .await
             .map_err(storage)?;
-        let leads = leads::Entity::find()
-            .filter(leads::Column::OrgId.eq(org.as_str()))
+        let leads = Scoped::new(scope)
+            .find::<leads::Entity>()
             .count(conn)
             .await
             .map_err(storage)?;
-        let proposals = proposals::Entity::find()
-            .filter(proposals::Column::OrgId.eq(org.as_str()))
+        let proposals = Scoped::new(scope)
+            .find::<proposals::Entity>()
             .count(conn)
             .await
             .map_err(storage)?;
-        Ok((users, agents, leads, proposals))
+        Ok(Counts {
+            users,
+            agents,
+            leads,
+            proposals,
+        })
     }
 
     async fn leads_per_agent(
         &self,
-        org: &OrgId,
+        scope: &TenantScope,
         window: &DayWindow,
         only: Option<&AgentId>,
     ) -> Result<LeadActivity, StorageError> {
@@ -219,22 +223,22 @@ impl LeadRepository for SeaOrmLeadRepository {
                 });
         // The assigned agent, as `Lead::assigned_agent_id`: a proposal is not an assignment.
         let assignee = Expr::case(
-            leads::Column::Status.is_in(ASSIGNED_STATUSES),
+            leads::Column::Status.is_in(status_names(LeadStatus::OWNED)),
             Expr::col((leads::Entity, leads::Column::AgentId)),
         );
-        let mut query = leads::Entity::find()
+        // `idx_leads_org_created` (org_id, created_at, id) serves this range.
+        let mut query = Scoped::new(scope)
+            .find::<leads::Entity>()
             .select_only()
             .expr_as(day, "day_index")
             .expr_as(assignee, "assignee")
             .expr_as(leads::Column::Id.count(), "n")
-            // `idx_leads_org_created` (org_id, created_at, id) serves this range.
-            .filter(leads::Column::OrgId.eq(org.as_str()))
             .filter(leads::Column::CreatedAt.gte(*start))
             .filter(leads::Column::CreatedAt.lt(*end));
         if let Some(agent) = only {
             query = query
                 .filter(leads::Column::AgentId.eq(agent.as_str()))
-                .filter(leads::Column::Status.is_in(ASSIGNED_STATUSES));
+                .filter(leads::Column::Status.is_in(status_names(LeadStatus::OWNED)));
         }
         // Grouped by the output columns' names: both engines accept them.
         let rows = query
@@ -261,11 +265,11 @@ impl LeadRepository for SeaOrmLeadRepository {
             })
             .collect::<Result<Vec<_>, StorageError>>()?;
 
-        let agents = agents::Entity::find()
+        let agents = Scoped::new(scope)
+            .find::<agents::Entity>()
             .select_only()
             .column(agents::Column::Id)
-            .column(agents::Column::Name)
-            .filter(agents::Column::OrgId.eq(org.as_str()));
+            .column(agents::Column::Name);
         let agents = match only {
             Some(agent) => agents.filter(agents::Column::Id.eq(agent.as_str())),
             None => {

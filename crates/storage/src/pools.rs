@@ -9,7 +9,7 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect,
 };
-use tenancy::{AgentId, OrgId, Page, PageRequest, StorageError, ValidationErrors};
+use tenancy::{AgentId, Page, PageRequest, StorageError, TenantScope, ValidationErrors};
 
 use crate::{
     Database,
@@ -20,6 +20,7 @@ use crate::{
     },
     error::{storage, violates_unique},
     routing_rows::{finish, is_foreign_key_violation, member_id, members_of, pool_to_domain},
+    scope::Scoped,
 };
 
 /// Rows per multi-row insert: well under both engines' limits on bound
@@ -41,31 +42,38 @@ impl SeaOrmPoolRepository {
 
 #[async_trait]
 impl PoolRepository for SeaOrmPoolRepository {
-    async fn insert(&self, pool: &Pool) -> Result<(), RoutingError> {
+    async fn insert(&self, scope: &TenantScope, pool: &Pool) -> Result<(), RoutingError> {
+        let org = Scoped::new(scope);
         let txn = self.db.begin_write().await.map_err(storage)?;
         let result = async {
-            check_members(&txn, &pool.org_id, &pool.member_ids).await?;
-            Entity::insert(to_active(pool))
+            check_members(&txn, org, &pool.member_ids).await?;
+            Entity::insert(to_active(org, pool))
                 .exec_without_returning(&txn)
                 .await
                 .map_err(name_taken_or_storage)?;
-            insert_members(&txn, pool, &HashMap::new()).await?;
+            insert_members(&txn, org, pool, &HashMap::new()).await?;
             Ok(())
         }
         .await;
         finish(txn, result).await
     }
 
-    async fn find(&self, org: &OrgId, id: &PoolId) -> Result<Option<Pool>, StorageError> {
+    async fn find(&self, scope: &TenantScope, id: &PoolId) -> Result<Option<Pool>, StorageError> {
+        let org = Scoped::new(scope);
         let conn = self.db.connection();
-        match find_in(conn, org, id, false).await? {
+        match org.one::<Entity>(conn, id.as_str(), false).await? {
             Some(row) => Ok(with_members(conn, org, vec![row]).await?.pop()),
             None => Ok(None),
         }
     }
 
-    async fn list(&self, org: &OrgId, page: PageRequest) -> Result<Page<Pool>, StorageError> {
-        let query = Entity::find().filter(Column::OrgId.eq(org.as_str()));
+    async fn list(
+        &self,
+        scope: &TenantScope,
+        page: PageRequest,
+    ) -> Result<Page<Pool>, StorageError> {
+        let org = Scoped::new(scope);
+        let query = org.find::<Entity>();
         let conn = self.db.connection();
         let total = query.clone().count(conn).await.map_err(storage)?;
         let rows = query
@@ -86,16 +94,18 @@ impl PoolRepository for SeaOrmPoolRepository {
 
     async fn update(
         &self,
-        org: &OrgId,
+        scope: &TenantScope,
         id: &PoolId,
         change: PoolChange,
         now: DateTime<Utc>,
     ) -> Result<Pool, RoutingError> {
+        let org = Scoped::new(scope);
         let txn = self.db.begin_write().await.map_err(storage)?;
         let result = async {
             // Locked like a routing step locks it: no lead is routed with
             // half-replaced members.
-            let row = find_in(&txn, org, id, true)
+            let row = org
+                .one::<Entity>(&txn, id.as_str(), true)
                 .await?
                 .ok_or(RoutingError::NotFound("pool"))?;
             let mut pool = with_members(&txn, org, vec![row])
@@ -109,10 +119,10 @@ impl PoolRepository for SeaOrmPoolRepository {
                 pool.method = method;
             }
             pool.updated_at = now;
-            Entity::update(to_active(&pool))
+            Entity::update(to_active(org, &pool))
                 .validate()
                 .map_err(storage)?
-                .filter(Column::OrgId.eq(org.as_str()))
+                .filter(org.owns::<Entity>())
                 .exec_without_returning(&txn)
                 .await
                 .map_err(name_taken_or_storage)?;
@@ -126,14 +136,13 @@ impl PoolRepository for SeaOrmPoolRepository {
                     .into_iter()
                     .map(|m| (m.agent_id, m.assignments))
                     .collect();
-                pool_members::Entity::delete_many()
-                    .filter(pool_members::Column::OrgId.eq(org.as_str()))
+                org.delete::<pool_members::Entity>()
                     .filter(pool_members::Column::PoolId.eq(id.as_str()))
                     .exec(&txn)
                     .await
                     .map_err(storage)?;
                 pool.member_ids = member_ids;
-                insert_members(&txn, &pool, &kept).await?;
+                insert_members(&txn, org, &pool, &kept).await?;
             }
             Ok(pool)
         }
@@ -141,14 +150,15 @@ impl PoolRepository for SeaOrmPoolRepository {
         finish(txn, result).await
     }
 
-    async fn delete(&self, org: &OrgId, id: &PoolId) -> Result<(), RoutingError> {
+    async fn delete(&self, scope: &TenantScope, id: &PoolId) -> Result<(), RoutingError> {
+        let org = Scoped::new(scope);
         let txn = self.db.begin_write().await.map_err(storage)?;
         let result = async {
-            find_in(&txn, org, id, true)
+            org.one::<Entity>(&txn, id.as_str(), true)
                 .await?
                 .ok_or(RoutingError::NotFound("pool"))?;
-            let rules = routing_rules::Entity::find()
-                .filter(routing_rules::Column::OrgId.eq(org.as_str()))
+            let rules = org
+                .find::<routing_rules::Entity>()
                 .filter(routing_rules::Column::PoolId.eq(id.as_str()))
                 .count(&txn)
                 .await
@@ -158,8 +168,7 @@ impl PoolRepository for SeaOrmPoolRepository {
             }
             // The RESTRICT foreign key of `routing_rules` still guards
             // against a rule written after the count.
-            Entity::delete_many()
-                .filter(Column::OrgId.eq(org.as_str()))
+            org.delete::<Entity>()
                 .filter(Column::Id.eq(id.as_str()))
                 .exec(&txn)
                 .await
@@ -177,26 +186,10 @@ impl PoolRepository for SeaOrmPoolRepository {
     }
 }
 
-/// The row of pool `id` of `org`, locked for the rest of the transaction
-/// when `for_update`.
-async fn find_in(
-    conn: &impl ConnectionTrait,
-    org: &OrgId,
-    id: &PoolId,
-    for_update: bool,
-) -> Result<Option<routing_pools::Model>, StorageError> {
-    let mut query = Entity::find_by_id(id.as_str()).filter(Column::OrgId.eq(org.as_str()));
-    if for_update {
-        // Ignored by SQLite, whose IMMEDIATE transaction already holds the write lock.
-        query = query.lock_exclusive();
-    }
-    query.one(conn).await.map_err(storage)
-}
-
 /// Pools with their members, read in one query for all of them.
 async fn with_members(
     conn: &impl ConnectionTrait,
-    org: &OrgId,
+    org: Scoped<'_>,
     rows: Vec<routing_pools::Model>,
 ) -> Result<Vec<Pool>, StorageError> {
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
@@ -218,16 +211,16 @@ async fn with_members(
 /// (one query for the whole list).
 async fn check_members(
     conn: &impl ConnectionTrait,
-    org: &OrgId,
+    org: Scoped<'_>,
     member_ids: &[AgentId],
 ) -> Result<(), RoutingError> {
     if member_ids.is_empty() {
         return Ok(());
     }
-    let known: HashSet<String> = agents::Entity::find()
+    let known: HashSet<String> = org
+        .find::<agents::Entity>()
         .select_only()
         .column(agents::Column::Id)
-        .filter(agents::Column::OrgId.eq(org.as_str()))
         .filter(agents::Column::Id.is_in(member_ids.iter().map(AgentId::as_str)))
         .into_tuple::<String>()
         .all(conn)
@@ -254,6 +247,7 @@ async fn check_members(
 /// Stores the pool's members in order, with the weighted counts of `kept`.
 async fn insert_members(
     conn: &impl ConnectionTrait,
+    org: Scoped<'_>,
     pool: &Pool,
     kept: &HashMap<String, i64>,
 ) -> Result<(), StorageError> {
@@ -262,7 +256,7 @@ async fn insert_members(
         .iter()
         .enumerate()
         .map(|(position, agent_id)| pool_members::ActiveModel {
-            org_id: Set(pool.org_id.to_string()),
+            org_id: Set(org.org_id().to_owned()),
             pool_id: Set(pool.id.to_string()),
             agent_id: Set(agent_id.to_string()),
             position: Set(i32::try_from(position).unwrap_or(i32::MAX)),
@@ -292,10 +286,10 @@ fn name_taken_or_storage(err: DbErr) -> RoutingError {
 }
 
 /// The pool's own columns; the round-robin cursor is the routing step's.
-fn to_active(pool: &Pool) -> routing_pools::ActiveModel {
+fn to_active(org: Scoped<'_>, pool: &Pool) -> routing_pools::ActiveModel {
     routing_pools::ActiveModel {
         id: Set(pool.id.to_string()),
-        org_id: Set(pool.org_id.to_string()),
+        org_id: Set(org.org_id().to_owned()),
         name: Set(pool.name.clone()),
         method: Set(pool.method.as_str().to_owned()),
         last_agent_id: sea_orm::ActiveValue::NotSet,

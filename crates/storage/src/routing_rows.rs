@@ -8,15 +8,16 @@ use std::collections::HashMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use lead::{Lead, LeadId, LeadStatus};
 use organization::Settings;
+use proposal::{Proposal, ProposalId, ProposalStatus};
 use routing::{
     Agent, AgentLoad, AgentStatus, Candidate, Condition, Method, Pool, PoolId, PoolMethod,
-    Proposal, ProposalId, ProposalStatus, RoutingError, Rule, RuleId, TraceEntry, WorkingHours,
+    RoutingError, Rule, RuleId, TraceEntry, WorkingHours,
 };
 use sea_orm::{
     ActiveValue::{NotSet, Set},
     ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, SqlErr,
-    sea_query::{Expr, ExprTrait, LockType, Query},
+    sea_query::{LockType, Query},
 };
 use serde_json::{Map, Value, json};
 use tenancy::{AgentId, Email, OrgId, StorageError};
@@ -24,16 +25,14 @@ use tenancy::{AgentId, Email, OrgId, StorageError};
 use crate::{
     entity::{agents, leads, organizations, pool_members, proposals, routing_pools, routing_rules},
     error::{corrupt, storage},
+    scope::Scoped,
 };
 
-/// Lead statuses that hold their agent's capacity ([`LeadStatus::is_open`]).
-pub(crate) const OPEN_STATUSES: [&str; 3] = ["proposed", "assigned", "contacted"];
-
-/// Lead statuses in which the lead is its agent's ([`Lead::assigned_agent_id`]).
-pub(crate) const ASSIGNED_STATUSES: [&str; 4] = ["assigned", "contacted", "won", "lost"];
-
-/// The longest unrouted reason the `leads` column holds.
-const MAX_UNROUTED_REASON: usize = 500;
+/// The stored names of a set of lead statuses (the sets are the `lead`
+/// crate's: [`LeadStatus::OPEN`], [`LeadStatus::OWNED`]).
+pub(crate) fn status_names<const N: usize>(set: [LeadStatus; N]) -> [&'static str; N] {
+    set.map(LeadStatus::as_str)
+}
 
 /// Commits `result`'s transaction when it is `Ok`, rolls it back otherwise,
 /// so that an error leaves nothing written and releases the locks at once.
@@ -93,10 +92,10 @@ fn parse_strings(value: &Value) -> Option<Vec<String>> {
 /// which take `FOR KEY SHARE`, are not blocked).
 pub(crate) async fn org_settings(
     conn: &impl ConnectionTrait,
-    org: &OrgId,
+    org: Scoped<'_>,
     lock: bool,
 ) -> Result<Settings, StorageError> {
-    let mut query = organizations::Entity::find_by_id(org.as_str())
+    let mut query = organizations::Entity::find_by_id(org.org_id())
         .select_only()
         .column(organizations::Column::Settings);
     if lock {
@@ -110,7 +109,7 @@ pub(crate) async fn org_settings(
         .map_err(storage)?;
     match settings {
         Some(value) => Settings::parse(value)
-            .map_err(|_| corrupt(format!("organization {org}: invalid settings"))),
+            .map_err(|_| corrupt(format!("organization {}: invalid settings", org.org_id()))),
         None => Ok(Settings::default()),
     }
 }
@@ -186,23 +185,23 @@ pub(crate) fn agent_to_domain(m: &agents::Model) -> Result<Agent, StorageError> 
     })
 }
 
-/// The load of `agent` (stored as `m`) with `open_leads` open leads: the
-/// stored daily count counts only on the day it was kept for.
+/// The load of `agent` (stored as `m`) with `open_leads` open leads.
 pub(crate) fn load_of(
     agent: &Agent,
     m: &agents::Model,
     open_leads: u32,
     now: DateTime<Utc>,
 ) -> AgentLoad {
-    let today = day_key(agent.local_day(now));
-    AgentLoad {
+    AgentLoad::from_counters(
+        agent,
         open_leads,
-        today: match &m.daily_count_day {
-            Some(day) if *day == today => u32::try_from(m.daily_count).unwrap_or(0),
-            _ => 0,
-        },
-        last_assigned_at: m.last_assigned_at,
-    }
+        u32::try_from(m.daily_count).unwrap_or(0),
+        m.daily_count_day
+            .as_deref()
+            .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()),
+        m.last_assigned_at,
+        now,
+    )
 }
 
 /// Which agents a load query covers.
@@ -214,11 +213,14 @@ pub(crate) enum AgentSet<'a> {
 }
 
 /// The members of a pool: `SELECT agent_id FROM pool_members WHERE ...`.
-pub(crate) fn pool_member_ids(org: &OrgId, pool_id: &str) -> sea_orm::sea_query::SelectStatement {
+pub(crate) fn pool_member_ids(
+    org: Scoped<'_>,
+    pool_id: &str,
+) -> sea_orm::sea_query::SelectStatement {
     Query::select()
         .column(pool_members::Column::AgentId)
         .from(pool_members::Entity)
-        .and_where(pool_members::Column::OrgId.eq(org.as_str()))
+        .and_where(org.owns::<pool_members::Entity>())
         .and_where(pool_members::Column::PoolId.eq(pool_id))
         .to_owned()
 }
@@ -227,7 +229,7 @@ pub(crate) fn pool_member_ids(org: &OrgId, pool_id: &str) -> sea_orm::sea_query:
 /// are absent).
 pub(crate) async fn open_lead_counts(
     conn: &impl ConnectionTrait,
-    org: &OrgId,
+    org: Scoped<'_>,
     set: AgentSet<'_>,
 ) -> Result<HashMap<String, u32>, StorageError> {
     let agents = match set {
@@ -237,12 +239,12 @@ pub(crate) async fn open_lead_counts(
             leads::Column::AgentId.in_subquery(pool_member_ids(org, pool_id))
         }
     };
-    let rows = leads::Entity::find()
+    let rows = org
+        .find::<leads::Entity>()
         .select_only()
         .column(leads::Column::AgentId)
         .column_as(leads::Column::Id.count(), "n")
-        .filter(leads::Column::OrgId.eq(org.as_str()))
-        .filter(leads::Column::Status.is_in(OPEN_STATUSES))
+        .filter(leads::Column::Status.is_in(status_names(LeadStatus::OPEN)))
         .filter(agents)
         .group_by(leads::Column::AgentId)
         .into_tuple::<(String, i64)>()
@@ -275,17 +277,12 @@ pub(crate) fn candidates(
 /// transaction when `lock` (the capacity check of a routing step).
 pub(crate) async fn candidate(
     conn: &impl ConnectionTrait,
-    org: &OrgId,
+    org: Scoped<'_>,
     id: &str,
     lock: bool,
     now: DateTime<Utc>,
 ) -> Result<Option<Candidate>, StorageError> {
-    let mut query = agents::Entity::find_by_id(id).filter(agents::Column::OrgId.eq(org.as_str()));
-    if lock {
-        // Ignored by SQLite, whose IMMEDIATE transaction already holds the write lock.
-        query = query.lock_exclusive();
-    }
-    let Some(row) = query.one(conn).await.map_err(storage)? else {
+    let Some(row) = org.one::<agents::Entity>(conn, id, lock).await? else {
         return Ok(None);
     };
     // Counted after the lock: on PostgreSQL this statement sees what the
@@ -320,14 +317,14 @@ pub(crate) fn member_id(m: &pool_members::Model) -> Result<AgentId, StorageError
 /// The members of the pools `pool_ids`, each pool's in position order.
 pub(crate) async fn members_of(
     conn: &impl ConnectionTrait,
-    org: &OrgId,
+    org: Scoped<'_>,
     pool_ids: &[String],
 ) -> Result<HashMap<String, Vec<pool_members::Model>>, StorageError> {
     if pool_ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let rows = pool_members::Entity::find()
-        .filter(pool_members::Column::OrgId.eq(org.as_str()))
+    let rows = org
+        .find::<pool_members::Entity>()
         .filter(pool_members::Column::PoolId.is_in(pool_ids.iter().map(String::as_str)))
         .order_by_asc(pool_members::Column::PoolId)
         .order_by_asc(pool_members::Column::Position)
@@ -396,10 +393,9 @@ pub(crate) fn rule_to_domain(m: &routing_rules::Model) -> Result<Rule, StorageEr
 /// Every rule of the organization, in evaluation order.
 pub(crate) async fn all_rules(
     conn: &impl ConnectionTrait,
-    org: &OrgId,
+    org: Scoped<'_>,
 ) -> Result<Vec<Rule>, StorageError> {
-    routing_rules::Entity::find()
-        .filter(routing_rules::Column::OrgId.eq(org.as_str()))
+    org.find::<routing_rules::Entity>()
         .order_by_asc(routing_rules::Column::Priority)
         .order_by_asc(routing_rules::Column::CreatedAt)
         .order_by_asc(routing_rules::Column::Id)
@@ -477,30 +473,15 @@ pub(crate) fn lead_to_domain(m: &leads::Model) -> Result<Lead, StorageError> {
     })
 }
 
-/// A reason as the `leads` column holds it (at most 500 characters).
-pub(crate) fn stored_reason(reason: Option<String>) -> Option<String> {
-    reason.map(|r| match r.char_indices().nth(MAX_UNROUTED_REASON) {
-        Some((cut, _)) => r[..cut].to_owned(),
-        None => r,
-    })
-}
-
 /// The lead `id` of `org`, locked for the rest of the transaction when `lock`.
 pub(crate) async fn find_lead(
     conn: &impl ConnectionTrait,
-    org: &OrgId,
+    org: Scoped<'_>,
     id: &str,
     lock: bool,
 ) -> Result<Option<Lead>, StorageError> {
-    let mut query = leads::Entity::find_by_id(id).filter(leads::Column::OrgId.eq(org.as_str()));
-    if lock {
-        // Ignored by SQLite, whose IMMEDIATE transaction already holds the write lock.
-        query = query.lock_exclusive();
-    }
-    query
-        .one(conn)
-        .await
-        .map_err(storage)?
+    org.one::<leads::Entity>(conn, id, lock)
+        .await?
         .as_ref()
         .map(lead_to_domain)
         .transpose()
@@ -509,16 +490,18 @@ pub(crate) async fn find_lead(
 /// Writes a lead's changing columns back.
 pub(crate) async fn update_lead(
     conn: &impl ConnectionTrait,
+    org: Scoped<'_>,
     lead: &Lead,
 ) -> Result<(), StorageError> {
     let mut row = lead_to_active(lead);
-    // Never changed after ingestion.
+    // Never changed after ingestion; the organization is the scope's.
+    row.org_id = NotSet;
     row.external_id = NotSet;
     row.created_at = NotSet;
     leads::Entity::update(row)
         .validate()
         .map_err(storage)?
-        .filter(leads::Column::OrgId.eq(lead.org_id.as_str()))
+        .filter(org.owns::<leads::Entity>())
         .exec_without_returning(conn)
         .await
         .map_err(storage)?;
@@ -597,11 +580,10 @@ pub(crate) fn proposal_to_domain(m: &proposals::Model) -> Result<Proposal, Stora
 /// creation time).
 pub(crate) async fn latest_proposal(
     conn: &impl ConnectionTrait,
-    org: &OrgId,
+    org: Scoped<'_>,
     lead: &str,
 ) -> Result<Option<Proposal>, StorageError> {
-    proposals::Entity::find()
-        .filter(proposals::Column::OrgId.eq(org.as_str()))
+    org.find::<proposals::Entity>()
         .filter(proposals::Column::LeadId.eq(lead))
         .order_by_desc(proposals::Column::CreatedAt)
         .order_by_desc(proposals::Column::Id)
@@ -611,18 +593,6 @@ pub(crate) async fn latest_proposal(
         .as_ref()
         .map(proposal_to_domain)
         .transpose()
-}
-
-/// The new `daily_count` of an agent given a lead on local day `day`: one
-/// more on the day already counted, else 1 (a new day starts over). One
-/// expression, so concurrent writers never lose an increment.
-pub(crate) fn daily_count_increment(day: &str) -> Expr {
-    Expr::case(
-        agents::Column::DailyCountDay.eq(day),
-        agents::Column::DailyCount.into_expr().add(1),
-    )
-    .finally(1)
-    .into()
 }
 
 #[cfg(test)]
@@ -642,13 +612,5 @@ mod tests {
         assert_eq!(json["start"], "09:00");
         assert_eq!(json["end"], "17:30");
         assert_eq!(parse_working_hours(&json), Some(wh));
-    }
-
-    #[test]
-    fn long_reasons_are_cut_to_the_column() {
-        let long = "é".repeat(600);
-        let cut = stored_reason(Some(long)).expect("kept");
-        assert_eq!(cut.chars().count(), 500);
-        assert_eq!(stored_reason(Some("short".into())), Some("short".into()));
     }
 }

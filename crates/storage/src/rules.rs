@@ -7,16 +7,17 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect,
 };
-use tenancy::{OrgId, Page, PageRequest, StorageError, ValidationErrors};
+use tenancy::{Page, PageRequest, StorageError, TenantScope, ValidationErrors};
 
 use crate::{
     Database,
     entity::{
         routing_pools,
-        routing_rules::{self, Column, Entity},
+        routing_rules::{Column, Entity},
     },
     error::storage,
     routing_rows::{finish, is_foreign_key_violation, rule_to_active, rule_to_domain},
+    scope::Scoped,
 };
 
 /// Rules stored in the `routing_rules` table.
@@ -34,26 +35,34 @@ impl SeaOrmRuleRepository {
 
 #[async_trait]
 impl RuleRepository for SeaOrmRuleRepository {
-    async fn insert(&self, rule: &Rule) -> Result<(), RoutingError> {
+    async fn insert(&self, scope: &TenantScope, rule: &Rule) -> Result<(), RoutingError> {
+        let org = Scoped::new(scope);
         let conn = self.db.connection();
-        check_pool(conn, &rule.org_id, &rule.pool_id).await?;
-        Entity::insert(rule_to_active(rule))
+        check_pool(conn, org, &rule.pool_id).await?;
+        let mut row = rule_to_active(rule);
+        row.org_id = sea_orm::ActiveValue::Set(org.org_id().to_owned());
+        Entity::insert(row)
             .exec_without_returning(conn)
             .await
             .map_err(unknown_pool_or_storage)?;
         Ok(())
     }
 
-    async fn find(&self, org: &OrgId, id: &RuleId) -> Result<Option<Rule>, StorageError> {
-        find_in(self.db.connection(), org, id, false)
+    async fn find(&self, scope: &TenantScope, id: &RuleId) -> Result<Option<Rule>, StorageError> {
+        Scoped::new(scope)
+            .one::<Entity>(self.db.connection(), id.as_str(), false)
             .await?
             .as_ref()
             .map(rule_to_domain)
             .transpose()
     }
 
-    async fn list(&self, org: &OrgId, page: PageRequest) -> Result<Page<Rule>, StorageError> {
-        let query = Entity::find().filter(Column::OrgId.eq(org.as_str()));
+    async fn list(
+        &self,
+        scope: &TenantScope,
+        page: PageRequest,
+    ) -> Result<Page<Rule>, StorageError> {
+        let query = Scoped::new(scope).find::<Entity>();
         let conn = self.db.connection();
         let total = query.clone().count(conn).await.map_err(storage)?;
         let rows = query
@@ -75,14 +84,16 @@ impl RuleRepository for SeaOrmRuleRepository {
 
     async fn update(
         &self,
-        org: &OrgId,
+        scope: &TenantScope,
         id: &RuleId,
         change: RuleChange,
         now: DateTime<Utc>,
     ) -> Result<Rule, RoutingError> {
+        let org = Scoped::new(scope);
         let txn = self.db.begin_write().await.map_err(storage)?;
         let result = async {
-            let row = find_in(&txn, org, id, true)
+            let row = org
+                .one::<Entity>(&txn, id.as_str(), true)
                 .await?
                 .ok_or(RoutingError::NotFound("rule"))?;
             let mut rule = rule_to_domain(&row)?;
@@ -103,10 +114,12 @@ impl RuleRepository for SeaOrmRuleRepository {
                 rule.required_skills = skills;
             }
             rule.updated_at = now;
-            Entity::update(rule_to_active(&rule))
+            let mut row = rule_to_active(&rule);
+            row.org_id = sea_orm::ActiveValue::NotSet;
+            Entity::update(row)
                 .validate()
                 .map_err(storage)?
-                .filter(Column::OrgId.eq(org.as_str()))
+                .filter(org.owns::<Entity>())
                 .exec_without_returning(&txn)
                 .await
                 .map_err(unknown_pool_or_storage)?;
@@ -116,9 +129,9 @@ impl RuleRepository for SeaOrmRuleRepository {
         finish(txn, result).await
     }
 
-    async fn delete(&self, org: &OrgId, id: &RuleId) -> Result<(), RoutingError> {
-        let deleted = Entity::delete_many()
-            .filter(Column::OrgId.eq(org.as_str()))
+    async fn delete(&self, scope: &TenantScope, id: &RuleId) -> Result<(), RoutingError> {
+        let deleted = Scoped::new(scope)
+            .delete::<Entity>()
             .filter(Column::Id.eq(id.as_str()))
             .exec(self.db.connection())
             .await
@@ -130,22 +143,6 @@ impl RuleRepository for SeaOrmRuleRepository {
     }
 }
 
-/// The row of rule `id` of `org`, locked for the rest of the transaction
-/// when `for_update`.
-async fn find_in(
-    conn: &impl ConnectionTrait,
-    org: &OrgId,
-    id: &RuleId,
-    for_update: bool,
-) -> Result<Option<routing_rules::Model>, StorageError> {
-    let mut query = Entity::find_by_id(id.as_str()).filter(Column::OrgId.eq(org.as_str()));
-    if for_update {
-        // Ignored by SQLite, whose IMMEDIATE transaction already holds the write lock.
-        query = query.lock_exclusive();
-    }
-    query.one(conn).await.map_err(storage)
-}
-
 fn unknown_pool() -> RoutingError {
     ValidationErrors::single("poolId", "is not a pool of this organization").into()
 }
@@ -153,13 +150,13 @@ fn unknown_pool() -> RoutingError {
 /// Refuses a pool that is not one of the organization's.
 async fn check_pool(
     conn: &impl ConnectionTrait,
-    org: &OrgId,
+    org: Scoped<'_>,
     pool_id: &PoolId,
 ) -> Result<(), RoutingError> {
-    let found = routing_pools::Entity::find_by_id(pool_id.as_str())
+    let found = org
+        .find_id::<routing_pools::Entity>(pool_id.as_str())
         .select_only()
         .column(routing_pools::Column::Id)
-        .filter(routing_pools::Column::OrgId.eq(org.as_str()))
         .into_tuple::<String>()
         .one(conn)
         .await

@@ -16,23 +16,160 @@ use common::TestDb;
 use std::{collections::HashMap, sync::Arc};
 
 use chrono::{DateTime, Duration, Utc};
+use lead::LeadRepository;
 use lead::{Lead, LeadFilter, LeadStatus, NewLead, NewLeadInput};
 use organization::OrganizationRepository;
+use proposal::{
+    Proposal, ProposalFilter, ProposalId, ProposalRepository, ProposalStatus, Reporting, Routed,
+    workflow,
+};
 use routing::{
-    Agent, AgentChange, AgentInput, AgentStatus, Condition, Method, Pool, PoolId, PoolMethod,
-    ProposalStatus, RoutingError, Rule, RuleId, WorkingHours,
-    ports::{
-        AgentFilter, AgentRepository, LeadRepository, PoolRepository, ProposalFilter, Routed,
-        RoutingStore, RuleRepository,
-    },
+    Agent, AgentChange, AgentInput, AgentStatus, Condition, DayWindow, DecisionSource,
+    LeadActivity, Method, Pool, PoolId, PoolMethod, RoutingError, Rule, RuleId, WorkingHours,
+    engine::Plan,
+    ports::{AgentFilter, AgentRepository, PoolRepository, RuleRepository},
 };
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
 use storage::{
-    SeaOrmAgentRepository, SeaOrmLeadRepository, SeaOrmPoolRepository, SeaOrmRoutingStore,
-    SeaOrmRuleRepository,
+    SeaOrmAgentRepository, SeaOrmLeadRepository, SeaOrmPoolRepository, SeaOrmProposalRepository,
+    SeaOrmReporting, SeaOrmRuleRepository, SeaOrmUnitOfWork,
 };
-use tenancy::{AgentId, OrgId, PageRequest};
+use tenancy::{Actor, AgentId, OrgId, Page, PageRequest, StorageError, TenantScope};
+
+/// The scope of a test operator acting in `org`.
+fn sc(org: &OrgId) -> TenantScope {
+    Actor::operator("test")
+        .acting_in(org.clone())
+        .unwrap()
+        .scope()
+}
+
+/// The routing workflow of the `proposal` crate over the SQL unit of work:
+/// the contract these tests hold the adapter to.
+struct Store {
+    uow: SeaOrmUnitOfWork,
+}
+
+impl Store {
+    async fn ingest(&self, lead: Lead, now: DateTime<Utc>) -> Result<Routed, RoutingError> {
+        let scope = sc(&lead.org_id);
+        workflow::ingest(&self.uow, &scope, lead, now).await
+    }
+
+    async fn approve(
+        &self,
+        org: &OrgId,
+        id: &ProposalId,
+        by: &str,
+        note: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<Routed, RoutingError> {
+        workflow::approve(&self.uow, &sc(org), id, by, note, now).await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn reject(
+        &self,
+        org: &OrgId,
+        id: &ProposalId,
+        by: &str,
+        note: Option<String>,
+        reassign_to: Option<AgentId>,
+        now: DateTime<Utc>,
+    ) -> Result<(Proposal, Routed), RoutingError> {
+        workflow::reject(&self.uow, &sc(org), id, by, note, reassign_to.as_ref(), now).await
+    }
+
+    async fn simulate(&self, lead: &Lead, now: DateTime<Utc>) -> Result<Plan, RoutingError> {
+        let mut reads = self.uow.read(&sc(&lead.org_id)).await?;
+        let decision = routing::decide(
+            reads.as_mut(),
+            lead,
+            &std::collections::HashSet::new(),
+            now,
+            false,
+        )
+        .await?;
+        Ok(decision.plan)
+    }
+}
+
+/// The read side: leads, proposals, reports.
+struct Reads {
+    leads: SeaOrmLeadRepository,
+    proposals: SeaOrmProposalRepository,
+    reporting: SeaOrmReporting,
+    uow: SeaOrmUnitOfWork,
+}
+
+impl Reads {
+    async fn find(
+        &self,
+        scope: &TenantScope,
+        id: &lead::LeadId,
+    ) -> Result<Option<Lead>, StorageError> {
+        self.leads.find(scope, id).await
+    }
+
+    async fn list(
+        &self,
+        scope: &TenantScope,
+        filter: &LeadFilter,
+        page: PageRequest,
+    ) -> Result<Page<Lead>, StorageError> {
+        self.leads.list(scope, filter, page).await
+    }
+
+    async fn list_proposals(
+        &self,
+        org: &OrgId,
+        filter: &ProposalFilter,
+        page: PageRequest,
+    ) -> Result<Page<Proposal>, StorageError> {
+        self.proposals.list(&sc(org), filter, page).await
+    }
+
+    async fn find_proposal(
+        &self,
+        org: &OrgId,
+        id: &ProposalId,
+    ) -> Result<Option<Proposal>, StorageError> {
+        self.proposals.find(&sc(org), id).await
+    }
+
+    async fn latest_proposal(
+        &self,
+        org: &OrgId,
+        id: &lead::LeadId,
+    ) -> Result<Option<Proposal>, StorageError> {
+        self.proposals.latest_for_lead(&sc(org), id).await
+    }
+
+    async fn counts(&self, org: &OrgId) -> Result<(u64, u64, u64, u64), StorageError> {
+        let c = self.reporting.counts(&sc(org)).await?;
+        Ok((c.users, c.agents, c.leads, c.proposals))
+    }
+
+    async fn leads_per_agent(
+        &self,
+        org: &OrgId,
+        window: &DayWindow,
+        only: Option<&AgentId>,
+    ) -> Result<LeadActivity, StorageError> {
+        self.reporting.leads_per_agent(&sc(org), window, only).await
+    }
+
+    async fn update_contact(
+        &self,
+        org: &OrgId,
+        id: &lead::LeadId,
+        patch: lead::LeadContactPatch,
+        now: DateTime<Utc>,
+    ) -> Result<Lead, RoutingError> {
+        workflow::update_lead(&self.uow, &sc(org), id, patch, now).await
+    }
+}
 
 impl TestDb {
     fn agents(&self) -> SeaOrmAgentRepository {
@@ -47,12 +184,19 @@ impl TestDb {
         SeaOrmRuleRepository::new(self.db.clone())
     }
 
-    fn leads(&self) -> SeaOrmLeadRepository {
-        SeaOrmLeadRepository::new(self.db.clone())
+    fn leads(&self) -> Reads {
+        Reads {
+            leads: SeaOrmLeadRepository::new(self.db.clone()),
+            proposals: SeaOrmProposalRepository::new(self.db.clone()),
+            reporting: SeaOrmReporting::new(self.db.clone()),
+            uow: SeaOrmUnitOfWork::new(self.db.clone()),
+        }
     }
 
-    fn store(&self) -> SeaOrmRoutingStore {
-        SeaOrmRoutingStore::new(self.db.clone())
+    fn store(&self) -> Store {
+        Store {
+            uow: SeaOrmUnitOfWork::new(self.db.clone()),
+        }
     }
 
     /// A new available agent `name` of `org`, stored, after `tweak`.
@@ -63,7 +207,10 @@ impl TestDb {
         tweak: impl FnOnce(&mut AgentInput),
     ) -> Agent {
         let agent = new_agent(org, name, tweak);
-        self.agents().insert(&agent).await.unwrap();
+        self.agents()
+            .insert(&sc(&agent.org_id), &agent)
+            .await
+            .unwrap();
         agent
     }
 
@@ -74,7 +221,7 @@ impl TestDb {
     /// A new pool of `org`, stored.
     async fn pool(&self, org: &OrgId, name: &str, method: PoolMethod, members: &[&Agent]) -> Pool {
         let pool = new_pool(org, name, method, members);
-        self.pools().insert(&pool).await.unwrap();
+        self.pools().insert(&sc(&pool.org_id), &pool).await.unwrap();
         pool
     }
 
@@ -98,7 +245,7 @@ impl TestDb {
             created_at: now,
             updated_at: now,
         };
-        self.rules().insert(&rule).await.unwrap();
+        self.rules().insert(&sc(&rule.org_id), &rule).await.unwrap();
         rule
     }
 
@@ -139,7 +286,7 @@ impl TestDb {
     async fn open_leads(&self, org: &OrgId, agent: &Agent) -> u32 {
         let view = self
             .agents()
-            .find(org, &agent.id, tenancy::now())
+            .find(&sc(org), &agent.id, tenancy::now())
             .await
             .unwrap();
         view.unwrap().load.open_leads
@@ -198,7 +345,7 @@ async fn max_agents_counts_active_agents_only() {
     t.agent(&acme, "bob").await;
 
     let err = agents
-        .insert(&new_agent(&acme, "cid", |_| {}))
+        .insert(&sc(&acme), &new_agent(&acme, "cid", |_| {}))
         .await
         .unwrap_err();
     assert!(matches!(err, RoutingError::MaxAgentsReached(2)), "{err:?}");
@@ -206,23 +353,26 @@ async fn max_agents_counts_active_agents_only() {
 
     // A deactivated agent frees its seat; reactivating it needs one.
     let now = tenancy::now();
-    let off = agents.set_active(&acme, &ann.id, false, now).await.unwrap();
+    let off = agents
+        .set_active(&sc(&acme), &ann.id, false, now)
+        .await
+        .unwrap();
     assert!(!off.is_active);
     let cid = t.agent(&acme, "cid").await;
     let err = agents
-        .set_active(&acme, &ann.id, true, now)
+        .set_active(&sc(&acme), &ann.id, true, now)
         .await
         .unwrap_err();
     assert!(matches!(err, RoutingError::MaxAgentsReached(2)), "{err:?}");
     let err = agents
-        .set_active(&acme, &AgentId::generate(), false, now)
+        .set_active(&sc(&acme), &AgentId::generate(), false, now)
         .await
         .unwrap_err();
     assert!(matches!(err, RoutingError::NotFound("agent")), "{err:?}");
 
     let active = agents
         .list(
-            &acme,
+            &sc(&acme),
             &AgentFilter {
                 is_active: Some(true),
                 ..AgentFilter::default()
@@ -239,7 +389,13 @@ async fn max_agents_counts_active_agents_only() {
 
     // Another organization, another limit (none).
     let globex = t.org("globex").await;
-    assert!(agents.find(&globex, &cid.id, now).await.unwrap().is_none());
+    assert!(
+        agents
+            .find(&sc(&globex), &cid.id, now)
+            .await
+            .unwrap()
+            .is_none()
+    );
     for name in ["a1", "a2", "a3"] {
         t.agent(&globex, name).await;
     }
@@ -267,17 +423,24 @@ async fn agents_round_trip_and_returning_agents_are_lifted_in_weighted_pools() {
         )
         .unwrap(),
     );
-    agents.insert(&ann).await.unwrap();
+    agents.insert(&sc(&ann.org_id), &ann).await.unwrap();
     let now = tenancy::now();
-    let view = agents.find(&acme, &ann.id, now).await.unwrap().unwrap();
+    let view = agents
+        .find(&sc(&acme), &ann.id, now)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(view.agent, ann);
     assert_eq!(view.load.open_leads, 0);
     assert_eq!(
-        agents.find_by_user(&acme, "usr_1").await.unwrap(),
+        agents.find_by_user(&sc(&acme), "usr_1").await.unwrap(),
         Some(ann.clone())
     );
     let globex = t.org("globex").await;
-    assert_eq!(agents.find_by_user(&globex, "usr_1").await.unwrap(), None);
+    assert_eq!(
+        agents.find_by_user(&sc(&globex), "usr_1").await.unwrap(),
+        None
+    );
 
     // A weighted pool where bob is away while ann and cid take 10 leads.
     let bob = t
@@ -286,7 +449,7 @@ async fn agents_round_trip_and_returning_agents_are_lifted_in_weighted_pools() {
     let cid = t.agent(&acme, "cid").await;
     let ann = agents
         .update(
-            &acme,
+            &sc(&acme),
             &ann.id,
             AgentChange {
                 working_hours: Some(None),
@@ -311,7 +474,7 @@ async fn agents_round_trip_and_returning_agents_are_lifted_in_weighted_pools() {
     }
     let back = agents
         .update(
-            &acme,
+            &sc(&acme),
             &bob.id,
             AgentChange {
                 status: Some(AgentStatus::Available),
@@ -348,7 +511,7 @@ async fn agents_round_trip_and_returning_agents_are_lifted_in_weighted_pools() {
     assert_eq!(next, all);
 
     let err = agents
-        .update(&globex, &bob.id, AgentChange::default(), now)
+        .update(&sc(&globex), &bob.id, AgentChange::default(), now)
         .await
         .unwrap_err();
     assert!(matches!(err, RoutingError::NotFound("agent")), "{err:?}");
@@ -367,7 +530,7 @@ async fn pools_check_their_members_names_and_rules() {
 
     let mut bad = new_pool(&acme, "emea", PoolMethod::RoundRobin, &[&ann, &stranger]);
     bad.member_ids.push(ghost.clone());
-    let err = pools.insert(&bad).await.unwrap_err();
+    let err = pools.insert(&sc(&bad.org_id), &bad).await.unwrap_err();
     let RoutingError::Invalid(errors) = err else {
         panic!("expected Invalid, got {err:?}");
     };
@@ -382,12 +545,15 @@ async fn pools_check_their_members_names_and_rules() {
         .pool(&acme, "emea", PoolMethod::RoundRobin, &[&ann, &bob])
         .await;
     assert_eq!(
-        pools.find(&acme, &emea.id).await.unwrap(),
+        pools.find(&sc(&acme), &emea.id).await.unwrap(),
         Some(emea.clone())
     );
-    assert_eq!(pools.find(&globex, &emea.id).await.unwrap(), None);
+    assert_eq!(pools.find(&sc(&globex), &emea.id).await.unwrap(), None);
     let same_name = new_pool(&acme, "emea", PoolMethod::Weighted, &[]);
-    let err = pools.insert(&same_name).await.unwrap_err();
+    let err = pools
+        .insert(&sc(&same_name.org_id), &same_name)
+        .await
+        .unwrap_err();
     assert!(matches!(err, RoutingError::PoolNameTaken), "{err:?}");
     t.pool(&globex, "emea", PoolMethod::Weighted, &[&stranger])
         .await;
@@ -397,7 +563,7 @@ async fn pools_check_their_members_names_and_rules() {
     let later = tenancy::now() + Duration::seconds(1);
     let updated = pools
         .update(
-            &acme,
+            &sc(&acme),
             &emea.id,
             routing::PoolChange {
                 name: Some("europe".into()),
@@ -410,11 +576,14 @@ async fn pools_check_their_members_names_and_rules() {
         .unwrap();
     assert_eq!(updated.member_ids, vec![cid.id.clone(), ann.id.clone()]);
     assert_eq!(updated.updated_at, later);
-    assert_eq!(pools.find(&acme, &emea.id).await.unwrap(), Some(updated));
+    assert_eq!(
+        pools.find(&sc(&acme), &emea.id).await.unwrap(),
+        Some(updated)
+    );
     t.pool(&acme, "apac", PoolMethod::RoundRobin, &[]).await;
     let err = pools
         .update(
-            &acme,
+            &sc(&acme),
             &emea.id,
             routing::PoolChange {
                 name: Some("apac".into()),
@@ -425,21 +594,24 @@ async fn pools_check_their_members_names_and_rules() {
         .await
         .unwrap_err();
     assert!(matches!(err, RoutingError::PoolNameTaken), "{err:?}");
-    let page = pools.list(&acme, PageRequest::default()).await.unwrap();
+    let page = pools
+        .list(&sc(&acme), PageRequest::default())
+        .await
+        .unwrap();
     assert_eq!(page.total, 2);
     assert_eq!(page.items[0].name, "europe");
 
     // Rules keep a pool alive.
     let rule = t.rule_to(&acme, &emea, 10, vec![]).await;
-    let err = pools.delete(&acme, &emea.id).await.unwrap_err();
+    let err = pools.delete(&sc(&acme), &emea.id).await.unwrap_err();
     assert!(matches!(err, RoutingError::PoolInUse), "{err:?}");
-    let err = pools.delete(&globex, &emea.id).await.unwrap_err();
+    let err = pools.delete(&sc(&globex), &emea.id).await.unwrap_err();
     assert!(matches!(err, RoutingError::NotFound("pool")), "{err:?}");
-    t.rules().delete(&acme, &rule.id).await.unwrap();
-    pools.delete(&acme, &emea.id).await.unwrap();
-    assert_eq!(pools.find(&acme, &emea.id).await.unwrap(), None);
+    t.rules().delete(&sc(&acme), &rule.id).await.unwrap();
+    pools.delete(&sc(&acme), &emea.id).await.unwrap();
+    assert_eq!(pools.find(&sc(&acme), &emea.id).await.unwrap(), None);
     assert_eq!(t.count("pool_members", &acme).await, 0);
-    let err = pools.delete(&acme, &emea.id).await.unwrap_err();
+    let err = pools.delete(&sc(&acme), &emea.id).await.unwrap_err();
     assert!(matches!(err, RoutingError::NotFound("pool")), "{err:?}");
 }
 
@@ -455,7 +627,7 @@ async fn rules_need_a_pool_of_their_organization_and_list_in_order() {
     let mut bad = t.rule_to(&acme, &pool, 5, vec![]).await;
     bad.id = RuleId::generate();
     bad.pool_id = foreign.id.clone();
-    let err = rules.insert(&bad).await.unwrap_err();
+    let err = rules.insert(&sc(&bad.org_id), &bad).await.unwrap_err();
     let RoutingError::Invalid(errors) = err else {
         panic!("expected Invalid, got {err:?}");
     };
@@ -475,18 +647,21 @@ async fn rules_need_a_pool_of_their_organization_and_list_in_order() {
         .await;
     let catch_all = t.rule_to(&acme, &pool, 100, vec![]).await;
     assert_eq!(
-        rules.find(&acme, &france.id).await.unwrap(),
+        rules.find(&sc(&acme), &france.id).await.unwrap(),
         Some(france.clone())
     );
-    assert_eq!(rules.find(&globex, &france.id).await.unwrap(), None);
-    let page = rules.list(&acme, PageRequest::default()).await.unwrap();
+    assert_eq!(rules.find(&sc(&globex), &france.id).await.unwrap(), None);
+    let page = rules
+        .list(&sc(&acme), PageRequest::default())
+        .await
+        .unwrap();
     let order: Vec<_> = page.items.iter().map(|r| r.priority).collect();
     assert_eq!(order, [1, 5, 100]);
 
     let later = tenancy::now() + Duration::seconds(1);
     let err = rules
         .update(
-            &acme,
+            &sc(&acme),
             &catch_all.id,
             routing::RuleChange {
                 pool_id: Some(foreign.id.clone()),
@@ -499,7 +674,7 @@ async fn rules_need_a_pool_of_their_organization_and_list_in_order() {
     assert!(matches!(err, RoutingError::Invalid(_)), "{err:?}");
     let changed = rules
         .update(
-            &acme,
+            &sc(&acme),
             &catch_all.id,
             routing::RuleChange {
                 priority: Some(0),
@@ -512,13 +687,13 @@ async fn rules_need_a_pool_of_their_organization_and_list_in_order() {
         .unwrap();
     assert_eq!(
         rules
-            .list(&acme, PageRequest::default())
+            .list(&sc(&acme), PageRequest::default())
             .await
             .unwrap()
             .items[0],
         changed
     );
-    let err = rules.delete(&globex, &changed.id).await.unwrap_err();
+    let err = rules.delete(&sc(&globex), &changed.id).await.unwrap_err();
     assert!(matches!(err, RoutingError::NotFound("rule")), "{err:?}");
 }
 
@@ -553,7 +728,7 @@ async fn a_round_robin_pool_rotates_in_member_order() {
         // What was written reads back identically.
         let leads = t.leads();
         assert_eq!(
-            leads.find(&acme, &routed.lead.id).await.unwrap(),
+            leads.find(&sc(&acme), &routed.lead.id).await.unwrap(),
             Some(routed.lead.clone())
         );
         assert_eq!(
@@ -568,13 +743,18 @@ async fn a_round_robin_pool_rotates_in_member_order() {
     );
 
     // Loads: proposals hold capacity; today's count and the last assignment.
-    let view = t.agents().find(&acme, &a.id, t0).await.unwrap().unwrap();
+    let view = t
+        .agents()
+        .find(&sc(&acme), &a.id, t0)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(view.load.open_leads, 2);
     assert_eq!(view.load.today, 2);
     assert_eq!(view.load.last_assigned_at, Some(t0 + Duration::seconds(3)));
     let leads = t.leads();
     let page = leads
-        .list(&acme, &LeadFilter::default(), PageRequest::default())
+        .list(&sc(&acme), &LeadFilter::default(), PageRequest::default())
         .await
         .unwrap();
     assert_eq!(page.total, 4);
@@ -586,7 +766,7 @@ async fn a_round_robin_pool_rotates_in_member_order() {
     // Proposed is not assigned yet.
     let assigned = leads
         .list(
-            &acme,
+            &sc(&acme),
             &LeadFilter {
                 assigned_agent_id: Some(a.id.clone()),
                 ..LeadFilter::default()
@@ -630,7 +810,7 @@ async fn an_external_id_replay_returns_the_stored_lead_and_creates_nothing() {
     let first = t.ingest(&acme, input.clone(), t0).await;
     assert!(first.created);
     assert_eq!(
-        t.leads().find(&acme, &first.lead.id).await.unwrap(),
+        t.leads().find(&sc(&acme), &first.lead.id).await.unwrap(),
         Some(first.lead.clone()),
         "every field reads back"
     );
@@ -788,7 +968,7 @@ async fn capacity_holds_under_concurrent_ingests_across_pools() {
         Some("no member of pool one is eligible")
     );
     assert_eq!(
-        t.leads().find(&solo, &full.lead.id).await.unwrap(),
+        t.leads().find(&sc(&solo), &full.lead.id).await.unwrap(),
         Some(full.lead)
     );
 }
@@ -829,7 +1009,12 @@ async fn a_rejection_routes_to_the_next_agent_and_never_back() {
     assert!(!ann_trace.eligible);
     assert_eq!(ann_trace.reason, "already rejected for this lead");
     // Ann's turn and day were given back.
-    let view = t.agents().find(&acme, &a.id, t1).await.unwrap().unwrap();
+    let view = t
+        .agents()
+        .find(&sc(&acme), &a.id, t1)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((view.load.open_leads, view.load.today), (0, 0));
     let ann_assignments = t
         .scalar(&format!(
@@ -898,7 +1083,7 @@ async fn a_rejection_can_reassign_to_a_named_agent() {
     let b = t.agent(&acme, "bob").await;
     let off = t.agent(&acme, "off").await;
     t.agents()
-        .set_active(&acme, &off.id, false, tenancy::now())
+        .set_active(&sc(&acme), &off.id, false, tenancy::now())
         .await
         .unwrap();
     let stranger = t.agent(&globex, "zed").await;
@@ -945,7 +1130,7 @@ async fn a_rejection_can_reassign_to_a_named_agent() {
     let bobs = t
         .leads()
         .list(
-            &acme,
+            &sc(&acme),
             &LeadFilter {
                 assigned_agent_id: Some(b.id.clone()),
                 ..LeadFilter::default()
@@ -1052,7 +1237,7 @@ async fn a_proposal_is_decided_once() {
         .unwrap_err();
     assert!(matches!(err, RoutingError::NotFound("lead")), "{err:?}");
     assert_eq!(
-        leads.find(&acme, &routed.lead.id).await.unwrap(),
+        leads.find(&sc(&acme), &routed.lead.id).await.unwrap(),
         Some(contacted)
     );
 }
@@ -1123,7 +1308,7 @@ async fn sticky_domains_auto_approval_fallback_and_simulation() {
     for agent in [&a, &b] {
         t.agents()
             .update(
-                &acme,
+                &sc(&acme),
                 &agent.id,
                 AgentChange {
                     status: Some(AgentStatus::Paused),
@@ -1332,11 +1517,11 @@ async fn leads_per_agent_counts_each_utc_day_per_assigned_agent_of_one_organizat
     assert_eq!(expected[&None], [0, 1, 1]);
     // A deactivated agent with leads in the window still has its line.
     t.agents()
-        .set_active(&acme, &bob.id, false, now)
+        .set_active(&sc(&acme), &bob.id, false, now)
         .await
         .unwrap();
     t.agents()
-        .set_active(&acme, &gone.id, false, now)
+        .set_active(&sc(&acme), &gone.id, false, now)
         .await
         .unwrap();
 

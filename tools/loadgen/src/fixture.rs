@@ -35,6 +35,7 @@ pub async fn routed_org(db: &Database, name: &str, agents: usize) -> Result<OrgI
     SeaOrmOrganizationRepository::new(db.clone())
         .insert(&org)
         .await?;
+    let scope = crate::tenant::operator_scope(&org.id)?;
     let agent_repo = SeaOrmAgentRepository::new(db.clone());
     let mut member_ids = Vec::with_capacity(agents);
     for i in 0..agents {
@@ -47,7 +48,7 @@ pub async fn routed_org(db: &Database, name: &str, agents: usize) -> Result<OrgI
             true,
         )?
         .into_agent(org.id.clone(), now)?;
-        agent_repo.insert(&agent).await?;
+        agent_repo.insert(&scope, &agent).await?;
         member_ids.push(agent.id);
     }
     let pool = Pool {
@@ -59,6 +60,8 @@ pub async fn routed_org(db: &Database, name: &str, agents: usize) -> Result<OrgI
         created_at: now,
         updated_at: now,
     };
-    SeaOrmPoolRepository::new(db.clone()).insert(&pool).await?;
+    SeaOrmPoolRepository::new(db.clone())
+        .insert(&scope, &pool)
+        .await?;
     Ok(org.id)
 }

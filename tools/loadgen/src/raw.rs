@@ -1,7 +1,7 @@
 //! `loadgen raw`: the database work of `loadgen http`, done directly in one
 //! process — no HTTP, no JSON, no authentication. Each lead is one
-//! [`RoutingStore::ingest`] (the routing transaction `POST /leads` runs);
-//! every tenth request is one [`LeadRepository::list_proposals`] (what
+//! [`workflow::ingest`] (the routing transaction `POST /leads` runs);
+//! every tenth request is one [`ProposalRepository::list`] (what
 //! `GET /manager/proposals` runs). Its figure is the physical limit of the
 //! storage, that the API is compared with.
 
@@ -9,10 +9,10 @@ use std::{sync::Arc, time::Instant};
 
 use auth::{ApiKeyName, ApiKeyService, Authenticator, NewApiKey, TokenKeys};
 use lead::NewLead;
-use routing::ports::{LeadRepository, ProposalFilter, RoutingStore};
+use proposal::{ProposalFilter, ProposalRepository, workflow};
 use storage::{
-    Database, DatabaseSettings, Engine, SeaOrmApiKeyRepository, SeaOrmLeadRepository,
-    SeaOrmOrganizationRepository, SeaOrmRoutingStore, SeaOrmUserRepository,
+    Database, DatabaseSettings, Engine, SeaOrmApiKeyRepository, SeaOrmOrganizationRepository,
+    SeaOrmProposalRepository, SeaOrmUnitOfWork, SeaOrmUserRepository,
 };
 use tenancy::{Actor, OrgId, PageRequest, Principal, Role};
 
@@ -97,8 +97,8 @@ pub async fn run(args: RawArgs) -> Result<(), Error> {
         .map(|id| {
             tokio::spawn(worker(
                 Task {
-                    store: SeaOrmRoutingStore::new(db.clone()),
-                    leads: SeaOrmLeadRepository::new(db.clone()),
+                    uow: SeaOrmUnitOfWork::new(db.clone()),
+                    proposals: SeaOrmProposalRepository::new(db.clone()),
                     auth: auth.clone(),
                     org: org.clone(),
                     run: format!("{tag}r"),
@@ -211,8 +211,8 @@ async fn key_auth(db: &Database, org: &OrgId) -> Result<KeyAuth, Error> {
 /// What one task works with.
 #[derive(Debug)]
 struct Task {
-    store: SeaOrmRoutingStore,
-    leads: SeaOrmLeadRepository,
+    uow: SeaOrmUnitOfWork,
+    proposals: SeaOrmProposalRepository,
     auth: Option<KeyAuth>,
     org: OrgId,
     run: String,
@@ -222,8 +222,8 @@ struct Task {
 /// One task: a request at a time until the window closes.
 async fn worker(task: Task, window: Window) -> Recorder {
     let Task {
-        store,
-        leads,
+        uow,
+        proposals,
         auth,
         org,
         run,
@@ -232,6 +232,13 @@ async fn worker(task: Task, window: Window) -> Recorder {
     let mut rec = Recorder::default();
     let page = PageRequest::new(Some(LIST_LIMIT), None).unwrap_or_default();
     let filter = ProposalFilter::default();
+    let scope = match crate::tenant::operator_scope(&org) {
+        Ok(scope) => scope,
+        Err(e) => {
+            rec.failed(Kind::Ingest, e.to_string());
+            return rec;
+        }
+    };
     let mut n: u64 = 0;
     while window.open() {
         n += 1;
@@ -246,7 +253,7 @@ async fn worker(task: Task, window: Window) -> Recorder {
             continue;
         }
         if n.is_multiple_of(LIST_EVERY) {
-            let result = leads.list_proposals(&org, &filter, page).await;
+            let result = proposals.list(&scope, &filter, page).await;
             if window.counts(began) {
                 match result {
                     Ok(_) => rec.listed(began.elapsed()),
@@ -258,8 +265,7 @@ async fn worker(task: Task, window: Window) -> Recorder {
         // As the handler does: validate the input, then route it.
         let now = tenancy::now();
         let result = match NewLead::parse(lead_input(&run, id, n)) {
-            Ok(lead) => store
-                .ingest(lead.into_lead(org.clone(), now), now)
+            Ok(lead) => workflow::ingest(&uow, &scope, lead.into_lead(org.clone(), now), now)
                 .await
                 .map_err(|e| cause(&e)),
             Err(e) => Err(cause(&e)),

@@ -14,11 +14,11 @@ use std::time::{Duration, Instant};
 use futures::{StreamExt, TryStreamExt, stream};
 use hdrhistogram::Histogram;
 use lead::NewLead;
-use routing::ports::{LeadRepository, ProposalFilter, RoutingStore};
+use proposal::{ProposalFilter, ProposalRepository, workflow};
 use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
 use serde::Serialize;
-use storage::{Database, Engine, SeaOrmLeadRepository, SeaOrmRoutingStore};
-use tenancy::{OrgId, PageRequest};
+use storage::{Database, Engine, SeaOrmProposalRepository, SeaOrmUnitOfWork};
+use tenancy::{Actor, OrgId, PageRequest, TenantScope};
 
 use crate::{
     Error, fixture,
@@ -168,18 +168,19 @@ async fn measure(
     );
     // Lead j goes to organization j mod k: every organization's rows are
     // spread over the whole table, as they are when tenants work at once.
-    let store = SeaOrmRoutingStore::new(db.clone());
+    let uow = SeaOrmUnitOfWork::new(db.clone());
     let total = k * args.proposals_per_org;
     stream::iter(0..total)
         .map(Ok::<usize, Error>)
         .try_for_each_concurrent(args.concurrency.max(1), |j| {
-            let store = store.clone();
+            let uow = uow.clone();
             let org = orgs[j % k].clone();
             async move {
                 let now = tenancy::now();
                 let lead =
                     NewLead::parse(lead_input(tag, j % k, (j / k) as u64))?.into_lead(org, now);
-                let routed = store.ingest(lead, now).await?;
+                let scope = operator_scope(&lead.org_id)?;
+                let routed = workflow::ingest(&uow, &scope, lead, now).await?;
                 if routed.proposal.is_none() {
                     return Err(format!("lead {} was not routed", routed.lead.id).into());
                 }
@@ -197,14 +198,15 @@ async fn measure(
         db.connection().execute_unprepared("ANALYZE").await?;
     }
     let measured = orgs[k / 2].clone();
-    let leads = SeaOrmLeadRepository::new(db.clone());
+    let proposals = SeaOrmProposalRepository::new(db.clone());
+    let scope = operator_scope(&measured)?;
     let filter = ProposalFilter::default();
     let page = PageRequest::new(Some(LIST_LIMIT), None)?;
-    let first = leads.list_proposals(&measured, &filter, page).await?;
+    let first = proposals.list(&scope, &filter, page).await?;
     let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
     for i in 0..(args.iterations + args.iterations / 10) {
         let began = Instant::now();
-        let page = leads.list_proposals(&measured, &filter, page).await?;
+        let page = proposals.list(&scope, &filter, page).await?;
         let spent = began.elapsed();
         if page.items.is_empty() {
             return Err("the measured organization has no proposals".into());
@@ -358,4 +360,12 @@ impl Scratch {
             }
         }
     }
+}
+
+/// The load generator acting in `org` as a named operator.
+pub(crate) fn operator_scope(org: &OrgId) -> Result<TenantScope, Error> {
+    Actor::operator("loadgen")
+        .acting_in(org.clone())
+        .map(|a| a.scope())
+        .ok_or_else(|| "an operator may act in any organization".into())
 }

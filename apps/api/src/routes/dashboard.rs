@@ -58,7 +58,7 @@ pub async fn dashboard(
     state: web::Data<AppState>,
     Authenticated(actor): Authenticated,
 ) -> Result<HttpResponse, ApiError> {
-    let d = state.routing.dashboard(&actor).await?;
+    let d = state.leads.dashboard(&actor).await?;
     Ok(HttpResponse::Ok().json(DashboardResponse {
         ok: true,
         organization: d.organization.into(),
@@ -172,7 +172,7 @@ pub async fn leads_per_agent(
 ) -> Result<HttpResponse, ApiError> {
     let days = ChartDays::parse(q.days).map_err(|e| ApiError::validation(&e))?;
     let chart = state
-        .routing
+        .leads
         .leads_per_agent(&actor, days, tenancy::now())
         .await?;
     Ok(envelope::ok(LeadsPerAgentDto::from(chart)))

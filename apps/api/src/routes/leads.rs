@@ -3,7 +3,8 @@
 use actix_web::{HttpResponse, http::StatusCode, web};
 use chrono::{DateTime, Utc};
 use lead::{Lead, LeadContactPatch, LeadFilter, LeadId, LeadStatus, NewLead, NewLeadInput};
-use routing::{Method, ports::Routed};
+use proposal::Routed;
+use routing::Method;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use tenancy::{Email, PageRequest, ValidationErrors};
@@ -405,7 +406,7 @@ pub async fn create(
     Authenticated(actor): Authenticated,
     JsonBody(body): JsonBody<LeadBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let routed = state.routing.ingest(&actor, body.into_new_lead()?).await?;
+    let routed = state.leads.ingest(&actor, body.into_new_lead()?).await?;
     let outcome = if routed.created {
         routed.lead.status.as_str()
     } else {
@@ -447,7 +448,7 @@ pub async fn list(
         status: q.status.map(Into::into),
         assigned_agent_id,
     };
-    let leads = state.routing.list_leads(&actor, filter, page).await?;
+    let leads = state.leads.list_leads(&actor, filter, page).await?;
     Ok(envelope::page(leads, LeadDto::from))
 }
 
@@ -464,7 +465,7 @@ pub async fn get(
     Authenticated(actor): Authenticated,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let (lead, proposal) = state.routing.get_lead(&actor, &lead_id(&id)?).await?;
+    let (lead, proposal) = state.leads.get_lead(&actor, &lead_id(&id)?).await?;
     Ok(envelope::ok(RoutedLeadDto {
         lead: lead.into(),
         proposal: proposal.map(Into::into),
@@ -511,7 +512,7 @@ pub async fn update(
 ) -> Result<HttpResponse, ApiError> {
     let id = lead_id(&id)?;
     let lead = state
-        .routing
+        .leads
         .update_lead(&actor, &id, body.into_patch()?)
         .await?;
     Ok(envelope::ok(LeadDto::from(lead)))

@@ -3,7 +3,8 @@
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use lead::LeadId;
-use routing::{Proposal, ProposalId, ProposalStatus, TraceEntry, ports::ProposalFilter};
+use proposal::{Proposal, ProposalFilter, ProposalId, ProposalStatus};
+use routing::TraceEntry;
 use serde::{Deserialize, Serialize};
 use tenancy::PageRequest;
 use utoipa::{IntoParams, ToSchema};
@@ -318,7 +319,7 @@ pub async fn list(
             None => None,
         },
     };
-    let proposals = state.routing.list_proposals(&actor, &filter, page).await?;
+    let proposals = state.leads.list_proposals(&actor, &filter, page).await?;
     Ok(envelope::page(proposals, ProposalDto::from))
 }
 
@@ -336,10 +337,7 @@ pub async fn get(
     Authenticated(actor): Authenticated,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let proposal = state
-        .routing
-        .get_proposal(&actor, &proposal_id(&id)?)
-        .await?;
+    let proposal = state.leads.get_proposal(&actor, &proposal_id(&id)?).await?;
     Ok(envelope::ok(ProposalDto::from(proposal)))
 }
 
@@ -410,7 +408,7 @@ pub async fn approve(
     OptionalJsonBody(body): OptionalJsonBody<ApproveBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = proposal_id(&id)?;
-    let routed = state.routing.approve(&actor, &id, note(body.note)?).await?;
+    let routed = state.leads.approve(&actor, &id, note(body.note)?).await?;
     Ok(envelope::ok(RoutedLeadDto::from(routed)))
 }
 
@@ -439,7 +437,7 @@ pub async fn reject(
         None => None,
     };
     let (rejected, routed) = state
-        .routing
+        .leads
         .reject(&actor, &id, note(body.note)?, reassign_to)
         .await?;
     Ok(envelope::ok(RejectionDto {

@@ -1,0 +1,422 @@
+#![allow(clippy::unwrap_used)]
+//! The routing workflow of the `proposal` crate, run by its services over
+//! the in-memory adapters: ingest, replay, approve, reject and route again,
+//! reassign, counters given back, roles, tenant isolation, and all-or-nothing
+//! steps. No database: these run in milliseconds. The SQL adapter is held to
+//! the same behaviour by `crates/storage/tests` on SQLite and PostgreSQL.
+
+use std::sync::Arc;
+
+use lead::{LeadContactPatch, LeadFilter, LeadStatus, NewLead, NewLeadInput};
+use memory::MemoryStore;
+use organization::{NewOrganization, OrgName, OrganizationRepository, Settings, Tier};
+use proposal::{LeadPorts, LeadService, ProposalFilter, ProposalStatus};
+use routing::{
+    Agent, AgentChange, AgentInput, Method, Pool, PoolChange, RawCondition, RoutingError,
+    RoutingService, RuleChange,
+};
+use serde_json::{Value, json};
+use tenancy::{Actor, AgentId, PageRequest, Principal, Role};
+
+struct World {
+    store: Arc<MemoryStore>,
+    routing: RoutingService,
+    leads: LeadService,
+}
+
+impl World {
+    fn new() -> Self {
+        let store = Arc::new(MemoryStore::new());
+        Self {
+            routing: RoutingService::new(
+                store.clone(),
+                store.clone(),
+                store.clone(),
+                store.clone(),
+            ),
+            leads: LeadService::new(LeadPorts {
+                uow: store.clone(),
+                leads: store.clone(),
+                proposals: store.clone(),
+                agents: store.clone(),
+                reporting: store.clone(),
+                orgs: store.clone(),
+            }),
+            store,
+        }
+    }
+
+    /// A new organization with `settings`, and a manager acting in it.
+    async fn org(&self, name: &str, settings: Value) -> Actor {
+        let org = NewOrganization {
+            name: OrgName::parse(name).unwrap(),
+            display_name: None,
+            email: None,
+            phone: None,
+            tier: Tier::default(),
+            monday_workspace_id: None,
+            settings: Settings::parse(settings).unwrap(),
+        }
+        .into_organization("test".into(), tenancy::now());
+        self.store.insert(&org).await.unwrap();
+        Actor::new(org.id, Principal::User("usr_manager".into()), Role::Manager)
+    }
+
+    async fn agent(
+        &self,
+        manager: &Actor,
+        name: &str,
+        tweak: impl FnOnce(&mut AgentInput),
+    ) -> Agent {
+        let mut input = AgentInput {
+            name: Some(name.into()),
+            email: Some(format!("{name}@acme.example")),
+            ..AgentInput::default()
+        };
+        tweak(&mut input);
+        let change = AgentChange::parse(input, true).unwrap();
+        self.routing.create_agent(manager, change).await.unwrap()
+    }
+
+    /// A round-robin pool of `members` that every lead goes to.
+    async fn pool_for_all(&self, manager: &Actor, members: &[&Agent]) -> Pool {
+        let pool = self
+            .routing
+            .create_pool(
+                manager,
+                PoolChange::parse(
+                    Some("all".into()),
+                    Some("round_robin".into()),
+                    Some(members.iter().map(|a| a.id.to_string()).collect()),
+                    true,
+                )
+                .unwrap(),
+            )
+            .await
+            .unwrap();
+        let catch_all: Vec<RawCondition> = vec![];
+        self.routing
+            .create_rule(
+                manager,
+                RuleChange::parse(
+                    Some("all".into()),
+                    Some(1),
+                    Some(catch_all),
+                    Some(pool.id.to_string()),
+                    None,
+                    true,
+                )
+                .unwrap(),
+            )
+            .await
+            .unwrap();
+        pool
+    }
+
+    async fn lead(&self, actor: &Actor, input: NewLeadInput) -> proposal::Routed {
+        let input = NewLeadInput {
+            name: "Ann Prospect".into(),
+            ..input
+        };
+        self.leads
+            .ingest(actor, NewLead::parse(input).unwrap())
+            .await
+            .unwrap()
+    }
+
+    async fn open_leads(&self, manager: &Actor, agent: &Agent) -> (u32, u32) {
+        let view = self.routing.get_agent(manager, &agent.id).await.unwrap();
+        (view.load.open_leads, view.load.today)
+    }
+}
+
+fn agent_of(routed: &proposal::Routed) -> Option<&AgentId> {
+    routed.proposal.as_ref().map(|p| &p.agent_id)
+}
+
+#[tokio::test]
+async fn a_lead_is_proposed_in_rotation_and_approval_assigns_it() {
+    let w = World::new();
+    let m = w.org("acme", json!({})).await;
+    let (a, b) = (
+        w.agent(&m, "a", |_| {}).await,
+        w.agent(&m, "b", |_| {}).await,
+    );
+    w.pool_for_all(&m, &[&a, &b]).await;
+
+    let first = w.lead(&m, NewLeadInput::default()).await;
+    let second = w.lead(&m, NewLeadInput::default()).await;
+    assert!(first.created);
+    assert_eq!(first.lead.status, LeadStatus::Proposed);
+    assert_eq!(agent_of(&first), Some(&a.id));
+    assert_eq!(agent_of(&second), Some(&b.id));
+    let p = first.proposal.unwrap();
+    assert_eq!(
+        (p.status, p.method),
+        (ProposalStatus::Pending, Method::RoundRobin)
+    );
+    assert_eq!(w.open_leads(&m, &a).await, (1, 1));
+
+    let done = w.leads.approve(&m, &p.id, Some("ok".into())).await.unwrap();
+    assert_eq!(done.lead.status, LeadStatus::Assigned);
+    assert_eq!(done.lead.assigned_agent_id(), Some(&a.id));
+    let approved = done.proposal.unwrap();
+    assert_eq!(approved.decided_by.as_deref(), Some("user:usr_manager"));
+    let again = w.leads.approve(&m, &p.id, None).await.unwrap_err();
+    assert!(
+        matches!(again, RoutingError::AlreadyDecided("approved")),
+        "{again:?}"
+    );
+}
+
+#[tokio::test]
+async fn auto_approval_assigns_at_once_and_an_external_id_replays() {
+    let w = World::new();
+    let m = w.org("acme", json!({"allowAutoRouting": true})).await;
+    let a = w.agent(&m, "a", |_| {}).await;
+    w.pool_for_all(&m, &[&a]).await;
+    let input = || NewLeadInput {
+        external_id: Some("crm-1".into()),
+        ..NewLeadInput::default()
+    };
+    let routed = w.lead(&m, input()).await;
+    assert_eq!(routed.lead.status, LeadStatus::Assigned);
+    assert_eq!(
+        routed.proposal.as_ref().unwrap().decided_by.as_deref(),
+        Some("system")
+    );
+
+    let replay = w.lead(&m, input()).await;
+    assert!(!replay.created);
+    assert_eq!(replay.lead.id, routed.lead.id);
+    assert_eq!(replay.proposal, routed.proposal);
+    let all = w
+        .leads
+        .list_leads(&m, LeadFilter::default(), PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(all.total, 1);
+}
+
+#[tokio::test]
+async fn a_rejection_routes_again_never_back_and_gives_the_counters_back() {
+    let w = World::new();
+    let m = w.org("acme", json!({})).await;
+    let (a, b) = (
+        w.agent(&m, "a", |_| {}).await,
+        w.agent(&m, "b", |_| {}).await,
+    );
+    w.pool_for_all(&m, &[&a, &b]).await;
+    let routed = w.lead(&m, NewLeadInput::default()).await;
+    let first = routed.proposal.unwrap();
+    assert_eq!(first.agent_id, a.id);
+
+    let (rejected, next) = w.leads.reject(&m, &first.id, None, None).await.unwrap();
+    assert_eq!(rejected.status, ProposalStatus::Rejected);
+    assert_eq!(agent_of(&next), Some(&b.id));
+    assert_eq!(next.lead.status, LeadStatus::Proposed);
+    // The lead left `a`: its capacity and its daily count are back.
+    assert_eq!(w.open_leads(&m, &a).await, (0, 0));
+    assert_eq!(w.open_leads(&m, &b).await, (1, 1));
+
+    // Rejected by both: nobody is left, the lead says why.
+    let second = next.proposal.unwrap();
+    let (_, last) = w.leads.reject(&m, &second.id, None, None).await.unwrap();
+    assert_eq!(last.proposal, None);
+    assert_eq!(last.lead.status, LeadStatus::Unrouted);
+    assert!(last.lead.unrouted_reason.is_some());
+    assert_eq!(w.open_leads(&m, &b).await, (0, 0));
+}
+
+#[tokio::test]
+async fn a_reassignment_assigns_by_hand_and_a_bad_one_writes_nothing() {
+    let w = World::new();
+    let m = w.org("acme", json!({})).await;
+    let (a, c) = (
+        w.agent(&m, "a", |_| {}).await,
+        w.agent(&m, "c", |_| {}).await,
+    );
+    w.pool_for_all(&m, &[&a]).await;
+    let routed = w.lead(&m, NewLeadInput::default()).await;
+    let p = routed.proposal.unwrap();
+
+    let other = w.org("globex", json!({})).await;
+    let foreign = w.agent(&other, "f", |_| {}).await;
+    let err = w
+        .leads
+        .reject(&m, &p.id, None, Some(foreign.id.clone()))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RoutingError::Invalid(_)), "{err:?}");
+    let unchanged = w.leads.get_proposal(&m, &p.id).await.unwrap();
+    assert_eq!(unchanged.status, ProposalStatus::Pending);
+
+    let (_, next) = w
+        .leads
+        .reject(&m, &p.id, None, Some(c.id.clone()))
+        .await
+        .unwrap();
+    let manual = next.proposal.unwrap();
+    assert_eq!(
+        (manual.method, manual.status),
+        (Method::Manual, ProposalStatus::Approved)
+    );
+    assert_eq!(
+        manual.trace[0].reason,
+        "selected: reassigned by user:usr_manager"
+    );
+    assert_eq!(next.lead.assigned_agent_id(), Some(&c.id));
+    assert_eq!(w.open_leads(&m, &a).await, (0, 0));
+}
+
+#[tokio::test]
+async fn another_organization_sees_none_of_it() {
+    let w = World::new();
+    let m = w.org("acme", json!({})).await;
+    let a = w.agent(&m, "a", |_| {}).await;
+    w.pool_for_all(&m, &[&a]).await;
+    let routed = w.lead(&m, NewLeadInput::default()).await;
+    let p = routed.proposal.unwrap();
+
+    let other = w.org("globex", json!({})).await;
+    let not_found = |e: RoutingError| matches!(e, RoutingError::NotFound(_));
+    assert!(not_found(
+        w.leads.get_lead(&other, &routed.lead.id).await.unwrap_err()
+    ));
+    assert!(not_found(
+        w.leads.approve(&other, &p.id, None).await.unwrap_err()
+    ));
+    assert!(not_found(
+        w.routing.get_agent(&other, &a.id).await.unwrap_err()
+    ));
+    let theirs = w
+        .leads
+        .list_proposals(&other, &ProposalFilter::default(), PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(theirs.total, 0);
+    // Their lead goes nowhere: they have no pool.
+    let alone = w.lead(&other, NewLeadInput::default()).await;
+    assert_eq!(alone.lead.status, LeadStatus::Unrouted);
+    assert_eq!(
+        w.leads.get_proposal(&m, &p.id).await.unwrap().status,
+        ProposalStatus::Pending
+    );
+}
+
+#[tokio::test]
+async fn agents_see_their_own_leads_and_review_nothing() {
+    let w = World::new();
+    let m = w.org("acme", json!({"allowAutoRouting": true})).await;
+    let a = w
+        .agent(&m, "a", |i| i.user_id = Some(Some("usr_a".into())))
+        .await;
+    w.pool_for_all(&m, &[&a]).await;
+    let routed = w.lead(&m, NewLeadInput::default()).await;
+    let agent_actor = Actor::new(
+        m.org_id().clone(),
+        Principal::User("usr_a".into()),
+        Role::Agent,
+    );
+    let stranger = Actor::new(
+        m.org_id().clone(),
+        Principal::User("usr_x".into()),
+        Role::Agent,
+    );
+
+    let (lead, _) = w
+        .leads
+        .get_lead(&agent_actor, &routed.lead.id)
+        .await
+        .unwrap();
+    assert_eq!(lead.id, routed.lead.id);
+    assert!(w.leads.get_lead(&stranger, &routed.lead.id).await.is_err());
+    let forbidden = w
+        .leads
+        .list_proposals(
+            &agent_actor,
+            &ProposalFilter::default(),
+            PageRequest::default(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(forbidden, RoutingError::Forbidden(_)));
+
+    let contacted = w
+        .leads
+        .update_lead(
+            &agent_actor,
+            &routed.lead.id,
+            LeadContactPatch {
+                status: Some(LeadStatus::Contacted),
+                ..LeadContactPatch::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(contacted.status, LeadStatus::Contacted);
+    let backwards = w
+        .leads
+        .update_lead(
+            &agent_actor,
+            &routed.lead.id,
+            LeadContactPatch {
+                status: Some(LeadStatus::Assigned),
+                ..LeadContactPatch::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(backwards, RoutingError::InvalidTransition(_)));
+}
+
+#[tokio::test]
+async fn a_full_agent_is_passed_over_and_the_fallback_takes_what_nobody_can() {
+    let w = World::new();
+    let m = w.org("acme", json!({})).await;
+    let a = w.agent(&m, "a", |i| i.capacity = Some(Some(1))).await;
+    w.pool_for_all(&m, &[&a]).await;
+    let first = w.lead(&m, NewLeadInput::default()).await;
+    assert_eq!(agent_of(&first), Some(&a.id));
+    let second = w.lead(&m, NewLeadInput::default()).await;
+    assert_eq!(second.lead.status, LeadStatus::Unrouted);
+    assert!(
+        second
+            .lead
+            .unrouted_reason
+            .as_deref()
+            .is_some_and(|r| !r.is_empty())
+    );
+
+    // With a fallback agent, nothing is dropped.
+    let fb = w.agent(&m, "fallback", |_| {}).await;
+    w.store
+        .update(
+            m.org_id(),
+            organization::OrganizationPatch {
+                settings: json!({"fallbackAgentId": fb.id.as_str()})
+                    .as_object()
+                    .cloned(),
+                ..Default::default()
+            },
+            tenancy::now(),
+        )
+        .await
+        .unwrap();
+    let third = w.lead(&m, NewLeadInput::default()).await;
+    assert_eq!(agent_of(&third), Some(&fb.id));
+    assert_eq!(third.proposal.unwrap().method, Method::Fallback);
+}
+
+#[tokio::test]
+async fn the_dashboard_counts_what_the_organization_has() {
+    let w = World::new();
+    let m = w.org("acme", json!({})).await;
+    let a = w.agent(&m, "a", |_| {}).await;
+    w.pool_for_all(&m, &[&a]).await;
+    w.lead(&m, NewLeadInput::default()).await;
+    w.lead(&m, NewLeadInput::default()).await;
+    let d = w.leads.dashboard(&m).await.unwrap();
+    assert_eq!((d.agents, d.leads, d.proposals), (1, 2, 2));
+    assert_eq!(d.organization.name.as_str(), "acme");
+}

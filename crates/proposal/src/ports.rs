@@ -1,0 +1,265 @@
+//! The storage ports of the routing workflow.
+//!
+//! - [`UnitOfWork`] begins a [`RoutingTx`]: one write transaction of one
+//!   organization, in which the workflow ([`crate::workflow`]) reads, decides
+//!   and writes. The adapter implements it with queries only; every rule
+//!   (status transitions, which counters move, the re-check of capacity) is
+//!   the workflow's. One transaction may route many leads in order, and a
+//!   later port method can append event rows in it.
+//! - [`ProposalRepository`] and [`Reporting`] are the read side.
+//!
+//! Every method is scoped to one organization: another organization's rows
+//! are simply not found.
+
+use std::collections::HashSet;
+
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use lead::{Lead, LeadId};
+use routing::{DayWindow, DecisionReads, LeadActivity, PoolId};
+use tenancy::{AgentId, Page, PageRequest, StorageError, TenantScope};
+
+use crate::{Proposal, ProposalId, ProposalStatus};
+
+/// Which proposals a list returns.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProposalFilter {
+    /// Only this status.
+    pub status: Option<ProposalStatus>,
+    /// Only for this agent.
+    pub agent_id: Option<AgentId>,
+    /// Only for this lead.
+    pub lead_id: Option<LeadId>,
+}
+
+/// Proposals, read side.
+#[async_trait]
+pub trait ProposalRepository: Send + Sync {
+    /// One proposal.
+    ///
+    /// # Errors
+    /// [`StorageError`] only.
+    async fn find(
+        &self,
+        scope: &TenantScope,
+        id: &ProposalId,
+    ) -> Result<Option<Proposal>, StorageError>;
+
+    /// Proposals: pending first, then newest first (ties by id).
+    ///
+    /// # Errors
+    /// [`StorageError`] only.
+    async fn list(
+        &self,
+        scope: &TenantScope,
+        filter: &ProposalFilter,
+        page: PageRequest,
+    ) -> Result<Page<Proposal>, StorageError>;
+
+    /// The latest proposal of a lead (newest first, ties by id).
+    ///
+    /// # Errors
+    /// [`StorageError`] only.
+    async fn latest_for_lead(
+        &self,
+        scope: &TenantScope,
+        lead: &LeadId,
+    ) -> Result<Option<Proposal>, StorageError>;
+}
+
+/// The dashboard's numbers of an organization.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Users.
+    pub users: u64,
+    /// Agents.
+    pub agents: u64,
+    /// Leads.
+    pub leads: u64,
+    /// Proposals.
+    pub proposals: u64,
+}
+
+/// Aggregates for the dashboard, computed where the data is.
+#[async_trait]
+pub trait Reporting: Send + Sync {
+    /// How many users, agents, leads and proposals the organization has.
+    ///
+    /// # Errors
+    /// [`StorageError`] only.
+    async fn counts(&self, scope: &TenantScope) -> Result<Counts, StorageError>;
+
+    /// Leads of the organization created in each day of `window` (UTC,
+    /// `created_at` at or after the day's start and before the next day's),
+    /// counted per owning agent: one [`routing::DayCount`] per day and agent
+    /// that has leads, `agent_id: None` for leads no agent owns (a lead
+    /// merely proposed is not owned, as [`Lead::assigned_agent_id`]).
+    ///
+    /// With `only`, just the leads that agent owns are counted and `agents`
+    /// holds just that agent (when it is one of the organization's);
+    /// otherwise `agents` holds every active agent of the organization and
+    /// every agent that has a count.
+    ///
+    /// # Errors
+    /// [`StorageError`] only.
+    async fn leads_per_agent(
+        &self,
+        scope: &TenantScope,
+        window: &DayWindow,
+        only: Option<&AgentId>,
+    ) -> Result<LeadActivity, StorageError>;
+}
+
+/// Whether a lead was stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Inserted {
+    /// Stored.
+    Yes,
+    /// The organization already has a lead with this `externalId` (committed
+    /// by a concurrent request). The transaction may be unusable after this
+    /// (PostgreSQL aborts it): roll it back.
+    DuplicateExternalId,
+}
+
+/// One write transaction of one organization (the scope given to
+/// [`UnitOfWork::begin`]). Dropping it without [`RoutingTx::commit`] rolls
+/// it back.
+///
+/// Locks are taken in one order in every transaction, so that two of them
+/// never wait on each other in a cycle: proposal → lead → pool → agents.
+/// On an engine that serializes writers (SQLite's `BEGIN IMMEDIATE`) the
+/// lock methods are plain reads.
+#[async_trait]
+pub trait RoutingTx: DecisionReads {
+    /// The organization's lead with this `externalId`.
+    ///
+    /// # Errors
+    /// [`StorageError`] only.
+    async fn lead_by_external_id(
+        &mut self,
+        external_id: &str,
+    ) -> Result<Option<Lead>, StorageError>;
+
+    /// Stores a new lead.
+    ///
+    /// # Errors
+    /// [`StorageError`] only (a duplicate `externalId` is
+    /// [`Inserted::DuplicateExternalId`]).
+    async fn insert_lead(&mut self, lead: &Lead) -> Result<Inserted, StorageError>;
+
+    /// The lead, its row locked to the end of the transaction.
+    ///
+    /// # Errors
+    /// [`StorageError`] only.
+    async fn lock_lead(&mut self, id: &LeadId) -> Result<Option<Lead>, StorageError>;
+
+    /// Writes back a lead's changing fields (everything but `externalId`
+    /// and `createdAt`).
+    ///
+    /// # Errors
+    /// [`StorageError`] only.
+    async fn update_lead(&mut self, lead: &Lead) -> Result<(), StorageError>;
+
+    /// The proposal, its row locked to the end of the transaction: of two
+    /// concurrent reviews, the second waits and finds it decided.
+    ///
+    /// # Errors
+    /// [`StorageError`] only.
+    async fn lock_proposal(&mut self, id: &ProposalId) -> Result<Option<Proposal>, StorageError>;
+
+    /// The latest proposal of a lead.
+    ///
+    /// # Errors
+    /// [`StorageError`] only.
+    async fn latest_proposal(&mut self, lead: &LeadId) -> Result<Option<Proposal>, StorageError>;
+
+    /// Stores a new proposal.
+    ///
+    /// # Errors
+    /// [`StorageError`] only.
+    async fn insert_proposal(&mut self, proposal: &Proposal) -> Result<(), StorageError>;
+
+    /// Writes a proposal's review (status, decided by and at, note).
+    ///
+    /// # Errors
+    /// [`StorageError`] only.
+    async fn update_review(&mut self, proposal: &Proposal) -> Result<(), StorageError>;
+
+    /// Every agent with a proposal in `status` for the lead.
+    ///
+    /// # Errors
+    /// [`StorageError`] only.
+    async fn agents_proposed(
+        &mut self,
+        lead: &LeadId,
+        status: ProposalStatus,
+    ) -> Result<HashSet<AgentId>, StorageError>;
+
+    /// Counts one lead for the agent on its local `day` (the count starts
+    /// over on a new day) and records `now` as its last assignment, in one
+    /// statement so that concurrent writers never lose an increment.
+    ///
+    /// # Errors
+    /// [`StorageError`] only.
+    async fn count_assignment(
+        &mut self,
+        agent: &AgentId,
+        day: NaiveDate,
+        now: DateTime<Utc>,
+    ) -> Result<(), StorageError>;
+
+    /// Takes one lead off the agent's count while that count is still of
+    /// local `day` and above zero.
+    ///
+    /// # Errors
+    /// [`StorageError`] only.
+    async fn uncount_assignment(
+        &mut self,
+        agent: &AgentId,
+        day: NaiveDate,
+    ) -> Result<(), StorageError>;
+
+    /// The pool served `agent`: its round-robin cursor moves to it and the
+    /// member's weighted count goes up by one.
+    ///
+    /// # Errors
+    /// [`StorageError`] only.
+    async fn record_pool_turn(
+        &mut self,
+        pool: &PoolId,
+        agent: &AgentId,
+    ) -> Result<(), StorageError>;
+
+    /// Gives back one weighted count of the member (never below zero); the
+    /// cursor stays.
+    ///
+    /// # Errors
+    /// [`StorageError`] only.
+    async fn release_pool_turn(
+        &mut self,
+        pool: &PoolId,
+        agent: &AgentId,
+    ) -> Result<(), StorageError>;
+
+    /// Makes every write of the transaction durable and lets its locks go.
+    ///
+    /// # Errors
+    /// [`StorageError`]; nothing is written then.
+    async fn commit(self: Box<Self>) -> Result<(), StorageError>;
+
+    /// Drops every write of the transaction and lets its locks go.
+    ///
+    /// # Errors
+    /// [`StorageError`] only.
+    async fn rollback(self: Box<Self>) -> Result<(), StorageError>;
+}
+
+/// Begins write transactions.
+#[async_trait]
+pub trait UnitOfWork: Send + Sync {
+    /// A write transaction of the scope's organization.
+    ///
+    /// # Errors
+    /// [`StorageError`] only.
+    async fn begin(&self, scope: &TenantScope) -> Result<Box<dyn RoutingTx>, StorageError>;
+}

@@ -1,0 +1,336 @@
+//! The use cases of leads, proposals and the dashboard, each checked against
+//! [`routing::policy`].
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use lead::{Lead, LeadContactPatch, LeadFilter, LeadId, LeadRepository, NewLead};
+use organization::{Organization, OrganizationRepository};
+use routing::{
+    ChartDays, DayWindow, LeadsPerAgent, RoutingError,
+    policy::{require_manager, sees_all_leads},
+    ports::AgentRepository,
+};
+use tenancy::{Actor, AgentId, Page, PageRequest, Principal};
+
+use crate::{
+    Proposal, ProposalId,
+    ports::{ProposalFilter, ProposalRepository, Reporting, UnitOfWork},
+    workflow::{self, Routed},
+};
+
+/// The dashboard numbers of an organization.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dashboard {
+    /// The organization.
+    pub organization: Organization,
+    /// Users.
+    pub users: u64,
+    /// Agents.
+    pub agents: u64,
+    /// Leads.
+    pub leads: u64,
+    /// Proposals.
+    pub proposals: u64,
+}
+
+/// The ports [`LeadService`] runs on.
+#[derive(Clone)]
+pub struct LeadPorts {
+    /// Write transactions of the workflow.
+    pub uow: Arc<dyn UnitOfWork>,
+    /// Leads, read side.
+    pub leads: Arc<dyn LeadRepository>,
+    /// Proposals, read side.
+    pub proposals: Arc<dyn ProposalRepository>,
+    /// The agent record of a signed-in agent (what it may see).
+    pub agents: Arc<dyn AgentRepository>,
+    /// Dashboard aggregates.
+    pub reporting: Arc<dyn Reporting>,
+    /// The dashboard's organization.
+    pub orgs: Arc<dyn OrganizationRepository>,
+}
+
+impl std::fmt::Debug for LeadPorts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LeadPorts").finish_non_exhaustive()
+    }
+}
+
+/// Leads, their proposals and their review, and the dashboard. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct LeadService {
+    ports: LeadPorts,
+}
+
+/// What a reviewer is recorded as.
+fn decided_by(actor: &Actor) -> String {
+    actor.principal().to_string()
+}
+
+impl LeadService {
+    /// A service over these ports.
+    pub fn new(ports: LeadPorts) -> Self {
+        Self { ports }
+    }
+
+    /// Stores a lead and routes it (any role: a form backend's key posts
+    /// leads). A lead whose `externalId` the organization has already comes
+    /// back as it is (`created: false`).
+    ///
+    /// # Errors
+    /// [`RoutingError::Storage`] only.
+    #[tracing::instrument(skip_all, fields(org_id = %actor.org_id()))]
+    pub async fn ingest(&self, actor: &Actor, lead: NewLead) -> Result<Routed, RoutingError> {
+        let now = tenancy::now();
+        let lead = lead.into_lead(actor.org_id().clone(), now);
+        let routed = workflow::ingest(self.ports.uow.as_ref(), &actor.scope(), lead, now).await?;
+        if routed.created {
+            tracing::info!(
+                lead_id = %routed.lead.id,
+                status = %routed.lead.status,
+                agent_id = routed.proposal.as_ref().map(|p| p.agent_id.to_string()),
+                "lead routed"
+            );
+        }
+        Ok(routed)
+    }
+
+    /// The agent record of an agent-role actor, whose leads it may see.
+    async fn own_agent(&self, actor: &Actor) -> Result<Option<AgentId>, RoutingError> {
+        match actor.principal() {
+            Principal::User(user_id) => Ok(self
+                .ports
+                .agents
+                .find_by_user(&actor.scope(), user_id)
+                .await?
+                .map(|a| a.id)),
+            _ => Ok(None),
+        }
+    }
+
+    /// Leads: all for managers, only its own for an agent.
+    ///
+    /// # Errors
+    /// [`RoutingError::Storage`].
+    #[tracing::instrument(skip_all, fields(org_id = %actor.org_id()))]
+    pub async fn list_leads(
+        &self,
+        actor: &Actor,
+        mut filter: LeadFilter,
+        page: PageRequest,
+    ) -> Result<Page<Lead>, RoutingError> {
+        if !sees_all_leads(actor) {
+            match self.own_agent(actor).await? {
+                Some(me) => filter.assigned_agent_id = Some(me),
+                None => {
+                    return Ok(Page {
+                        items: Vec::new(),
+                        total: 0,
+                        limit: page.limit(),
+                        offset: page.offset(),
+                    });
+                }
+            }
+        }
+        Ok(self.ports.leads.list(&actor.scope(), &filter, page).await?)
+    }
+
+    /// One lead and its latest proposal; an agent sees only its own.
+    ///
+    /// # Errors
+    /// [`RoutingError::NotFound`].
+    #[tracing::instrument(skip_all, fields(org_id = %actor.org_id(), lead_id = %id))]
+    pub async fn get_lead(
+        &self,
+        actor: &Actor,
+        id: &LeadId,
+    ) -> Result<(Lead, Option<Proposal>), RoutingError> {
+        let lead = self.visible_lead(actor, id).await?;
+        let proposal = self
+            .ports
+            .proposals
+            .latest_for_lead(&actor.scope(), id)
+            .await?;
+        Ok((lead, proposal))
+    }
+
+    async fn visible_lead(&self, actor: &Actor, id: &LeadId) -> Result<Lead, RoutingError> {
+        let lead = self
+            .ports
+            .leads
+            .find(&actor.scope(), id)
+            .await?
+            .ok_or(RoutingError::NotFound("lead"))?;
+        if !sees_all_leads(actor) {
+            let me = self.own_agent(actor).await?;
+            if me.is_none() || lead.assigned_agent_id() != me.as_ref() {
+                return Err(RoutingError::NotFound("lead"));
+            }
+        }
+        Ok(lead)
+    }
+
+    /// Changes contact data or moves the status forward; an agent only its own.
+    ///
+    /// # Errors
+    /// [`RoutingError::NotFound`], [`RoutingError::InvalidTransition`].
+    #[tracing::instrument(skip_all, fields(org_id = %actor.org_id(), lead_id = %id))]
+    pub async fn update_lead(
+        &self,
+        actor: &Actor,
+        id: &LeadId,
+        patch: LeadContactPatch,
+    ) -> Result<Lead, RoutingError> {
+        self.visible_lead(actor, id).await?;
+        workflow::update_lead(
+            self.ports.uow.as_ref(),
+            &actor.scope(),
+            id,
+            patch,
+            tenancy::now(),
+        )
+        .await
+    }
+
+    /// Proposals, pending first (managers).
+    ///
+    /// # Errors
+    /// [`RoutingError::Forbidden`].
+    #[tracing::instrument(skip_all, fields(org_id = %actor.org_id()))]
+    pub async fn list_proposals(
+        &self,
+        actor: &Actor,
+        filter: &ProposalFilter,
+        page: PageRequest,
+    ) -> Result<Page<Proposal>, RoutingError> {
+        require_manager(actor)?;
+        Ok(self
+            .ports
+            .proposals
+            .list(&actor.scope(), filter, page)
+            .await?)
+    }
+
+    /// One proposal (managers).
+    ///
+    /// # Errors
+    /// [`RoutingError::Forbidden`], [`RoutingError::NotFound`].
+    #[tracing::instrument(skip_all, fields(org_id = %actor.org_id(), proposal_id = %id))]
+    pub async fn get_proposal(
+        &self,
+        actor: &Actor,
+        id: &ProposalId,
+    ) -> Result<Proposal, RoutingError> {
+        require_manager(actor)?;
+        self.ports
+            .proposals
+            .find(&actor.scope(), id)
+            .await?
+            .ok_or(RoutingError::NotFound("proposal"))
+    }
+
+    /// Approves a pending proposal (managers).
+    ///
+    /// # Errors
+    /// [`RoutingError::Forbidden`], [`RoutingError::NotFound`], [`RoutingError::AlreadyDecided`].
+    pub async fn approve(
+        &self,
+        actor: &Actor,
+        id: &ProposalId,
+        note: Option<String>,
+    ) -> Result<Routed, RoutingError> {
+        require_manager(actor)?;
+        workflow::approve(
+            self.ports.uow.as_ref(),
+            &actor.scope(),
+            id,
+            &decided_by(actor),
+            note,
+            tenancy::now(),
+        )
+        .await
+    }
+
+    /// Rejects a pending proposal, reassigning or re-routing its lead (managers).
+    ///
+    /// # Errors
+    /// [`RoutingError::Forbidden`], [`RoutingError::NotFound`],
+    /// [`RoutingError::AlreadyDecided`], [`RoutingError::Invalid`] for `reassignTo`.
+    pub async fn reject(
+        &self,
+        actor: &Actor,
+        id: &ProposalId,
+        note: Option<String>,
+        reassign_to: Option<AgentId>,
+    ) -> Result<(Proposal, Routed), RoutingError> {
+        require_manager(actor)?;
+        workflow::reject(
+            self.ports.uow.as_ref(),
+            &actor.scope(),
+            id,
+            &decided_by(actor),
+            note,
+            reassign_to.as_ref(),
+            tenancy::now(),
+        )
+        .await
+    }
+
+    /// The organization and its counts (any role).
+    ///
+    /// # Errors
+    /// [`RoutingError::NotFound`] when the organization is gone.
+    #[tracing::instrument(skip_all, fields(org_id = %actor.org_id()))]
+    pub async fn dashboard(&self, actor: &Actor) -> Result<Dashboard, RoutingError> {
+        let organization = self
+            .ports
+            .orgs
+            .find(actor.org_id())
+            .await?
+            .ok_or(RoutingError::NotFound("organization"))?;
+        let counts = self.ports.reporting.counts(&actor.scope()).await?;
+        Ok(Dashboard {
+            organization,
+            users: counts.users,
+            agents: counts.agents,
+            leads: counts.leads,
+            proposals: counts.proposals,
+        })
+    }
+
+    /// Leads per owning agent for each of the last `days` UTC calendar days
+    /// (the last one being the day of `now`), for the dashboard chart (any
+    /// role). Managers and above see every agent of the organization (each
+    /// active agent, even idle, and any agent with leads in the window) and
+    /// the leads no agent owns; an agent sees only its own line (the agent
+    /// record linked to the signed-in user) and no unowned leads, as with
+    /// [`LeadService::list_leads`]; an agent-role caller with no agent
+    /// record gets an empty chart.
+    ///
+    /// # Errors
+    /// [`RoutingError::Storage`].
+    #[tracing::instrument(skip_all, fields(org_id = %actor.org_id()))]
+    pub async fn leads_per_agent(
+        &self,
+        actor: &Actor,
+        days: ChartDays,
+        now: DateTime<Utc>,
+    ) -> Result<LeadsPerAgent, RoutingError> {
+        let window = DayWindow::ending(now, days);
+        let only = if sees_all_leads(actor) {
+            None
+        } else {
+            match self.own_agent(actor).await? {
+                Some(me) => Some(me),
+                None => return Ok(LeadsPerAgent::empty(&window)),
+            }
+        };
+        let activity = self
+            .ports
+            .reporting
+            .leads_per_agent(&actor.scope(), &window, only.as_ref())
+            .await?;
+        Ok(LeadsPerAgent::assemble(&window, activity))
+    }
+}

@@ -1,0 +1,407 @@
+//! The routing workflow, written once over the [`RoutingTx`] port: ingest a
+//! lead, decide where it goes, write the decision, review proposals
+//! (approve; reject and route again; reassign by hand) and change a lead by
+//! hand.
+//!
+//! Each `*_in` function works inside a transaction the caller owns, so that
+//! one transaction can carry many steps in order (a batch of leads, or a
+//! step and the events it appends). The functions without the suffix begin
+//! a transaction with a [`UnitOfWork`], run one step, and commit it, or roll
+//! it back on any error so that nothing is half written.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, Utc};
+use lead::{Lead, LeadContactPatch, LeadId};
+use routing::{Decision, RoutingError, decide};
+use tenancy::{AgentId, StorageError, TenantScope, ValidationErrors};
+
+use crate::{
+    Proposal, ProposalId, ProposalStatus,
+    ports::{Inserted, RoutingTx, UnitOfWork},
+};
+
+/// What an unrouted lead says when the plan gave no reason.
+const NO_REASON: &str = "no agent could take the lead";
+
+/// A lead and its current proposal, after a routing step.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Routed {
+    /// The lead as stored.
+    pub lead: Lead,
+    /// Its proposal (pending or approved), or `None` when unrouted.
+    pub proposal: Option<Proposal>,
+    /// Whether the lead was created now (`false`: an `externalId` replay, or
+    /// a review).
+    pub created: bool,
+}
+
+/// What [`ingest_in`] did.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Ingested {
+    /// The lead was stored and routed, or it existed already (`created:
+    /// false`): an `externalId` replay.
+    Done(Box<Routed>),
+    /// A concurrent request committed the same `externalId` meanwhile; the
+    /// transaction must be rolled back and the lead replayed in a new one.
+    Raced,
+}
+
+/// Commits on success, rolls back on error (the error reported is the
+/// step's, a failed rollback ends with the connection anyway).
+async fn finish<T>(
+    tx: Box<dyn RoutingTx>,
+    result: Result<T, RoutingError>,
+) -> Result<T, RoutingError> {
+    match result {
+        Ok(value) => {
+            tx.commit().await?;
+            Ok(value)
+        }
+        Err(err) => {
+            let _ = tx.rollback().await;
+            Err(err)
+        }
+    }
+}
+
+/// The organization's lead with `external_id`, with its latest proposal.
+///
+/// # Errors
+/// [`StorageError`] only.
+pub async fn replay_in(
+    tx: &mut dyn RoutingTx,
+    external_id: &str,
+) -> Result<Option<Routed>, StorageError> {
+    let Some(lead) = tx.lead_by_external_id(external_id).await? else {
+        return Ok(None);
+    };
+    let proposal = tx.latest_proposal(&lead.id).await?;
+    Ok(Some(Routed {
+        lead,
+        proposal,
+        created: false,
+    }))
+}
+
+/// Stores `lead` as new and routes it, unless the organization has a lead
+/// with its `externalId` already (then that one comes back, `created:
+/// false`).
+///
+/// # Errors
+/// [`RoutingError::Storage`] only.
+pub async fn ingest_in(
+    tx: &mut dyn RoutingTx,
+    mut lead: Lead,
+    now: DateTime<Utc>,
+) -> Result<Ingested, RoutingError> {
+    if let Some(external_id) = lead.external_id.clone()
+        && let Some(existing) = replay_in(tx, &external_id).await?
+    {
+        return Ok(Ingested::Done(Box::new(existing)));
+    }
+    lead.status = lead::LeadStatus::New;
+    lead.agent_id = None;
+    lead.unrouted_reason = None;
+    // Stored before anything is locked, so a duplicate `externalId` is found
+    // out before a pool is held.
+    if tx.insert_lead(&lead).await? == Inserted::DuplicateExternalId {
+        return Ok(Ingested::Raced);
+    }
+    let proposal = route_in(tx, &mut lead, &HashSet::new(), now).await?;
+    Ok(Ingested::Done(Box::new(Routed {
+        lead,
+        proposal,
+        created: true,
+    })))
+}
+
+/// [`ingest_in`] in a transaction of its own; a lost `externalId` race
+/// replays the winner's lead.
+///
+/// # Errors
+/// [`RoutingError::Storage`] only.
+#[tracing::instrument(skip_all, fields(org_id = %scope.org_id(), lead_id = %lead.id))]
+pub async fn ingest(
+    uow: &dyn UnitOfWork,
+    scope: &TenantScope,
+    lead: Lead,
+    now: DateTime<Utc>,
+) -> Result<Routed, RoutingError> {
+    let external_id = lead.external_id.clone();
+    let mut tx = uow.begin(scope).await?;
+    let result = ingest_in(tx.as_mut(), lead, now).await;
+    match result {
+        Ok(Ingested::Raced) => {
+            let _ = tx.rollback().await;
+            let mut tx = uow.begin(scope).await?;
+            let replayed = match &external_id {
+                Some(id) => replay_in(tx.as_mut(), id).await.map_err(RoutingError::from),
+                None => Ok(None),
+            };
+            // A race on an id the lead does not have cannot happen.
+            let replayed = replayed.and_then(|r| {
+                r.ok_or_else(|| {
+                    RoutingError::Storage(StorageError::Other(
+                        "externalId conflict without a stored lead".into(),
+                    ))
+                })
+            });
+            finish(tx, replayed).await
+        }
+        Ok(Ingested::Done(routed)) => finish(tx, Ok(*routed)).await,
+        Err(err) => finish(tx, Err(err)).await,
+    }
+}
+
+/// Decides where a stored, routable lead goes and writes the decision:
+/// `excluded` agents are never chosen.
+///
+/// # Errors
+/// [`RoutingError::Storage`]; [`RoutingError::InvalidTransition`] when the
+/// lead is not routable ([`lead::LeadStatus::is_routable`]).
+pub async fn route_in(
+    tx: &mut dyn RoutingTx,
+    lead: &mut Lead,
+    excluded: &HashSet<AgentId>,
+    now: DateTime<Utc>,
+) -> Result<Option<Proposal>, RoutingError> {
+    let decision = decide(tx, lead, excluded, now, true).await?;
+    write_decision(tx, lead, &decision, now).await
+}
+
+/// The lead's new state, its proposal, the chosen agent's counters and the
+/// pool's turn.
+async fn write_decision(
+    tx: &mut dyn RoutingTx,
+    lead: &mut Lead,
+    decision: &Decision,
+    now: DateTime<Utc>,
+) -> Result<Option<Proposal>, RoutingError> {
+    let plan = &decision.plan;
+    let proposal = Proposal::from_plan(plan, lead, decision.settings.auto_approve, now);
+    match &proposal {
+        Some(p) if p.status == ProposalStatus::Approved => {
+            lead.assign_to(p.agent_id.clone(), now)?;
+        }
+        Some(p) => lead.propose_to(p.agent_id.clone(), now)?,
+        None => {
+            let reason = plan.unrouted_reason.as_deref().unwrap_or(NO_REASON);
+            lead.mark_unrouted(reason.to_owned(), now)?;
+        }
+    }
+    tx.update_lead(lead).await?;
+    if let Some(agent) = &decision.chosen {
+        tx.count_assignment(&agent.id, agent.local_day(now), now)
+            .await?;
+    }
+    if let Some(p) = &proposal {
+        tx.insert_proposal(p).await?;
+    }
+    if let Some(turn) = &plan.pool_update {
+        // Both counters move whatever the method: the cursor matters to
+        // round robin, the count to weighted pools, and keeping both current
+        // lets a pool change method without a jump.
+        tx.record_pool_turn(&turn.pool_id, &turn.served).await?;
+    }
+    Ok(proposal)
+}
+
+/// The proposal's lead, locked; the composite foreign key guarantees it.
+async fn lead_of(tx: &mut dyn RoutingTx, proposal: &Proposal) -> Result<Lead, RoutingError> {
+    tx.lock_lead(&proposal.lead_id).await?.ok_or_else(|| {
+        RoutingError::Storage(StorageError::Other(
+            format!("proposal {}: its lead is missing", proposal.id).into(),
+        ))
+    })
+}
+
+/// Approves a pending proposal: the lead becomes its agent's.
+///
+/// # Errors
+/// [`RoutingError::NotFound`], [`RoutingError::AlreadyDecided`].
+pub async fn approve_in(
+    tx: &mut dyn RoutingTx,
+    id: &ProposalId,
+    by: &str,
+    note: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<Routed, RoutingError> {
+    let mut proposal = tx
+        .lock_proposal(id)
+        .await?
+        .ok_or(RoutingError::NotFound("proposal"))?;
+    proposal.decide(ProposalStatus::Approved, by, note, now)?;
+    let mut lead = lead_of(tx, &proposal).await?;
+    lead.assign_to(proposal.agent_id.clone(), now)?;
+    tx.update_review(&proposal).await?;
+    tx.update_lead(&lead).await?;
+    Ok(Routed {
+        lead,
+        proposal: Some(proposal),
+        created: false,
+    })
+}
+
+/// [`approve_in`] in a transaction of its own.
+///
+/// # Errors
+/// As [`approve_in`].
+#[tracing::instrument(skip_all, fields(org_id = %scope.org_id(), proposal_id = %id))]
+pub async fn approve(
+    uow: &dyn UnitOfWork,
+    scope: &TenantScope,
+    id: &ProposalId,
+    by: &str,
+    note: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<Routed, RoutingError> {
+    let mut tx = uow.begin(scope).await?;
+    let result = approve_in(tx.as_mut(), id, by, note, now).await;
+    finish(tx, result).await
+}
+
+/// Rejects a pending proposal. With `reassign_to`, an approved
+/// [`routing::Method::Manual`] proposal gives the lead to that agent;
+/// otherwise the lead is routed again, never to an agent already rejected
+/// for it, and ends proposed, assigned (auto-approval) or unrouted with the
+/// reason. Then what the rejected proposal took from its agent is given
+/// back: one lead of its daily count (while that count is of the
+/// proposal's day) and its turn in the pool (the round-robin cursor stays);
+/// its capacity is given back by the lead leaving it. (Given back after the
+/// new decision, not before, to keep the lock order: the release touches
+/// agent and member rows, which come after the pool. The rejected agent is
+/// excluded from that decision anyway.)
+///
+/// # Errors
+/// [`RoutingError::NotFound`], [`RoutingError::AlreadyDecided`],
+/// [`RoutingError::Invalid`] (field `reassignTo`) when it is not an active
+/// agent of the organization.
+pub async fn reject_in(
+    tx: &mut dyn RoutingTx,
+    id: &ProposalId,
+    by: &str,
+    note: Option<String>,
+    reassign_to: Option<&AgentId>,
+    now: DateTime<Utc>,
+) -> Result<(Proposal, Routed), RoutingError> {
+    let mut rejected = tx
+        .lock_proposal(id)
+        .await?
+        .ok_or(RoutingError::NotFound("proposal"))?;
+    rejected.decide(ProposalStatus::Rejected, by, note, now)?;
+    let mut lead = lead_of(tx, &rejected).await?;
+    let reassignee = match reassign_to {
+        Some(to) => match tx.agent(to, now).await? {
+            Some(c) if c.agent.is_active => Some(c.agent),
+            _ => {
+                return Err(ValidationErrors::single(
+                    "reassignTo",
+                    "is not an active agent of this organization",
+                )
+                .into());
+            }
+        },
+        None => None,
+    };
+    tx.update_review(&rejected).await?;
+    let proposal = match reassignee {
+        Some(agent) => {
+            let manual = Proposal::manual(&lead, &agent, by, now);
+            lead.assign_to(agent.id.clone(), now)?;
+            tx.update_lead(&lead).await?;
+            tx.count_assignment(&agent.id, agent.local_day(now), now)
+                .await?;
+            tx.insert_proposal(&manual).await?;
+            Some(manual)
+        }
+        None => {
+            // Stored as rejected above, so the agent just refused is among them.
+            let excluded = tx
+                .agents_proposed(&lead.id, ProposalStatus::Rejected)
+                .await?;
+            route_in(tx, &mut lead, &excluded, now).await?
+        }
+    };
+    release(tx, &rejected, now).await?;
+    Ok((
+        rejected,
+        Routed {
+            lead,
+            proposal,
+            created: false,
+        },
+    ))
+}
+
+/// [`reject_in`] in a transaction of its own.
+///
+/// # Errors
+/// As [`reject_in`].
+#[tracing::instrument(skip_all, fields(org_id = %scope.org_id(), proposal_id = %id))]
+pub async fn reject(
+    uow: &dyn UnitOfWork,
+    scope: &TenantScope,
+    id: &ProposalId,
+    by: &str,
+    note: Option<String>,
+    reassign_to: Option<&AgentId>,
+    now: DateTime<Utc>,
+) -> Result<(Proposal, Routed), RoutingError> {
+    let mut tx = uow.begin(scope).await?;
+    let result = reject_in(tx.as_mut(), id, by, note, reassign_to, now).await;
+    finish(tx, result).await
+}
+
+/// Gives back what a rejected proposal took from its agent (see
+/// [`reject_in`]).
+async fn release(
+    tx: &mut dyn RoutingTx,
+    rejected: &Proposal,
+    now: DateTime<Utc>,
+) -> Result<(), RoutingError> {
+    if let Some(c) = tx.agent(&rejected.agent_id, now).await? {
+        let day = c.agent.local_day(rejected.created_at);
+        tx.uncount_assignment(&rejected.agent_id, day).await?;
+    }
+    if let Some(pool) = rejected.took_pool_turn() {
+        tx.release_pool_turn(pool, &rejected.agent_id).await?;
+    }
+    Ok(())
+}
+
+/// Changes a lead's contact data or moves its status forward by hand.
+///
+/// # Errors
+/// [`RoutingError::NotFound`], [`RoutingError::InvalidTransition`].
+pub async fn update_lead_in(
+    tx: &mut dyn RoutingTx,
+    id: &LeadId,
+    patch: LeadContactPatch,
+    now: DateTime<Utc>,
+) -> Result<Lead, RoutingError> {
+    let mut lead = tx
+        .lock_lead(id)
+        .await?
+        .ok_or(RoutingError::NotFound("lead"))?;
+    lead.apply(patch, now)?;
+    tx.update_lead(&lead).await?;
+    Ok(lead)
+}
+
+/// [`update_lead_in`] in a transaction of its own.
+///
+/// # Errors
+/// As [`update_lead_in`].
+#[tracing::instrument(skip_all, fields(org_id = %scope.org_id(), lead_id = %id))]
+pub async fn update_lead(
+    uow: &dyn UnitOfWork,
+    scope: &TenantScope,
+    id: &LeadId,
+    patch: LeadContactPatch,
+    now: DateTime<Utc>,
+) -> Result<Lead, RoutingError> {
+    let mut tx = uow.begin(scope).await?;
+    let result = update_lead_in(tx.as_mut(), id, patch, now).await;
+    finish(tx, result).await
+}
