@@ -18,10 +18,11 @@
 //!   deactivated, never deleted, except with their organization, whose cascade
 //!   removes the referencing rows in the same statement);
 //! - `proposals` → `leads`: `CASCADE`;
-//! - `agents.user_id`, `proposals.pool_id` and `proposals.rule_id` are plain
-//!   columns: a linked user may be deleted (SQLite cannot `SET NULL` one
-//!   column of a composite key), and a proposal keeps the ids of the pool
-//!   and rule it came from as history after they are gone.
+//! - `proposals.pool_id` and `proposals.rule_id` are plain columns: a
+//!   proposal keeps the ids of the pool and rule it came from as history
+//!   after they are gone;
+//! - `agents.user_id` names a user of the same organization since migration
+//!   `m20261207_000004_agents_user_in_org`.
 
 use sea_orm_migration::{prelude::*, schema::*};
 

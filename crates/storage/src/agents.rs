@@ -9,22 +9,22 @@ use routing::{
     ports::{AgentFilter, AgentRepository, AgentView},
 };
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect,
     sea_query::{Expr, Query},
 };
-use tenancy::{AgentId, Page, PageRequest, StorageError, TenantScope};
+use tenancy::{AgentId, Page, PageRequest, StorageError, TenantScope, ValidationErrors};
 
 use crate::{
     Database,
     entity::{
         agents::{self, Column, Entity},
-        pool_members, routing_pools,
+        pool_members, routing_pools, users,
     },
     error::storage,
     routing_rows::{
-        AgentSet, agent_to_active, agent_to_domain, candidates, finish, open_lead_counts,
-        org_settings,
+        AgentSet, agent_to_active, agent_to_domain, candidates, finish, is_foreign_key_violation,
+        open_lead_counts, org_settings,
     },
     scope::Scoped,
 };
@@ -51,12 +51,13 @@ impl AgentRepository for SeaOrmAgentRepository {
             if agent.is_active {
                 check_room(&txn, org).await?;
             }
+            check_user(&txn, org, agent.user_id.as_deref()).await?;
             let mut row = agent_to_active(agent);
             row.org_id = sea_orm::ActiveValue::Set(org.org_id().to_owned());
             Entity::insert(row)
                 .exec_without_returning(&txn)
                 .await
-                .map_err(storage)?;
+                .map_err(user_or_storage)?;
             Ok(())
         }
         .await;
@@ -145,6 +146,9 @@ impl AgentRepository for SeaOrmAgentRepository {
                 .await?
                 .ok_or(RoutingError::NotFound("agent"))?;
             let mut agent = agent_to_domain(&row)?;
+            if let Some(user) = &change.user_id {
+                check_user(&txn, org, user.as_deref()).await?;
+            }
             let came_back = agent.apply(change, now);
             write(&txn, org, &agent).await?;
             if came_back {
@@ -210,7 +214,7 @@ async fn write(
     conn: &impl ConnectionTrait,
     org: Scoped<'_>,
     agent: &Agent,
-) -> Result<(), StorageError> {
+) -> Result<(), RoutingError> {
     let mut row = agent_to_active(agent);
     row.org_id = sea_orm::ActiveValue::NotSet;
     Entity::update(row)
@@ -219,8 +223,49 @@ async fn write(
         .filter(org.owns::<Entity>())
         .exec_without_returning(conn)
         .await
-        .map_err(storage)?;
+        .map_err(user_or_storage)?;
     Ok(())
+}
+
+/// A linked user must be one of the organization's, checked in the
+/// transaction that writes the link (the composite foreign key
+/// `(org_id, user_id)` → `users(org_id, id)` backs it up).
+async fn check_user(
+    conn: &impl ConnectionTrait,
+    org: Scoped<'_>,
+    user_id: Option<&str>,
+) -> Result<(), RoutingError> {
+    let Some(user_id) = user_id else {
+        return Ok(());
+    };
+    let found = org
+        .find_id::<users::Entity>(user_id)
+        .select_only()
+        .column(users::Column::Id)
+        .into_tuple::<String>()
+        .one(conn)
+        .await
+        .map_err(storage)?;
+    match found {
+        Some(_) => Ok(()),
+        None => Err(unknown_user()),
+    }
+}
+
+fn unknown_user() -> RoutingError {
+    ValidationErrors::single("userId", "is not a user of this organization").into()
+}
+
+/// The foreign key (PostgreSQL) or its trigger (SQLite) refusing a link the
+/// check above let through: reported like the check.
+fn user_or_storage(err: DbErr) -> RoutingError {
+    let refused =
+        is_foreign_key_violation(&err) || err.to_string().contains("FOREIGN KEY constraint failed");
+    if refused {
+        unknown_user()
+    } else {
+        RoutingError::Storage(storage(err))
+    }
 }
 
 /// Refuses one more active agent when `settings.maxAgents` are active.

@@ -257,6 +257,17 @@ impl TestDb {
             .unwrap()
     }
 
+    /// A user `id` of `org`, written directly (only its id matters here).
+    async fn user(&self, org: &OrgId, id: &str) {
+        self.execute(format!(
+            "INSERT INTO users (id, org_id, username, email, password_hash, role, is_active, \
+             created_at, updated_at) VALUES ('{id}', '{org}', '{id}', '{id}@acme.com', 'x', \
+             'agent', TRUE, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+        ))
+        .await
+        .unwrap();
+    }
+
     async fn execute(&self, sql: String) -> Result<(), sea_orm::DbErr> {
         let conn = self.db.connection();
         conn.execute_raw(Statement::from_string(conn.get_database_backend(), sql))
@@ -405,6 +416,7 @@ async fn max_agents_counts_active_agents_only() {
 async fn agents_round_trip_and_returning_agents_are_lifted_in_weighted_pools() {
     let t = TestDb::create().await;
     let acme = t.org("acme").await;
+    t.user(&acme, "usr_1").await;
     let agents = t.agents();
     let mut ann = new_agent(&acme, "ann", |a| {
         a.skills = Some(vec!["Spanish".into()]);
@@ -1409,7 +1421,8 @@ async fn the_routing_migration_reverts_and_reapplies() {
 
     let t = TestDb::create().await;
     let conn = t.db.connection();
-    Migrator::down(conn, Some(1)).await.unwrap();
+    // The link check of agents' users first, then the routing tables.
+    Migrator::down(conn, Some(2)).await.unwrap();
     for table in [
         "proposals",
         "leads",
@@ -1614,4 +1627,55 @@ async fn leads_per_agent_counts_each_utc_day_per_assigned_agent_of_one_organizat
     let names: Vec<_> = empty.agents.iter().map(|a| a.name.as_str()).collect();
     assert_eq!(names, ["ann", "idle"]);
     assert!(empty.agents.iter().all(|a| a.total == 0));
+}
+
+#[tokio::test]
+async fn an_agent_links_only_a_user_of_its_own_organization() {
+    let t = TestDb::create().await;
+    let acme = t.org("acme").await;
+    let globex = t.org("globex").await;
+    t.user(&acme, "usr_acme").await;
+    t.user(&globex, "usr_globex").await;
+    let agents = t.agents();
+
+    for user in ["usr_globex", "usr_nobody"] {
+        let agent = new_agent(&acme, "ann", |a| a.user_id = Some(Some(user.into())));
+        let err = agents.insert(&sc(&acme), &agent).await.unwrap_err();
+        match err {
+            RoutingError::Invalid(e) => assert_eq!(e.fields()[0].field, "userId", "{user}"),
+            other => panic!("{user}: {other:?}"),
+        }
+    }
+    assert_eq!(t.count("agents", &acme).await, 0);
+
+    let ann = t
+        .agent_with(&acme, "ann", |a| a.user_id = Some(Some("usr_acme".into())))
+        .await;
+    let relink = AgentChange::parse(
+        AgentInput {
+            user_id: Some(Some("usr_globex".into())),
+            ..AgentInput::default()
+        },
+        false,
+    )
+    .unwrap();
+    let err = agents
+        .update(&sc(&acme), &ann.id, relink, tenancy::now())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RoutingError::Invalid(_)), "{err:?}");
+
+    // The database itself refuses the cross-tenant link.
+    let raw = t
+        .execute(format!(
+            "UPDATE agents SET user_id = 'usr_globex' WHERE id = '{}'",
+            ann.id
+        ))
+        .await;
+    assert!(raw.is_err(), "the schema must refuse another tenant's user");
+    let kept = agents
+        .find(&sc(&acme), &ann.id, tenancy::now())
+        .await
+        .unwrap();
+    assert_eq!(kept.unwrap().agent.user_id.as_deref(), Some("usr_acme"));
 }
