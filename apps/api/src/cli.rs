@@ -408,11 +408,26 @@ fn quiet_logs() -> Option<tracing::subscriber::DefaultGuard> {
     Some(tracing::subscriber::set_default(subscriber))
 }
 
-/// Reports invalid arguments and exits with status 2, like clap's own
-/// errors. Called before anything is written.
-fn exit_invalid(errors: &ValidationErrors) -> ! {
-    eprintln!("error: invalid arguments: {errors}");
-    std::process::exit(2)
+/// Invalid arguments or configuration: `main` exits with status 2, like
+/// clap's own errors. Returned before anything is written.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid arguments: {0}")]
+pub struct InvalidArguments(pub ValidationErrors);
+
+impl InvalidArguments {
+    /// The exit status of a command that failed with `err`: 2 for invalid
+    /// arguments, 1 for anything else.
+    pub fn exit_status(err: &(dyn Error + 'static)) -> u8 {
+        if err.downcast_ref::<Self>().is_some() {
+            2
+        } else {
+            1
+        }
+    }
+}
+
+fn invalid(errors: ValidationErrors) -> Box<dyn Error> {
+    Box::new(InvalidArguments(errors))
 }
 
 /// Writes a line to standard output; a closed output (`| head`) is an
@@ -454,7 +469,7 @@ async fn org_create(
         display_name.and_then(|v| errors.check("--display-name", DisplayName::parse(&v)));
     let email = email.and_then(|v| errors.check("--email", Email::parse(&v)));
     let Some(name) = name.filter(|_| errors.is_empty()) else {
-        exit_invalid(&errors)
+        return Err(invalid(errors));
     };
     let services = connect(settings).await?;
     let new = NewOrganization {
@@ -471,8 +486,8 @@ async fn org_create(
         .create(&Actor::operator("cli"), new)
         .await
         .map_err(|e| match e {
-            OrganizationError::Invalid(errors) => exit_invalid(&errors),
-            e => one_line(&e),
+            OrganizationError::Invalid(errors) => invalid(errors),
+            e => one_line(&e).into(),
         })?;
     say(format_args!(
         "Created organization {} (tier {}). Its id:\n{}",
@@ -498,7 +513,7 @@ async fn api_key_create(
     }
     let name = errors.check("--name", ApiKeyName::parse(name));
     let (Some(org_id), Some(name)) = (org_id, name) else {
-        exit_invalid(&errors)
+        return Err(invalid(errors));
     };
     let services = connect(settings).await?;
     let org = match services.orgs.get(&Actor::operator("cli"), &org_id).await {
@@ -526,8 +541,8 @@ async fn api_key_create(
         )
         .await
         .map_err(|e| match e {
-            AuthError::Invalid(errors) => exit_invalid(&errors),
-            e => one_line(&e),
+            AuthError::Invalid(errors) => invalid(errors),
+            e => one_line(&e).into(),
         })?;
     if !org.is_active {
         eprintln!(
@@ -552,7 +567,7 @@ async fn api_key_create(
 async fn seed_demo(settings: &Settings, args: SeedArgs) -> Result<(), Box<dyn Error>> {
     let password = match Password::parse(&args.password) {
         Ok(p) => p,
-        Err(e) => exit_invalid(&ValidationErrors::single("--password", e)),
+        Err(e) => return Err(invalid(ValidationErrors::single("--password", e))),
     };
     let services = connect(settings).await?;
     let options = DemoOptions {

@@ -30,7 +30,7 @@ pub struct ListEnvelope<T> {
 
 /// Paging of a list response.
 #[derive(Debug, Serialize, ToSchema)]
-#[schema(example = json!({"total": 1, "limit": 100, "offset": 0}))]
+#[schema(example = crate::examples::envelope_pagination)]
 pub struct Pagination {
     /// Matching rows over all pages.
     pub total: u64,

@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 
 /// The body of every error response.
 #[derive(Debug, Serialize, ToSchema)]
-#[schema(example = json!({"ok": false, "error": {"code": "VALIDATION_ERROR", "message": "The request has invalid fields", "details": [{"field": "name", "message": "must be 3 to 63 characters"}]}}))]
+#[schema(example = crate::examples::error_error_envelope)]
 pub struct ErrorEnvelope {
     /// Always `false`.
     pub ok: bool,

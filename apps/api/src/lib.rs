@@ -8,6 +8,7 @@ pub mod config;
 pub mod credentials;
 pub mod envelope;
 pub mod error;
+pub mod examples;
 pub mod extract;
 pub mod observability;
 pub mod openapi;

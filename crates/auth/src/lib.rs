@@ -12,6 +12,15 @@
 //! request's credential into a [`tenancy::Actor`] with [`Authenticator`], and
 //! maps [`AuthError`] to a status in one place.
 //!
+//! ```
+//! use auth::{Password, hash_password, verify_password};
+//!
+//! let password = Password::parse("correct horse battery").expect("long enough");
+//! let hash = hash_password(&password).expect("argon2id");
+//! assert!(verify_password("correct horse battery", hash.as_str()));
+//! assert!(!verify_password("wrong", hash.as_str()));
+//! ```
+//!
 //! # Secrets at a glance
 //!
 //! | secret | given to the client | stored | compared |

@@ -16,6 +16,58 @@
 //!
 //! Turning a decision into a proposal, and the review that follows, is the
 //! `proposal` crate's.
+//!
+//! ```
+//! use std::collections::HashSet;
+//!
+//! use lead::{NewLead, NewLeadInput};
+//! use routing::{
+//!     AgentChange, AgentInput, AgentLoad, Candidate, Pool, PoolId, PoolMethod, PoolState,
+//!     RoutingSettings,
+//!     engine::{PlanInput, Target, plan},
+//! };
+//! use tenancy::OrgId;
+//!
+//! let org = OrgId::generate();
+//! let now = chrono::Utc::now();
+//! let agent = |name: &str| {
+//!     let input = AgentInput {
+//!         name: Some(name.into()),
+//!         email: Some(format!("{name}@acme.example")),
+//!         ..AgentInput::default()
+//!     };
+//!     let agent = AgentChange::parse(input, true).unwrap().into_agent(org.clone(), now).unwrap();
+//!     Candidate { agent, load: AgentLoad::default() }
+//! };
+//! let members = vec![agent("ada"), agent("bo")];
+//! let pool = Pool {
+//!     id: PoolId::generate(),
+//!     org_id: org.clone(),
+//!     name: "all".into(),
+//!     method: PoolMethod::RoundRobin,
+//!     member_ids: members.iter().map(|c| c.agent.id.clone()).collect(),
+//!     created_at: now,
+//!     updated_at: now,
+//! };
+//! let lead = NewLead::parse(NewLeadInput { name: "Ann".into(), ..Default::default() })
+//!     .unwrap()
+//!     .into_lead(org.clone(), now);
+//! let decided = plan(&PlanInput {
+//!     lead: &lead,
+//!     settings: &RoutingSettings::default(),
+//!     target: &Target::Pool { pool_id: pool.id.clone(), rule: None },
+//!     pool: Some(&pool),
+//!     state: &PoolState::default(),
+//!     members: &members,
+//!     sticky: None,
+//!     fallback: None,
+//!     excluded: &HashSet::new(),
+//!     now,
+//! });
+//! let choice = decided.choice.expect("someone is available");
+//! assert_eq!(choice.agent_id, members[0].agent.id);
+//! assert_eq!(decided.trace.len(), 2); // one line per candidate, saying why
+//! ```
 
 mod activity;
 mod agent;

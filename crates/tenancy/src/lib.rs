@@ -6,6 +6,25 @@
 //! [`Page`]), how invalid input is reported ([`ValidationErrors`]) and how a
 //! storage failure is surfaced ([`StorageError`]). They live here so that the
 //! domains agree on them without depending on each other.
+//!
+//! Every tenant repository takes a [`TenantScope`]: the one organization a
+//! call may touch, made from an authenticated [`Actor`] and never from a
+//! string.
+//!
+//! ```
+//! use tenancy::{Actor, OrgId, Principal, Role};
+//!
+//! // What an authenticator makes once a credential is verified.
+//! let org = OrgId::generate();
+//! let manager = Actor::new(org.clone(), Principal::User("usr_1".into()), Role::Manager);
+//! assert_eq!(manager.scope().org_id(), &org);
+//!
+//! // Only a super admin may act in another organization.
+//! assert!(manager.acting_in(OrgId::generate()).is_none());
+//! let operator = Actor::operator("cli");
+//! let inside = operator.acting_in(org.clone()).expect("operators are super admins");
+//! assert_eq!(inside.scope().principal().to_string(), "operator:cli");
+//! ```
 
 mod actor;
 mod email;

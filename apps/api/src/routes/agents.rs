@@ -62,12 +62,7 @@ impl From<AgentStatusDto> for AgentStatus {
 /// When an agent works, in its own time zone.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({
-    "timezone": "Europe/Paris",
-    "days": ["mon", "tue", "wed", "thu", "fri"],
-    "start": "09:00",
-    "end": "17:00"
-}))]
+#[schema(example = crate::examples::agents_working_hours_dto)]
 pub struct WorkingHoursDto {
     /// IANA time zone.
     pub timezone: String,
@@ -82,7 +77,7 @@ pub struct WorkingHoursDto {
 /// An agent's workload now.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-#[schema(example = json!({"openLeads": 7, "today": 3, "lastAssignedAt": "2025-03-03T14:07:21.482915Z"}))]
+#[schema(example = crate::examples::agents_load_dto)]
 pub struct LoadDto {
     /// Leads proposed to or assigned to it and not closed.
     pub open_leads: u32,
@@ -95,29 +90,7 @@ pub struct LoadDto {
 /// An agent.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-#[schema(example = json!({
-    "id": "agt_01946943b2a076b6896da1da72ff5d2a",
-    "orgId": "org_0193a5b2c4d17e8f9a0b1c2d3e4f5a6b",
-    "name": "Ann Lee",
-    "email": "ann@acme.com",
-    "userId": null,
-    "skills": ["french", "spanish"],
-    "regions": ["EMEA"],
-    "weight": 2,
-    "capacity": 20,
-    "dailyCap": 10,
-    "status": "available",
-    "workingHours": {
-        "timezone": "Europe/Paris",
-        "days": ["mon", "tue", "wed", "thu", "fri"],
-        "start": "09:00",
-        "end": "17:00"
-    },
-    "isActive": true,
-    "createdAt": "2025-01-15T09:20:31.904127Z",
-    "updatedAt": "2025-02-03T16:12:58.004711Z",
-    "load": {"openLeads": 7, "today": 3, "lastAssignedAt": "2025-03-03T14:07:21.482915Z"}
-}))]
+#[schema(example = crate::examples::agents_agent_dto)]
 pub struct AgentDto {
     /// Opaque id (`agt_...`).
     pub id: String,
@@ -198,22 +171,7 @@ impl From<AgentView> for AgentDto {
 /// (the given fields change; `null` clears `userId`, `capacity`, `dailyCap`, `workingHours`).
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-#[schema(example = json!({
-    "name": "Ann Lee",
-    "email": "ann@acme.com",
-    "skills": ["spanish"],
-    "regions": ["EMEA"],
-    "weight": 2,
-    "capacity": 20,
-    "dailyCap": 10,
-    "status": "available",
-    "workingHours": {
-        "timezone": "Europe/Paris",
-        "days": ["mon", "tue", "wed", "thu", "fri"],
-        "start": "09:00",
-        "end": "17:00"
-    }
-}))]
+#[schema(example = crate::examples::agents_agent_body)]
 pub struct AgentBody {
     /// Name, 1-200 characters.
     #[serde(default, deserialize_with = "crate::extract::non_null")]
@@ -329,31 +287,7 @@ pub async fn list(
 #[utoipa::path(post, path = "/agents", tag = "agents", request_body = AgentBody,
     responses(
         (status = 201, description = "Created", body = DataEnvelope<AgentDto>,
-            example = json!({
-                "ok": true,
-                "data": {
-                    "id": "agt_01946943b2a076b6896da1da72ff5d2a",
-                    "orgId": "org_0193a5b2c4d17e8f9a0b1c2d3e4f5a6b",
-                    "name": "Ann Lee",
-                    "email": "ann@acme.com",
-                    "userId": null,
-                    "skills": ["french", "spanish"],
-                    "regions": ["EMEA"],
-                    "weight": 2,
-                    "capacity": 20,
-                    "dailyCap": 10,
-                    "status": "available",
-                    "workingHours": {
-                        "timezone": "Europe/Paris",
-                        "days": ["mon", "tue", "wed", "thu", "fri"],
-                        "start": "09:00",
-                        "end": "17:00"
-                    },
-                    "isActive": true,
-                    "createdAt": "2025-01-15T09:20:31.904127Z",
-                    "updatedAt": "2025-01-15T09:20:31.904127Z"
-                }
-            })),
+            example = crate::examples::agents_create_201),
         (status = 400, description = "Invalid body", body = ErrorEnvelope),
         (status = 401, description = "Missing or invalid credentials", body = ErrorEnvelope),
         (status = 403, description = "Agents may not", body = ErrorEnvelope),
@@ -395,31 +329,7 @@ pub async fn get(
     params(("id" = String, Path, description = "Agent id")),
     responses(
         (status = 200, description = "Updated (without `load`)", body = DataEnvelope<AgentDto>,
-            example = json!({
-                "ok": true,
-                "data": {
-                    "id": "agt_01946943b2a076b6896da1da72ff5d2a",
-                    "orgId": "org_0193a5b2c4d17e8f9a0b1c2d3e4f5a6b",
-                    "name": "Ann Lee",
-                    "email": "ann@acme.com",
-                    "userId": null,
-                    "skills": ["french", "spanish"],
-                    "regions": ["EMEA"],
-                    "weight": 2,
-                    "capacity": 20,
-                    "dailyCap": 10,
-                    "status": "away",
-                    "workingHours": {
-                        "timezone": "Europe/Paris",
-                        "days": ["mon", "tue", "wed", "thu", "fri"],
-                        "start": "09:00",
-                        "end": "17:00"
-                    },
-                    "isActive": true,
-                    "createdAt": "2025-01-15T09:20:31.904127Z",
-                    "updatedAt": "2025-03-17T07:58:12.640385Z"
-                }
-            })),
+            example = crate::examples::agents_update_200),
         (status = 400, description = "Invalid body", body = ErrorEnvelope),
         (status = 401, description = "Missing or invalid credentials", body = ErrorEnvelope),
         (status = 403, description = "Agents may not", body = ErrorEnvelope),
@@ -444,32 +354,7 @@ pub async fn update(
     params(("id" = String, Path, description = "Agent id")),
     responses(
         (status = 200, description = "Deactivated", body = MessageEnvelope<AgentDto>,
-            example = json!({
-                "ok": true,
-                "message": "Agent deactivated",
-                "data": {
-                    "id": "agt_01946943b2a076b6896da1da72ff5d2a",
-                    "orgId": "org_0193a5b2c4d17e8f9a0b1c2d3e4f5a6b",
-                    "name": "Ann Lee",
-                    "email": "ann@acme.com",
-                    "userId": null,
-                    "skills": ["french", "spanish"],
-                    "regions": ["EMEA"],
-                    "weight": 2,
-                    "capacity": 20,
-                    "dailyCap": 10,
-                    "status": "available",
-                    "workingHours": {
-                        "timezone": "Europe/Paris",
-                        "days": ["mon", "tue", "wed", "thu", "fri"],
-                        "start": "09:00",
-                        "end": "17:00"
-                    },
-                    "isActive": false,
-                    "createdAt": "2025-01-15T09:20:31.904127Z",
-                    "updatedAt": "2025-03-20T09:15:40.583006Z"
-                }
-            })),
+            example = crate::examples::agents_deactivate_200),
         (status = 401, description = "Missing or invalid credentials", body = ErrorEnvelope),
         (status = 403, description = "Agents may not", body = ErrorEnvelope),
         (status = 404, description = "No such agent in your organization", body = ErrorEnvelope),

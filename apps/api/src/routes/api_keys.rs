@@ -18,17 +18,7 @@ use crate::{
 /// An API key as the API shows it: never the secret, only its visible prefix.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-#[schema(example = json!({
-    "id": "key_019469559338706cab74d0fb32e70629",
-    "orgId": "org_0193a5b2c4d17e8f9a0b1c2d3e4f5a6b",
-    "name": "web form",
-    "prefix": "k7m2q9xa",
-    "role": "agent",
-    "createdBy": "user:usr_01946935aa997ad3a8b9d243e465e150",
-    "createdAt": "2025-01-15T09:40:03.512907Z",
-    "lastUsedAt": "2025-03-03T14:07:21.401377Z",
-    "revokedAt": null
-}))]
+#[schema(example = crate::examples::api_keys_api_key_dto)]
 pub struct ApiKeyDto {
     /// Opaque id (`key_...`).
     pub id: String,
@@ -69,18 +59,7 @@ impl From<ApiKey> for ApiKeyDto {
 /// A key with its secret, shown once at creation or rotation.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-#[schema(example = json!({
-    "id": "key_019469559338706cab74d0fb32e70629",
-    "orgId": "org_0193a5b2c4d17e8f9a0b1c2d3e4f5a6b",
-    "name": "web form",
-    "prefix": "k7m2q9xa",
-    "role": "agent",
-    "createdBy": "user:usr_01946935aa997ad3a8b9d243e465e150",
-    "createdAt": "2025-01-15T09:40:03.512907Z",
-    "lastUsedAt": null,
-    "revokedAt": null,
-    "key": "lr_k7m2q9xa_XJMxtBELqTrFSvwU2jvdGWFHdKLVXSleWjWrRLPvrqU"
-}))]
+#[schema(example = crate::examples::api_keys_created_api_key_dto)]
 pub struct CreatedApiKeyDto {
     /// The key.
     #[serde(flatten)]
@@ -102,7 +81,7 @@ impl From<CreatedApiKey> for CreatedApiKeyDto {
 /// Body of `POST /api-keys`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-#[schema(example = json!({"name": "web form", "role": "agent"}))]
+#[schema(example = crate::examples::api_keys_create_api_key_body)]
 pub struct CreateApiKeyBody {
     /// What it is for, 1-100 characters.
     #[schema(min_length = 1, max_length = 100)]
@@ -172,21 +151,7 @@ pub async fn create(
     params(("id" = String, Path, description = "API key id")),
     responses(
         (status = 200, description = "Revoked", body = MessageEnvelope<ApiKeyDto>,
-            example = json!({
-                "ok": true,
-                "message": "API key revoked",
-                "data": {
-                    "id": "key_019469559338706cab74d0fb32e70629",
-                    "orgId": "org_0193a5b2c4d17e8f9a0b1c2d3e4f5a6b",
-                    "name": "web form",
-                    "prefix": "k7m2q9xa",
-                    "role": "agent",
-                    "createdBy": "user:usr_01946935aa997ad3a8b9d243e465e150",
-                    "createdAt": "2025-01-15T09:40:03.512907Z",
-                    "lastUsedAt": "2025-03-03T14:07:21.401377Z",
-                    "revokedAt": "2025-03-14T17:22:09.048551Z"
-                }
-            })),
+            example = crate::examples::api_keys_revoke_200),
         (status = 401, description = "Missing or invalid credentials", body = ErrorEnvelope),
         (status = 403, description = "Not an admin", body = ErrorEnvelope),
         (status = 404, description = "No such key in your organization", body = ErrorEnvelope),

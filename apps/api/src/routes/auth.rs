@@ -18,13 +18,7 @@ use crate::{
 /// Body of `POST /auth/register`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-#[schema(example = json!({
-    "username": "admin2",
-    "email": "admin@testorg2.com",
-    "password": "SecurePass123!",
-    "role": "admin",
-    "orgId": "org_0193a5b2c4d17e8f9a0b1c2d3e4f5a6b"
-}))]
+#[schema(example = crate::examples::auth_register_body)]
 pub struct RegisterBody {
     /// 3-64 letters, digits, `.`, `_`, `-`; unique in the organization.
     #[schema(min_length = 3, max_length = 64)]
@@ -46,7 +40,7 @@ pub struct RegisterBody {
 /// Body of `POST /auth/login`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-#[schema(example = json!({"email": "admin@testorg2.com", "password": "SecurePass123!"}))]
+#[schema(example = crate::examples::auth_login_body)]
 pub struct LoginBody {
     /// The account's e-mail.
     #[schema(format = "email")]
@@ -69,25 +63,7 @@ pub struct RefreshBody {
 
 /// `{ok, user, tokens}`: the answer to a sign-in or a refresh.
 #[derive(Debug, Serialize, ToSchema)]
-#[schema(example = json!({
-    "ok": true,
-    "user": {
-        "id": "usr_0194693c7fb87082837f8a8817fc695a",
-        "orgId": "org_0193a5b2c4d17e8f9a0b1c2d3e4f5a6b",
-        "username": "jane",
-        "email": "jane@acme.com",
-        "role": "manager",
-        "isActive": true,
-        "createdAt": "2025-01-15T09:12:40.120034Z",
-        "updatedAt": "2025-02-20T11:48:05.660917Z",
-        "lastLoginAt": "2025-03-03T08:59:47.201533Z"
-    },
-    "tokens": {
-        "accessToken": "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9.eyJ1c2VySWQiOiJ1c3JfMDE5NDY5M2M3ZmI4NzA4MjgzN2Y4YTg4MTdmYzY5NWEiLCJ1c2VybmFtZSI6ImphbmUiLCJlbWFpbCI6ImphbmVAYWNtZS5jb20iLCJyb2xlIjoibWFuYWdlciIsIm9yZ0lkIjoib3JnXzAxOTNhNWIyYzRkMTdlOGY5YTBiMWMyZDNlNGY1YTZiIiwiaWF0IjoxNzQwOTkyMzg3LCJleHAiOjE3NDA5OTU5ODcsIm5iZiI6MTc0MDk5MjM4NywiaXNzIjoibGVhZC1yb3V0aW5nIiwiYXVkIjoibGVhZC1yb3V0aW5nLWFwaSIsInR5cCI6ImFjY2VzcyJ9.8WzqE8b9KGcKUEZ3CthfbifwGQXuCQEMR2E4Mv5XSLQ",
-        "refreshToken": "EpuiK4i6Pil2YUX97KOwjjivU9fExg460gjOUGZEEDY",
-        "expiresIn": 3600
-    }
-}))]
+#[schema(example = crate::examples::auth_login_response)]
 pub struct LoginResponse {
     /// Always `true`.
     pub ok: bool,
@@ -100,11 +76,7 @@ pub struct LoginResponse {
 /// A token pair.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-#[schema(example = json!({
-    "accessToken": "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9.eyJ1c2VySWQiOiJ1c3JfMDE5NDY5M2M3ZmI4NzA4MjgzN2Y4YTg4MTdmYzY5NWEiLCJ1c2VybmFtZSI6ImphbmUiLCJlbWFpbCI6ImphbmVAYWNtZS5jb20iLCJyb2xlIjoibWFuYWdlciIsIm9yZ0lkIjoib3JnXzAxOTNhNWIyYzRkMTdlOGY5YTBiMWMyZDNlNGY1YTZiIiwiaWF0IjoxNzQwOTkyMzg3LCJleHAiOjE3NDA5OTU5ODcsIm5iZiI6MTc0MDk5MjM4NywiaXNzIjoibGVhZC1yb3V0aW5nIiwiYXVkIjoibGVhZC1yb3V0aW5nLWFwaSIsInR5cCI6ImFjY2VzcyJ9.8WzqE8b9KGcKUEZ3CthfbifwGQXuCQEMR2E4Mv5XSLQ",
-    "refreshToken": "EpuiK4i6Pil2YUX97KOwjjivU9fExg460gjOUGZEEDY",
-    "expiresIn": 3600
-}))]
+#[schema(example = crate::examples::auth_tokens_dto)]
 pub struct TokensDto {
     /// JWT for `Authorization: Bearer`, valid `expiresIn` seconds.
     pub access_token: String,
@@ -132,20 +104,7 @@ fn login_response(result: LoginResult) -> HttpResponse {
     security((), ("bearerAuth" = []), ("apiKey" = [])),
     responses(
         (status = 201, description = "Registered", body = DataEnvelope<UserDto>,
-            example = json!({
-                "ok": true,
-                "data": {
-                    "id": "usr_01946935aa997ad3a8b9d243e465e150",
-                    "orgId": "org_0193a5b2c4d17e8f9a0b1c2d3e4f5a6b",
-                    "username": "admin2",
-                    "email": "admin@testorg2.com",
-                    "role": "admin",
-                    "isActive": true,
-                    "createdAt": "2025-01-15T09:05:12.345678Z",
-                    "updatedAt": "2025-01-15T09:05:12.345678Z",
-                    "lastLoginAt": null
-                }
-            })),
+            example = crate::examples::auth_register_201),
         (status = 400, description = "Invalid body, or the organization is deactivated", body = ErrorEnvelope),
         (status = 401, description = "Invalid credentials were sent", body = ErrorEnvelope),
         (status = 403, description = "The organization has users and you are not its admin", body = ErrorEnvelope),
@@ -248,7 +207,7 @@ pub async fn refresh(
 #[utoipa::path(post, path = "/auth/logout", tag = "auth", request_body = RefreshBody, security(()),
     responses(
         (status = 200, description = "Signed out (also for an unknown token)", body = MessageEnvelope<UserDto>,
-            example = json!({"ok": true, "message": "Signed out"})),
+            example = crate::examples::auth_logout_200),
         (status = 400, description = "Invalid body", body = ErrorEnvelope),
     ))]
 pub async fn logout(

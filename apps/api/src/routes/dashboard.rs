@@ -27,12 +27,7 @@ pub struct HealthDto {
 
 /// `{ok, organization, stats, health}`.
 #[derive(Debug, Serialize, ToSchema)]
-#[schema(example = json!({
-    "ok": true,
-    "organization": {"id": "org_0193a5b2c4d17e8f9a0b1c2d3e4f5a6b", "name": "acme-corp", "displayName": "ACME Corporation", "email": "admin@acme.com", "phone": "+1-555-0123", "isActive": true, "tier": "enterprise", "mondayWorkspaceId": "12345678", "stripeCustomerId": null, "subscriptionStatus": null, "trialEndsAt": null, "createdAt": "2024-12-08T09:56:16.721Z", "updatedAt": "2025-01-15T09:02:37.480112Z", "createdBy": "user:usr_01939f6c2a4b7d10b8e5c3a9f2d6e7b1", "settings": {"allowAutoRouting": true, "maxAgents": 50}},
-    "stats": {"totalUsers": 12, "totalProposals": 260, "totalLeads": 240, "totalAgents": 8},
-    "health": {"usersPerAgent": 1.5, "proposalsPerLead": 1.0833333333333333}
-}))]
+#[schema(example = crate::examples::dashboard_dashboard_response)]
 pub struct DashboardResponse {
     /// Always `true`.
     pub ok: bool,
@@ -113,14 +108,7 @@ impl From<AgentSeries> for AgentLeadsDto {
 /// Leads per agent and UTC day, for the dashboard chart.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-#[schema(example = json!({
-    "days": ["2026-11-23", "2026-11-24", "2026-11-25", "2026-11-26", "2026-11-27", "2026-11-28", "2026-11-29"],
-    "agents": [
-        {"agentId": "agt_0193a5b2c4d17e8f9a0b1c2d3e4f5a6b", "name": "Ada", "counts": [0, 1, 3, 0, 0, 2, 5], "total": 11},
-        {"agentId": "agt_0193a5b2c4d17e8f9a0b1c2d3e4f5a6c", "name": "Bob", "counts": [0, 0, 0, 0, 0, 0, 0], "total": 0}
-    ],
-    "unassigned": [1, 0, 0, 2, 0, 0, 1]
-}))]
+#[schema(example = crate::examples::dashboard_leads_per_agent_dto)]
 pub struct LeadsPerAgentDto {
     /// The UTC calendar days, oldest first; the last is today.
     pub days: Vec<NaiveDate>,
@@ -154,14 +142,7 @@ impl From<LeadsPerAgent> for LeadsPerAgentDto {
     params(LeadsPerAgentQuery),
     responses(
         (status = 200, description = "The chart", body = DataEnvelope<LeadsPerAgentDto>,
-            example = json!({"ok": true, "data": {
-                "days": ["2026-11-23", "2026-11-24", "2026-11-25", "2026-11-26", "2026-11-27", "2026-11-28", "2026-11-29"],
-                "agents": [
-                    {"agentId": "agt_0193a5b2c4d17e8f9a0b1c2d3e4f5a6b", "name": "Ada", "counts": [0, 1, 3, 0, 0, 2, 5], "total": 11},
-                    {"agentId": "agt_0193a5b2c4d17e8f9a0b1c2d3e4f5a6c", "name": "Bob", "counts": [0, 0, 0, 0, 0, 0, 0], "total": 0}
-                ],
-                "unassigned": [1, 0, 0, 2, 0, 0, 1]
-            }})),
+            example = crate::examples::dashboard_leads_per_agent_200),
         (status = 400, description = "`days` outside 1-90, or an unknown parameter", body = ErrorEnvelope),
         (status = 401, description = "Missing or invalid credentials", body = ErrorEnvelope),
     ))]

@@ -100,25 +100,7 @@ impl From<Method> for MethodDto {
 /// A lead.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-#[schema(example = json!({
-    "id": "lead_01955c552f8a743bbbacfb3d0b1f9163",
-    "orgId": "org_0193a5b2c4d17e8f9a0b1c2d3e4f5a6b",
-    "externalId": "form-4711",
-    "name": "Jane Doe",
-    "email": "jane@globex.com",
-    "phone": null,
-    "company": "Globex",
-    "source": "web",
-    "region": null,
-    "country": "FR",
-    "score": 72,
-    "fields": {"plan": "pro"},
-    "status": "assigned",
-    "assignedAgentId": "agt_01946943b2a076b6896da1da72ff5d2a",
-    "unroutedReason": null,
-    "createdAt": "2025-03-03T14:07:21.482915Z",
-    "updatedAt": "2025-03-03T14:12:03.918455Z"
-}))]
+#[schema(example = crate::examples::leads_lead_dto)]
 pub struct LeadDto {
     /// Opaque id (`lead_...`).
     pub id: String,
@@ -183,52 +165,7 @@ impl From<Lead> for LeadDto {
 
 /// A lead with its current proposal.
 #[derive(Debug, Serialize, ToSchema)]
-#[schema(example = json!({
-    "lead": {
-        "id": "lead_01955c552f8a743bbbacfb3d0b1f9163",
-        "orgId": "org_0193a5b2c4d17e8f9a0b1c2d3e4f5a6b",
-        "externalId": "form-4711",
-        "name": "Jane Doe",
-        "email": "jane@globex.com",
-        "phone": null,
-        "company": "Globex",
-        "source": "web",
-        "region": null,
-        "country": "FR",
-        "score": 72,
-        "fields": {"plan": "pro"},
-        "status": "proposed",
-        "assignedAgentId": null,
-        "unroutedReason": null,
-        "createdAt": "2025-03-03T14:07:21.482915Z",
-        "updatedAt": "2025-03-03T14:07:21.482915Z"
-    },
-    "proposal": {
-        "id": "prop_01955c552f8a7c41b07e2d9f5a3c6e18",
-        "leadId": "lead_01955c552f8a743bbbacfb3d0b1f9163",
-        "agentId": "agt_01946943b2a076b6896da1da72ff5d2a",
-        "status": "pending",
-        "method": "round_robin",
-        "poolId": "pool_0194694d0c1d74728f50bea6371ecd7b",
-        "ruleId": "rule_0194695118b4717b95be612818c26797",
-        "trace": [
-            {
-                "agentId": "agt_01946943b2a076b6896da1da72ff5d2a",
-                "eligible": true,
-                "reason": "selected: next in rotation after agt_0194694434c2701ab28df6ecce4a2bbd"
-            },
-            {
-                "agentId": "agt_0194694434c2701ab28df6ecce4a2bbd",
-                "eligible": true,
-                "reason": "eligible; not next in rotation"
-            }
-        ],
-        "createdAt": "2025-03-03T14:07:21.482915Z",
-        "decidedBy": null,
-        "decidedAt": null,
-        "note": null
-    }
-}))]
+#[schema(example = crate::examples::leads_routed_lead_dto)]
 pub struct RoutedLeadDto {
     /// The lead.
     pub lead: LeadDto,
@@ -248,16 +185,7 @@ impl From<Routed> for RoutedLeadDto {
 /// Body of `POST /leads` and `POST /routing/simulate`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-#[schema(example = json!({
-    "externalId": "form-4711",
-    "name": "Jane Doe",
-    "email": "jane@globex.com",
-    "company": "Globex",
-    "source": "web",
-    "country": "FR",
-    "score": 72,
-    "fields": {"plan": "pro"}
-}))]
+#[schema(example = crate::examples::leads_lead_body)]
 pub struct LeadBody {
     /// Your id for this lead: sending it again returns the same lead (200), nothing created twice.
     #[schema(max_length = 128)]
@@ -477,28 +405,7 @@ pub async fn get(
     params(("id" = String, Path, description = "Lead id")),
     responses(
         (status = 200, description = "Updated", body = DataEnvelope<LeadDto>,
-            example = json!({
-                "ok": true,
-                "data": {
-                    "id": "lead_01955c552f8a743bbbacfb3d0b1f9163",
-                    "orgId": "org_0193a5b2c4d17e8f9a0b1c2d3e4f5a6b",
-                    "externalId": "form-4711",
-                    "name": "Jane Doe",
-                    "email": "jane@globex.com",
-                    "phone": "+33 1 23 45 67 89",
-                    "company": "Globex",
-                    "source": "web",
-                    "region": null,
-                    "country": "FR",
-                    "score": 72,
-                    "fields": {"plan": "pro"},
-                    "status": "contacted",
-                    "assignedAgentId": "agt_01946943b2a076b6896da1da72ff5d2a",
-                    "unroutedReason": null,
-                    "createdAt": "2025-03-03T14:07:21.482915Z",
-                    "updatedAt": "2025-03-04T10:02:44.371590Z"
-                }
-            })),
+            example = crate::examples::leads_update_200),
         (status = 400, description = "Invalid body", body = ErrorEnvelope),
         (status = 401, description = "Missing or invalid credentials", body = ErrorEnvelope),
         (status = 404, description = "No such lead (or not yours)", body = ErrorEnvelope),

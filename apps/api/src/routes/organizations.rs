@@ -21,23 +21,7 @@ use crate::{
 /// An organization as the API shows it.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-#[schema(example = json!({
-    "id": "org_0193a5b2c4d17e8f9a0b1c2d3e4f5a6b",
-    "name": "acme-corp",
-    "displayName": "ACME Corporation",
-    "email": "admin@acme.com",
-    "phone": "+1-555-0123",
-    "isActive": true,
-    "tier": "enterprise",
-    "mondayWorkspaceId": "12345678",
-    "stripeCustomerId": null,
-    "subscriptionStatus": null,
-    "trialEndsAt": null,
-    "createdAt": "2024-12-08T09:56:16.721Z",
-    "updatedAt": "2025-01-15T09:02:37.480112Z",
-    "createdBy": "user:usr_01939f6c2a4b7d10b8e5c3a9f2d6e7b1",
-    "settings": {"allowAutoRouting": true, "maxAgents": 50}
-}))]
+#[schema(example = crate::examples::organizations_organization_dto)]
 pub struct OrganizationDto {
     /// Opaque id (`org_...`; the default organization is `org_default_001`).
     #[schema(example = "org_0193a5b2c4d17e8f9a0b1c2d3e4f5a6b")]
@@ -74,7 +58,7 @@ pub struct OrganizationDto {
     /// Who created it (`dev_key`, `user:<id>`, `api_key:<id>`).
     pub created_by: Option<String>,
     /// Settings; known keys: `allowAutoRouting` (boolean), `maxAgents` (positive integer).
-    #[schema(value_type = Object, example = json!({"allowAutoRouting": true, "maxAgents": 50}))]
+    #[schema(value_type = Object, example = crate::examples::organizations_tier_dto)]
     pub settings: Value,
 }
 
@@ -144,7 +128,7 @@ pub struct OrganizationStatsDto {
 /// Row counts of one organization.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-#[schema(example = json!({"totalUsers": 12, "totalProposals": 1534, "totalLeads": 1420, "totalAgents": 8}))]
+#[schema(example = crate::examples::organizations_stats_dto)]
 pub struct StatsDto {
     /// Users.
     pub total_users: u64,
@@ -170,15 +154,7 @@ impl From<OrganizationStats> for StatsDto {
 /// Body of `POST /organizations`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-#[schema(example = json!({
-    "name": "acme-corp",
-    "displayName": "ACME Corporation",
-    "email": "admin@acme.com",
-    "phone": "+1-555-0123",
-    "tier": "enterprise",
-    "mondayWorkspaceId": "12345678",
-    "settings": {"allowAutoRouting": true, "maxAgents": 50}
-}))]
+#[schema(example = crate::examples::organizations_create_organization_body)]
 pub struct CreateOrganizationBody {
     /// Unique slug: 3-63 lower-case letters, digits and hyphens, starting and ending with a letter or digit.
     #[schema(
@@ -214,12 +190,7 @@ pub struct CreateOrganizationBody {
 /// (RFC 7396): given keys are set, `null` removes a key.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-#[schema(example = json!({
-    "displayName": "ACME Corp (Updated)",
-    "email": "new-admin@acme.com",
-    "isActive": true,
-    "tier": "enterprise"
-}))]
+#[schema(example = crate::examples::organizations_update_organization_body)]
 pub struct UpdateOrganizationBody {
     /// New unique slug.
     #[serde(default, deserialize_with = "crate::extract::non_null")]
@@ -490,28 +461,8 @@ pub async fn update(
     responses(
         (status = 200, description = "Deactivated (with `data`) or deleted", body = MessageEnvelope<OrganizationDto>,
             examples(
-                ("deactivated" = (summary = "Without `hard`: deactivated", value = json!({
-                    "ok": true,
-                    "message": "Organization deactivated",
-                    "data": {
-                        "id": "org_0193a5b2c4d17e8f9a0b1c2d3e4f5a6b",
-                        "name": "acme-corp",
-                        "displayName": "ACME Corporation",
-                        "email": "admin@acme.com",
-                        "phone": "+1-555-0123",
-                        "isActive": false,
-                        "tier": "enterprise",
-                        "mondayWorkspaceId": "12345678",
-                        "stripeCustomerId": null,
-                        "subscriptionStatus": null,
-                        "trialEndsAt": null,
-                        "createdAt": "2024-12-08T09:56:16.721Z",
-                        "updatedAt": "2025-03-10T16:45:02.118734Z",
-                        "createdBy": "user:usr_01939f6c2a4b7d10b8e5c3a9f2d6e7b1",
-                        "settings": {"allowAutoRouting": true, "maxAgents": 50}
-                    }
-                }))),
-                ("deleted" = (summary = "With `hard=true`: deleted with all its data", value = json!({"ok": true, "message": "Organization permanently deleted"}))),
+                ("deactivated" = (summary = "Without `hard`: deactivated", value = json!(crate::examples::organizations_delete_200_deactivated()))),
+                ("deleted" = (summary = "With `hard=true`: deleted with all its data", value = json!(crate::examples::organizations_delete_200_deleted()))),
             )),
         (status = 400, description = "Invalid query", body = ErrorEnvelope),
         (status = 401, description = "Missing or invalid credentials", body = ErrorEnvelope),
@@ -546,27 +497,7 @@ pub async fn delete(
     params(("id" = String, Path, description = "Organization id")),
     responses(
         (status = 200, description = "Activated", body = MessageEnvelope<OrganizationDto>,
-            example = json!({
-                "ok": true,
-                "message": "Organization activated",
-                "data": {
-                    "id": "org_0193a5b2c4d17e8f9a0b1c2d3e4f5a6b",
-                    "name": "acme-corp",
-                    "displayName": "ACME Corporation",
-                    "email": "admin@acme.com",
-                    "phone": "+1-555-0123",
-                    "isActive": true,
-                    "tier": "enterprise",
-                    "mondayWorkspaceId": "12345678",
-                    "stripeCustomerId": null,
-                    "subscriptionStatus": null,
-                    "trialEndsAt": null,
-                    "createdAt": "2024-12-08T09:56:16.721Z",
-                    "updatedAt": "2025-03-11T08:30:15.902441Z",
-                    "createdBy": "user:usr_01939f6c2a4b7d10b8e5c3a9f2d6e7b1",
-                    "settings": {"allowAutoRouting": true, "maxAgents": 50}
-                }
-            })),
+            example = crate::examples::organizations_activate_200),
         (status = 401, description = "Missing or invalid credentials", body = ErrorEnvelope),
         (status = 403, description = "Not a super admin", body = ErrorEnvelope),
         (status = 404, description = "No such organization", body = ErrorEnvelope),

@@ -81,31 +81,7 @@ impl From<TraceEntry> for TraceEntryDto {
 /// A routing proposal.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-#[schema(example = json!({
-    "id": "prop_01955c552f8a7c41b07e2d9f5a3c6e18",
-    "leadId": "lead_01955c552f8a743bbbacfb3d0b1f9163",
-    "agentId": "agt_01946943b2a076b6896da1da72ff5d2a",
-    "status": "pending",
-    "method": "round_robin",
-    "poolId": "pool_0194694d0c1d74728f50bea6371ecd7b",
-    "ruleId": "rule_0194695118b4717b95be612818c26797",
-    "trace": [
-        {
-            "agentId": "agt_01946943b2a076b6896da1da72ff5d2a",
-            "eligible": true,
-            "reason": "selected: next in rotation after agt_0194694434c2701ab28df6ecce4a2bbd"
-        },
-        {
-            "agentId": "agt_0194694434c2701ab28df6ecce4a2bbd",
-            "eligible": true,
-            "reason": "eligible; not next in rotation"
-        }
-    ],
-    "createdAt": "2025-03-03T14:07:21.482915Z",
-    "decidedBy": null,
-    "decidedAt": null,
-    "note": null
-}))]
+#[schema(example = crate::examples::proposals_proposal_dto)]
 pub struct ProposalDto {
     /// Opaque id (`prop_...`).
     pub id: String,
@@ -194,77 +170,7 @@ pub struct RejectBody {
 
 /// The outcome of a rejection.
 #[derive(Debug, Serialize, ToSchema)]
-#[schema(example = json!({
-    "rejected": {
-        "id": "prop_01955c552f8a7c41b07e2d9f5a3c6e18",
-        "leadId": "lead_01955c552f8a743bbbacfb3d0b1f9163",
-        "agentId": "agt_01946943b2a076b6896da1da72ff5d2a",
-        "status": "rejected",
-        "method": "round_robin",
-        "poolId": "pool_0194694d0c1d74728f50bea6371ecd7b",
-        "ruleId": "rule_0194695118b4717b95be612818c26797",
-        "trace": [
-            {
-                "agentId": "agt_01946943b2a076b6896da1da72ff5d2a",
-                "eligible": true,
-                "reason": "selected: next in rotation after agt_0194694434c2701ab28df6ecce4a2bbd"
-            },
-            {
-                "agentId": "agt_0194694434c2701ab28df6ecce4a2bbd",
-                "eligible": true,
-                "reason": "eligible; not next in rotation"
-            }
-        ],
-        "createdAt": "2025-03-03T14:07:21.482915Z",
-        "decidedBy": "user:usr_0194693c7fb87082837f8a8817fc695a",
-        "decidedAt": "2025-03-03T14:26:09.771402Z",
-        "note": "Ann is on leave this week"
-    },
-    "lead": {
-        "id": "lead_01955c552f8a743bbbacfb3d0b1f9163",
-        "orgId": "org_0193a5b2c4d17e8f9a0b1c2d3e4f5a6b",
-        "externalId": "form-4711",
-        "name": "Jane Doe",
-        "email": "jane@globex.com",
-        "phone": null,
-        "company": "Globex",
-        "source": "web",
-        "region": null,
-        "country": "FR",
-        "score": 72,
-        "fields": {"plan": "pro"},
-        "status": "proposed",
-        "assignedAgentId": null,
-        "unroutedReason": null,
-        "createdAt": "2025-03-03T14:07:21.482915Z",
-        "updatedAt": "2025-03-03T14:26:09.771402Z"
-    },
-    "proposal": {
-        "id": "prop_01955c6666eb7a0eadc98d2ce2acf72f",
-        "leadId": "lead_01955c552f8a743bbbacfb3d0b1f9163",
-        "agentId": "agt_0194694434c2701ab28df6ecce4a2bbd",
-        "status": "pending",
-        "method": "round_robin",
-        "poolId": "pool_0194694d0c1d74728f50bea6371ecd7b",
-        "ruleId": "rule_0194695118b4717b95be612818c26797",
-        "trace": [
-            {
-                "agentId": "agt_01946943b2a076b6896da1da72ff5d2a",
-                "eligible": false,
-                "reason": "already rejected for this lead"
-            },
-            {
-                "agentId": "agt_0194694434c2701ab28df6ecce4a2bbd",
-                "eligible": true,
-                "reason": "selected: next in rotation after agt_01946943b2a076b6896da1da72ff5d2a"
-            }
-        ],
-        "createdAt": "2025-03-03T14:26:09.771402Z",
-        "decidedBy": null,
-        "decidedAt": null,
-        "note": null
-    }
-}))]
+#[schema(example = crate::examples::proposals_rejection_dto)]
 pub struct RejectionDto {
     /// The rejected proposal.
     pub rejected: ProposalDto,
@@ -346,55 +252,7 @@ pub async fn get(
     params(("id" = String, Path, description = "Proposal id")),
     responses(
         (status = 200, description = "Approved; the lead is assigned", body = DataEnvelope<RoutedLeadDto>,
-            example = json!({
-                "ok": true,
-                "data": {
-                    "lead": {
-                        "id": "lead_01955c552f8a743bbbacfb3d0b1f9163",
-                        "orgId": "org_0193a5b2c4d17e8f9a0b1c2d3e4f5a6b",
-                        "externalId": "form-4711",
-                        "name": "Jane Doe",
-                        "email": "jane@globex.com",
-                        "phone": null,
-                        "company": "Globex",
-                        "source": "web",
-                        "region": null,
-                        "country": "FR",
-                        "score": 72,
-                        "fields": {"plan": "pro"},
-                        "status": "assigned",
-                        "assignedAgentId": "agt_01946943b2a076b6896da1da72ff5d2a",
-                        "unroutedReason": null,
-                        "createdAt": "2025-03-03T14:07:21.482915Z",
-                        "updatedAt": "2025-03-03T14:12:03.918455Z"
-                    },
-                    "proposal": {
-                        "id": "prop_01955c552f8a7c41b07e2d9f5a3c6e18",
-                        "leadId": "lead_01955c552f8a743bbbacfb3d0b1f9163",
-                        "agentId": "agt_01946943b2a076b6896da1da72ff5d2a",
-                        "status": "approved",
-                        "method": "round_robin",
-                        "poolId": "pool_0194694d0c1d74728f50bea6371ecd7b",
-                        "ruleId": "rule_0194695118b4717b95be612818c26797",
-                        "trace": [
-                            {
-                                "agentId": "agt_01946943b2a076b6896da1da72ff5d2a",
-                                "eligible": true,
-                                "reason": "selected: next in rotation after agt_0194694434c2701ab28df6ecce4a2bbd"
-                            },
-                            {
-                                "agentId": "agt_0194694434c2701ab28df6ecce4a2bbd",
-                                "eligible": true,
-                                "reason": "eligible; not next in rotation"
-                            }
-                        ],
-                        "createdAt": "2025-03-03T14:07:21.482915Z",
-                        "decidedBy": "user:usr_0194693c7fb87082837f8a8817fc695a",
-                        "decidedAt": "2025-03-03T14:12:03.918455Z",
-                        "note": "Ann speaks French"
-                    }
-                }
-            })),
+            example = crate::examples::proposals_approve_200),
         (status = 400, description = "Invalid body", body = ErrorEnvelope),
         (status = 401, description = "Missing or invalid credentials", body = ErrorEnvelope),
         (status = 403, description = "Agents may not", body = ErrorEnvelope),

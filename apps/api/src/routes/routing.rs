@@ -56,15 +56,7 @@ impl From<routing::PoolMethod> for PoolMethodDto {
 /// A pool of agents.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-#[schema(example = json!({
-    "id": "pool_0194694d0c1d74728f50bea6371ecd7b",
-    "orgId": "org_0193a5b2c4d17e8f9a0b1c2d3e4f5a6b",
-    "name": "EMEA",
-    "method": "round_robin",
-    "memberIds": ["agt_01946943b2a076b6896da1da72ff5d2a", "agt_0194694434c2701ab28df6ecce4a2bbd"],
-    "createdAt": "2025-01-15T09:30:44.637201Z",
-    "updatedAt": "2025-01-15T09:30:44.637201Z"
-}))]
+#[schema(example = crate::examples::routing_pool_dto)]
 pub struct PoolDto {
     /// Opaque id (`pool_...`).
     pub id: String,
@@ -99,7 +91,7 @@ impl From<Pool> for PoolDto {
 /// Body of `POST /routing/pools` (all required) and `PUT /routing/pools/{id}` (the given fields change).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-#[schema(example = json!({"name": "EMEA", "method": "round_robin", "memberIds": ["agt_0193a5b2c4d17e8f9a0b1c2d3e4f5a6b"]}))]
+#[schema(example = crate::examples::routing_pool_body)]
 pub struct PoolBody {
     /// Name, 1-100 characters.
     #[serde(default, deserialize_with = "crate::extract::non_null")]
@@ -130,7 +122,7 @@ impl PoolBody {
 /// One condition of a rule.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"field": "country", "op": "in", "value": ["FR", "BE"]}))]
+#[schema(example = crate::examples::routing_condition_dto)]
 pub struct ConditionDto {
     /// source, region, country, company, emailDomain, score, or `fields.<key>`.
     pub field: String,
@@ -153,17 +145,7 @@ impl From<Condition> for ConditionDto {
 /// A routing rule.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-#[schema(example = json!({
-    "id": "rule_0194695118b4717b95be612818c26797",
-    "orgId": "org_0193a5b2c4d17e8f9a0b1c2d3e4f5a6b",
-    "name": "France to EMEA",
-    "priority": 10,
-    "conditions": [{"field": "country", "op": "eq", "value": "FR"}],
-    "poolId": "pool_0194694d0c1d74728f50bea6371ecd7b",
-    "requiredSkills": ["french"],
-    "createdAt": "2025-01-15T09:35:10.004518Z",
-    "updatedAt": "2025-01-15T09:35:10.004518Z"
-}))]
+#[schema(example = crate::examples::routing_rule_dto)]
 pub struct RuleDto {
     /// Opaque id (`rule_...`).
     pub id: String,
@@ -204,13 +186,7 @@ impl From<Rule> for RuleDto {
 /// Body of `POST /routing/rules` (`name`, `priority`, `poolId` required) and `PUT /routing/rules/{id}`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-#[schema(example = json!({
-    "name": "France to EMEA",
-    "priority": 10,
-    "conditions": [{"field": "country", "op": "eq", "value": "FR"}],
-    "poolId": "pool_0193a5b2c4d17e8f9a0b1c2d3e4f5a6b",
-    "requiredSkills": ["french"]
-}))]
+#[schema(example = crate::examples::routing_rule_body)]
 pub struct RuleBody {
     /// Name, 1-100 characters.
     #[serde(default, deserialize_with = "crate::extract::non_null")]
@@ -370,7 +346,7 @@ pub async fn update_pool(
     params(("id" = String, Path, description = "Pool id")),
     responses(
         (status = 200, description = "Deleted", body = MessageEnvelope<PoolDto>,
-            example = json!({"ok": true, "message": "Pool deleted"})),
+            example = crate::examples::routing_delete_pool_200),
         (status = 401, description = "Missing or invalid credentials", body = ErrorEnvelope),
         (status = 403, description = "Agents may not", body = ErrorEnvelope),
         (status = 404, description = "No such pool in your organization", body = ErrorEnvelope),
@@ -469,7 +445,7 @@ pub async fn update_rule(
     params(("id" = String, Path, description = "Rule id")),
     responses(
         (status = 200, description = "Deleted", body = MessageEnvelope<RuleDto>,
-            example = json!({"ok": true, "message": "Rule deleted"})),
+            example = crate::examples::routing_delete_rule_200),
         (status = 401, description = "Missing or invalid credentials", body = ErrorEnvelope),
         (status = 403, description = "Agents may not", body = ErrorEnvelope),
         (status = 404, description = "No such rule in your organization", body = ErrorEnvelope),
@@ -486,26 +462,7 @@ pub async fn delete_rule(
 /// The decision for a lead, with its trace. Nothing is written.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-#[schema(example = json!({
-    "outcome": "proposed",
-    "agentId": "agt_01946943b2a076b6896da1da72ff5d2a",
-    "method": "round_robin",
-    "poolId": "pool_0194694d0c1d74728f50bea6371ecd7b",
-    "ruleId": "rule_0194695118b4717b95be612818c26797",
-    "unroutedReason": null,
-    "trace": [
-        {
-            "agentId": "agt_01946943b2a076b6896da1da72ff5d2a",
-            "eligible": true,
-            "reason": "selected: next in rotation after agt_0194694434c2701ab28df6ecce4a2bbd"
-        },
-        {
-            "agentId": "agt_0194694434c2701ab28df6ecce4a2bbd",
-            "eligible": true,
-            "reason": "eligible; not next in rotation"
-        }
-    ]
-}))]
+#[schema(example = crate::examples::routing_simulation_dto)]
 pub struct SimulationDto {
     /// `proposed` or `unrouted`.
     pub outcome: &'static str,
@@ -552,52 +509,8 @@ impl From<Plan> for SimulationDto {
     responses(
         (status = 200, description = "The decision and its trace", body = DataEnvelope<SimulationDto>,
             examples(
-                ("proposed" = (summary = "An agent would be proposed", value = json!({
-                    "ok": true,
-                    "data": {
-                        "outcome": "proposed",
-                        "agentId": "agt_01946943b2a076b6896da1da72ff5d2a",
-                        "method": "round_robin",
-                        "poolId": "pool_0194694d0c1d74728f50bea6371ecd7b",
-                        "ruleId": "rule_0194695118b4717b95be612818c26797",
-                        "unroutedReason": null,
-                        "trace": [
-                            {
-                                "agentId": "agt_01946943b2a076b6896da1da72ff5d2a",
-                                "eligible": true,
-                                "reason": "selected: next in rotation after agt_0194694434c2701ab28df6ecce4a2bbd"
-                            },
-                            {
-                                "agentId": "agt_0194694434c2701ab28df6ecce4a2bbd",
-                                "eligible": true,
-                                "reason": "eligible; not next in rotation"
-                            }
-                        ]
-                    }
-                }))),
-                ("unrouted" = (summary = "Nobody could take the lead", value = json!({
-                    "ok": true,
-                    "data": {
-                        "outcome": "unrouted",
-                        "agentId": null,
-                        "method": null,
-                        "poolId": null,
-                        "ruleId": null,
-                        "unroutedReason": "no member of pool EMEA is eligible",
-                        "trace": [
-                            {
-                                "agentId": "agt_01946943b2a076b6896da1da72ff5d2a",
-                                "eligible": false,
-                                "reason": "away"
-                            },
-                            {
-                                "agentId": "agt_0194694434c2701ab28df6ecce4a2bbd",
-                                "eligible": false,
-                                "reason": "at capacity (20/20 open leads)"
-                            }
-                        ]
-                    }
-                }))),
+                ("proposed" = (summary = "An agent would be proposed", value = json!(crate::examples::routing_simulate_200_proposed()))),
+                ("unrouted" = (summary = "Nobody could take the lead", value = json!(crate::examples::routing_simulate_200_unrouted()))),
             )),
         (status = 400, description = "Invalid lead", body = ErrorEnvelope),
         (status = 401, description = "Missing or invalid credentials", body = ErrorEnvelope),

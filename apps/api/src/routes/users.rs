@@ -60,17 +60,7 @@ impl From<Role> for RoleDto {
 /// A user as the API shows it (never a password or its hash).
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-#[schema(example = json!({
-    "id": "usr_0194693c7fb87082837f8a8817fc695a",
-    "orgId": "org_0193a5b2c4d17e8f9a0b1c2d3e4f5a6b",
-    "username": "jane",
-    "email": "jane@acme.com",
-    "role": "manager",
-    "isActive": true,
-    "createdAt": "2025-01-15T09:12:40.120034Z",
-    "updatedAt": "2025-02-20T11:48:05.660917Z",
-    "lastLoginAt": "2025-03-03T08:59:47.201533Z"
-}))]
+#[schema(example = crate::examples::users_user_dto)]
 pub struct UserDto {
     /// Opaque id (`usr_...`).
     pub id: String,
@@ -111,7 +101,7 @@ impl From<User> for UserDto {
 /// Body of `POST /users`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-#[schema(example = json!({"username": "jane", "email": "jane@acme.com", "password": "a-long-passphrase", "role": "manager"}))]
+#[schema(example = crate::examples::users_create_user_body)]
 pub struct CreateUserBody {
     /// 3-64 letters, digits, `.`, `_`, `-`.
     #[schema(min_length = 3, max_length = 64)]
@@ -206,20 +196,7 @@ pub async fn list(
 #[utoipa::path(post, path = "/users", tag = "users", request_body = CreateUserBody,
     responses(
         (status = 201, description = "Created", body = DataEnvelope<UserDto>,
-            example = json!({
-                "ok": true,
-                "data": {
-                    "id": "usr_0194693c7fb87082837f8a8817fc695a",
-                    "orgId": "org_0193a5b2c4d17e8f9a0b1c2d3e4f5a6b",
-                    "username": "jane",
-                    "email": "jane@acme.com",
-                    "role": "manager",
-                    "isActive": true,
-                    "createdAt": "2025-01-15T09:12:40.120034Z",
-                    "updatedAt": "2025-01-15T09:12:40.120034Z",
-                    "lastLoginAt": null
-                }
-            })),
+            example = crate::examples::users_create_201),
         (status = 400, description = "Invalid body", body = ErrorEnvelope),
         (status = 401, description = "Missing or invalid credentials", body = ErrorEnvelope),
         (status = 403, description = "Not an admin, or a role above yours", body = ErrorEnvelope),
@@ -323,21 +300,7 @@ pub async fn update(
     params(("id" = String, Path, description = "User id")),
     responses(
         (status = 200, description = "Deactivated", body = MessageEnvelope<UserDto>,
-            example = json!({
-                "ok": true,
-                "message": "User deactivated",
-                "data": {
-                    "id": "usr_0194693c7fb87082837f8a8817fc695a",
-                    "orgId": "org_0193a5b2c4d17e8f9a0b1c2d3e4f5a6b",
-                    "username": "jane",
-                    "email": "jane@acme.com",
-                    "role": "manager",
-                    "isActive": false,
-                    "createdAt": "2025-01-15T09:12:40.120034Z",
-                    "updatedAt": "2025-03-12T10:04:51.337260Z",
-                    "lastLoginAt": "2025-03-03T08:59:47.201533Z"
-                }
-            })),
+            example = crate::examples::users_deactivate_200),
         (status = 401, description = "Missing or invalid credentials", body = ErrorEnvelope),
         (status = 403, description = "Not an admin, or yourself", body = ErrorEnvelope),
         (status = 404, description = "No such user in your organization", body = ErrorEnvelope),

@@ -30,9 +30,10 @@
 //! on the clock (working hours, daily caps), so the counts may differ a
 //! little between runs.
 //!
-//! The module is split by concern: this file orchestrates, [`data`] holds
-//! the demo tables, `routing` makes every call into the routing service,
-//! [`report`] renders what was created, and `random` draws the leads.
+//! The module is split by concern: this file orchestrates, `data` holds
+//! the demo tables, `routing` makes every call into the routing and lead
+//! services, [`report`] renders what was created, and `random` draws the
+//! leads.
 
 mod data;
 mod random;

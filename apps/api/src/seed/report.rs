@@ -39,7 +39,7 @@ pub struct DemoOrg {
     pub proposals_by_status: BTreeMap<&'static str, u64>,
 }
 
-/// What [`seed_demo`] created.
+/// What [`crate::seed::seed_demo`] created.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DemoReport {
     /// The organizations, in creation order.

@@ -55,3 +55,38 @@ async fn a_wrong_method_on_a_known_route_is_a_405_envelope() {
         .unwrap();
     expect_error(res, StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED").await;
 }
+
+#[tokio::test]
+async fn head_answers_wherever_get_does_with_headers_and_no_body() {
+    let app = spawn_app().await;
+    for path in ["/health", "/openapi.json", "/admin/"] {
+        let get = app.anonymous(Method::GET, path).send().await.unwrap();
+        let head = app.anonymous(Method::HEAD, path).send().await.unwrap();
+        assert_eq!(head.status(), get.status(), "{path}");
+        assert_eq!(
+            head.headers().get("content-type"),
+            get.headers().get("content-type"),
+            "{path}"
+        );
+        assert!(
+            head.bytes().await.unwrap().is_empty(),
+            "{path}: HEAD has no body"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_root_sends_a_browser_to_the_console() {
+    let app = spawn_app().await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let res = client
+        .get(format!("{}/", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FOUND);
+    assert_eq!(res.headers()["location"], "/admin/");
+}
