@@ -346,8 +346,10 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<(), Box<dyn std::error:
                 tenancy::now(),
             );
             let hash = hash_password(&password)?;
+            // The operator's scope is the default organization, where
+            // platform super admins live.
             SeaOrmUserRepository::new(db)
-                .insert(&user, &hash)
+                .insert(&Actor::operator("cli").scope(), &user, &hash)
                 .await
                 .map_err(|e| format!("cannot create the admin: {e}"))?;
             println!(

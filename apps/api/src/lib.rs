@@ -12,6 +12,7 @@ pub mod examples;
 pub mod extract;
 pub mod observability;
 pub mod openapi;
+pub mod password_pool;
 pub mod ratelimit;
 pub mod routes;
 pub mod seed;

@@ -20,7 +20,7 @@ use storage::{
     SeaOrmRuleRepository, SeaOrmSessionRepository, SeaOrmUnitOfWork, SeaOrmUserRepository,
 };
 
-use crate::config::Settings;
+use crate::{config::Settings, password_pool::BlockingHasher};
 
 /// The `iss` claim of our access tokens.
 pub const TOKEN_ISSUER: &str = "lead-routing";
@@ -70,7 +70,9 @@ impl Services {
         let uow = Arc::new(SeaOrmUnitOfWork::new(db.clone()));
         Self {
             orgs: OrganizationService::new(orgs.clone()),
-            auth: AuthService::new(users.clone(), sessions, orgs.clone(), keys.clone()),
+            // argon2 runs off the HTTP workers, a core's worth at a time.
+            auth: AuthService::new(users.clone(), sessions, orgs.clone(), keys.clone())
+                .with_hasher(Arc::new(BlockingHasher::for_this_machine())),
             api_keys: ApiKeyService::new(api_keys.clone()),
             authenticator: Authenticator::new(users, api_keys, orgs.clone(), keys),
             routing: RoutingService::new(

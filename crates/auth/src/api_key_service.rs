@@ -53,6 +53,7 @@ impl ApiKeyService {
     /// [`AuthError::Forbidden`] below admin or for a role above the actor's;
     /// [`AuthError::Invalid`] for `super_admin` outside the default
     /// organization.
+    #[tracing::instrument(skip_all, fields(org_id = %actor.org_id()))]
     pub async fn create(&self, actor: &Actor, new: NewApiKey) -> Result<CreatedApiKey, AuthError> {
         authorize_create_api_key(actor, new.role)?;
         let generated = ApiKeySecret::generate();
@@ -67,7 +68,9 @@ impl ApiKeyService {
             last_used_at: None,
             revoked_at: None,
         };
-        self.keys.insert(&key, &generated.hash).await?;
+        self.keys
+            .insert(&actor.scope(), &key, &generated.hash)
+            .await?;
         tracing::info!(
             key_id = %key.id,
             org_id = %key.org_id,
@@ -85,9 +88,10 @@ impl ApiKeyService {
     ///
     /// # Errors
     /// [`AuthError::Forbidden`] below admin.
+    #[tracing::instrument(skip_all, fields(org_id = %actor.org_id()))]
     pub async fn list(&self, actor: &Actor, page: PageRequest) -> Result<Page<ApiKey>, AuthError> {
         authorize_list_api_keys(actor)?;
-        Ok(self.keys.list(actor.org_id(), page).await?)
+        Ok(self.keys.list(&actor.scope(), page).await?)
     }
 
     /// Revokes a key of the actor's organization; it stops working at once.
@@ -96,10 +100,11 @@ impl ApiKeyService {
     /// # Errors
     /// [`AuthError::NotFound`]; [`AuthError::Forbidden`] below admin or for
     /// a key whose role is above the actor's.
+    #[tracing::instrument(skip_all, fields(org_id = %actor.org_id()))]
     pub async fn revoke(&self, actor: &Actor, id: &ApiKeyId) -> Result<ApiKey, AuthError> {
         let key = self.find(actor, id).await?;
         authorize_change_api_key(actor, &key)?;
-        let key = self.keys.revoke(actor.org_id(), id, tenancy::now()).await?;
+        let key = self.keys.revoke(&actor.scope(), id, tenancy::now()).await?;
         tracing::info!(key_id = %id, org_id = %actor.org_id(), by = %actor.principal(), "API key revoked");
         Ok(key)
     }
@@ -110,6 +115,7 @@ impl ApiKeyService {
     /// # Errors
     /// [`AuthError::NotFound`] when absent or revoked; [`AuthError::Forbidden`]
     /// below admin or for a key whose role is above the actor's.
+    #[tracing::instrument(skip_all, fields(org_id = %actor.org_id()))]
     pub async fn rotate(&self, actor: &Actor, id: &ApiKeyId) -> Result<CreatedApiKey, AuthError> {
         let key = self.find(actor, id).await?;
         authorize_change_api_key(actor, &key)?;
@@ -120,7 +126,7 @@ impl ApiKeyService {
         let key = self
             .keys
             .rotate(
-                actor.org_id(),
+                &actor.scope(),
                 id,
                 &generated.prefix,
                 &generated.hash,
@@ -137,7 +143,7 @@ impl ApiKeyService {
     async fn find(&self, actor: &Actor, id: &ApiKeyId) -> Result<ApiKey, AuthError> {
         authorize_list_api_keys(actor)?;
         self.keys
-            .find(actor.org_id(), id)
+            .find(&actor.scope(), id)
             .await?
             .ok_or(AuthError::NotFound)
     }

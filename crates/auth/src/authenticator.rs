@@ -64,6 +64,7 @@ impl Authenticator {
     /// # Errors
     /// [`AuthError::InvalidToken`] for a bad token or a user or organization
     /// that is gone; [`AuthError::UserInactive`] when either is deactivated.
+    #[tracing::instrument(skip_all)]
     pub async fn authenticate_bearer(
         &self,
         token: &str,
@@ -75,7 +76,10 @@ impl Authenticator {
         })?;
         let user = self
             .users
-            .find(&claims.org_id, &claims.user_id)
+            .find(
+                &crate::service::user_scope(&claims.org_id, &claims.user_id),
+                &claims.user_id,
+            )
             .await?
             .ok_or(AuthError::InvalidToken)?;
         if !user.is_active {
@@ -100,6 +104,7 @@ impl Authenticator {
     /// [`AuthError::InvalidToken`] for an unknown, malformed or revoked key
     /// or a gone organization; [`AuthError::UserInactive`] when its
     /// organization is deactivated.
+    #[tracing::instrument(skip_all)]
     pub async fn authenticate_api_key(
         &self,
         raw: &str,
@@ -127,19 +132,20 @@ impl Authenticator {
         let stale = key
             .last_used_at
             .is_none_or(|at| now - at >= API_KEY_TOUCH_INTERVAL);
+        let actor = Actor::new(
+            key.org_id.clone(),
+            Principal::ApiKey(key.id.to_string()),
+            key.role,
+        );
         if stale
             && let Err(e) = self
                 .api_keys
-                .touch_last_used(&key.org_id, &key.id, now)
+                .touch_last_used(&actor.scope(), &key.id, now)
                 .await
         {
             tracing::warn!(key_id = %key.id, error = %e, "could not record API key use");
         }
-        Ok(Actor::new(
-            key.org_id,
-            Principal::ApiKey(key.id.to_string()),
-            key.role,
-        ))
+        Ok(actor)
     }
 
     async fn ensure_org_active(&self, org: &OrgId) -> Result<(), AuthError> {
@@ -154,6 +160,7 @@ impl Authenticator {
     ///
     /// # Errors
     /// As [`switch_org`].
+    #[tracing::instrument(skip_all, fields(org_id = %actor.org_id()))]
     pub async fn switch_org(&self, actor: &Actor, target: OrgId) -> Result<Actor, AuthError> {
         switch_org(actor, target, self.orgs.as_ref()).await
     }

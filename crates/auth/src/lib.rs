@@ -54,7 +54,10 @@ pub use model::{
     ApiKey, CreateUser, LoginResult, NewApiKey, REFRESH_TOKEN_TTL_DAYS, RegisterUser, Session,
     UpdateUser, User, UserCredentials, UserFilter, UserPatch,
 };
-pub use password::{PasswordHash, hash_password, verify_against_dummy, verify_password};
+pub use password::{
+    Argon2Hasher, PasswordHash, PasswordHasher, hash_password, verify_against_dummy,
+    verify_password,
+};
 pub use repository::{ApiKeyRepository, SessionRepository, UserRepository};
 pub use secret::{
     API_KEY_PREFIX_LEN, ApiKeySecret, GeneratedApiKey, RefreshToken, csrf_token, hash_secret,

@@ -5,12 +5,16 @@
 //! parameters keep verifying after the defaults change.
 //!
 //! Hashing is deliberately slow (tens of milliseconds, 19 MiB of memory):
-//! that is what makes a stolen hash expensive to crack. Callers run it on the
-//! request's task; the API rate-limits the endpoints that reach it.
+//! that is what makes a stolen hash expensive to crack. The services never
+//! call the free functions here directly: they go through the
+//! [`PasswordHasher`] port, so that a server can run the work off its
+//! request threads (the API's implementation uses a bounded blocking pool),
+//! while tests and embedders use the synchronous [`Argon2Hasher`].
 
 use std::{fmt, sync::OnceLock};
 
-use argon2::{Argon2, PasswordHasher, PasswordVerifier};
+use argon2::{Argon2, PasswordHasher as _, PasswordVerifier};
+use async_trait::async_trait;
 
 use crate::{CryptoError, Password};
 
@@ -63,6 +67,52 @@ pub fn verify_password(candidate: &str, phc: &str) -> bool {
 /// one with a wrong password and response times reveal no registered address.
 pub fn verify_against_dummy(candidate: &str) {
     let _ = verify_password(candidate, dummy_hash());
+}
+
+/// Where passwords are hashed and verified: the slow, CPU-bound part of
+/// sign-in. Held as `Arc<dyn PasswordHasher>` by the services.
+///
+/// An implementation decides where the work runs. [`Argon2Hasher`] runs it
+/// on the calling thread; a server should run it on threads of its own so
+/// that a burst of sign-ins does not stall every other request.
+#[async_trait]
+pub trait PasswordHasher: Send + Sync + fmt::Debug {
+    /// Hashes a new password ([`hash_password`]).
+    ///
+    /// # Errors
+    /// [`CryptoError`] when argon2 or the random generator fails, or the
+    /// work could not be scheduled.
+    async fn hash(&self, password: &Password) -> Result<PasswordHash, CryptoError>;
+
+    /// Whether `candidate` is the password `phc` was made from
+    /// ([`verify_password`]). A malformed hash, or work that could not be
+    /// scheduled, never matches.
+    async fn verify(&self, candidate: &str, phc: &str) -> bool;
+
+    /// A full verification against a fixed hash, result discarded
+    /// ([`verify_against_dummy`]): the cost of a wrong password for an
+    /// address nobody has.
+    async fn verify_dummy(&self, candidate: &str);
+}
+
+/// [`PasswordHasher`] on the calling thread: for tests, the command line and
+/// embedding in a program that has no request threads to protect.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Argon2Hasher;
+
+#[async_trait]
+impl PasswordHasher for Argon2Hasher {
+    async fn hash(&self, password: &Password) -> Result<PasswordHash, CryptoError> {
+        hash_password(password)
+    }
+
+    async fn verify(&self, candidate: &str, phc: &str) -> bool {
+        verify_password(candidate, phc)
+    }
+
+    async fn verify_dummy(&self, candidate: &str) {
+        verify_against_dummy(candidate);
+    }
 }
 
 /// A hash with the current default parameters, computed once per process.

@@ -1,15 +1,17 @@
 //! The storage ports of users, refresh sessions and API keys.
 //!
-//! Every row here belongs to one organization, and every method that reaches
-//! a row by its id takes that organization's id: the adapter filters on it in
-//! every statement, so a foreign id is simply not found. The only lookups
-//! without an organization are those by a secret's hash (a refresh token, an
-//! API key's prefix) or by e-mail at login: they are how the organization is
-//! discovered in the first place.
+//! Every row here belongs to one organization, and every tenant method takes
+//! a [`TenantScope`] (made from an authenticated actor, never parsed from a
+//! request): the adapter filters on its organization in every statement, so
+//! a foreign id is simply not found, and inserts take the organization from
+//! the scope. The only lookups without a scope are those by a secret's hash
+//! (a refresh token, an API key's prefix) or by e-mail at sign-in: they are
+//! how the organization is discovered in the first place
+//! (`docs/security.md`).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use tenancy::{Email, OrgId, Page, PageRequest, StorageError};
+use tenancy::{Email, Page, PageRequest, StorageError, TenantScope};
 
 use crate::{
     ApiKey, ApiKeyId, AuthError, PasswordHash, Session, SessionFamilyId, SessionId, User,
@@ -27,13 +29,18 @@ pub trait UserRepository: Send + Sync {
     /// `user.org_id` has the username, [`AuthError::EmailTaken`] when one has
     /// the e-mail address (unique indexes `(org_id, username)` and
     /// `(org_id, email)`); otherwise only [`AuthError::Storage`].
-    async fn insert(&self, user: &User, password_hash: &PasswordHash) -> Result<(), AuthError>;
+    async fn insert(
+        &self,
+        scope: &TenantScope,
+        user: &User,
+        password_hash: &PasswordHash,
+    ) -> Result<(), AuthError>;
 
     /// The user with this id in this organization, if any.
     ///
     /// # Errors
     /// [`StorageError`] only.
-    async fn find(&self, org: &OrgId, id: &UserId) -> Result<Option<User>, StorageError>;
+    async fn find(&self, scope: &TenantScope, id: &UserId) -> Result<Option<User>, StorageError>;
 
     /// The user with this id in this organization and its password hash.
     ///
@@ -41,12 +48,12 @@ pub trait UserRepository: Send + Sync {
     /// [`StorageError`] only.
     async fn find_credentials(
         &self,
-        org: &OrgId,
+        scope: &TenantScope,
         id: &UserId,
     ) -> Result<Option<UserCredentials>, StorageError>;
 
     /// Every user with this e-mail address (exact match on the normalized
-    /// address), active or not, in `org` when given, else in any
+    /// address), active or not, in any
     /// organization (several may share an address), ordered by organization
     /// id.
     ///
@@ -55,7 +62,6 @@ pub trait UserRepository: Send + Sync {
     async fn find_credentials_by_email(
         &self,
         email: &Email,
-        org: Option<&OrgId>,
     ) -> Result<Vec<UserCredentials>, StorageError>;
 
     /// The organization's users matching `filter`, oldest first (ties by
@@ -65,7 +71,7 @@ pub trait UserRepository: Send + Sync {
     /// [`StorageError`] only.
     async fn list(
         &self,
-        org: &OrgId,
+        scope: &TenantScope,
         filter: &UserFilter,
         page: PageRequest,
     ) -> Result<Page<User>, StorageError>;
@@ -75,13 +81,13 @@ pub trait UserRepository: Send + Sync {
     /// stored.
     ///
     /// # Errors
-    /// MUST return [`AuthError::NotFound`] when no such user is in `org`,
+    /// MUST return [`AuthError::NotFound`] when no such user is in the scope's organization,
     /// [`AuthError::UsernameTaken`] / [`AuthError::EmailTaken`] on a change
-    /// to a value another user of `org` has; otherwise only
+    /// to a value another user of the scope's organization has; otherwise only
     /// [`AuthError::Storage`]. Nothing is written on error.
     async fn update(
         &self,
-        org: &OrgId,
+        scope: &TenantScope,
         id: &UserId,
         patch: UserPatch,
         now: DateTime<Utc>,
@@ -91,7 +97,7 @@ pub trait UserRepository: Send + Sync {
     ///
     /// # Errors
     /// [`StorageError`] only.
-    async fn count_in_org(&self, org: &OrgId) -> Result<u64, StorageError>;
+    async fn count_in_org(&self, scope: &TenantScope) -> Result<u64, StorageError>;
 
     /// Sets the user's `last_login_at` to `now`. A missing user is not an
     /// error.
@@ -100,7 +106,7 @@ pub trait UserRepository: Send + Sync {
     /// [`StorageError`] only.
     async fn record_login(
         &self,
-        org: &OrgId,
+        scope: &TenantScope,
         id: &UserId,
         now: DateTime<Utc>,
     ) -> Result<(), StorageError>;
@@ -113,7 +119,7 @@ pub trait SessionRepository: Send + Sync {
     ///
     /// # Errors
     /// [`StorageError`] only.
-    async fn insert(&self, session: &Session) -> Result<(), StorageError>;
+    async fn insert(&self, scope: &TenantScope, session: &Session) -> Result<(), StorageError>;
 
     /// The session whose `token_hash` is this, whatever its state (rotated,
     /// revoked, expired): the caller tells them apart.
@@ -122,7 +128,7 @@ pub trait SessionRepository: Send + Sync {
     /// [`StorageError`] only.
     async fn find_by_token_hash(&self, token_hash: &str) -> Result<Option<Session>, StorageError>;
 
-    /// Marks session `old` of `org` rotated at `now` and stores `new`, in one
+    /// Marks session `old` of the scope's organization rotated at `now` and stores `new`, in one
     /// transaction, only if `old` is still neither rotated nor revoked (an
     /// `UPDATE … WHERE rotated_at IS NULL AND revoked_at IS NULL` that must
     /// touch exactly one row). Of two concurrent refreshes with the same
@@ -134,7 +140,7 @@ pub trait SessionRepository: Send + Sync {
     /// [`AuthError::Storage`].
     async fn rotate(
         &self,
-        org: &OrgId,
+        scope: &TenantScope,
         old: &SessionId,
         new: &Session,
         now: DateTime<Utc>,
@@ -147,7 +153,7 @@ pub trait SessionRepository: Send + Sync {
     /// [`StorageError`] only.
     async fn revoke_family(
         &self,
-        org: &OrgId,
+        scope: &TenantScope,
         family: &SessionFamilyId,
         now: DateTime<Utc>,
     ) -> Result<(), StorageError>;
@@ -159,7 +165,7 @@ pub trait SessionRepository: Send + Sync {
     /// [`StorageError`] only.
     async fn revoke_all_for_user(
         &self,
-        org: &OrgId,
+        scope: &TenantScope,
         user: &UserId,
         now: DateTime<Utc>,
     ) -> Result<(), StorageError>;
@@ -173,13 +179,22 @@ pub trait ApiKeyRepository: Send + Sync {
     /// # Errors
     /// [`StorageError`] only (prefixes are unique; with 36⁸ possible values a
     /// collision is a storage error, not a case to handle).
-    async fn insert(&self, key: &ApiKey, hash: &str) -> Result<(), StorageError>;
+    async fn insert(
+        &self,
+        scope: &TenantScope,
+        key: &ApiKey,
+        hash: &str,
+    ) -> Result<(), StorageError>;
 
     /// The key with this id in this organization, revoked or not.
     ///
     /// # Errors
     /// [`StorageError`] only.
-    async fn find(&self, org: &OrgId, id: &ApiKeyId) -> Result<Option<ApiKey>, StorageError>;
+    async fn find(
+        &self,
+        scope: &TenantScope,
+        id: &ApiKeyId,
+    ) -> Result<Option<ApiKey>, StorageError>;
 
     /// The key with this prefix, in any organization, revoked or not, and
     /// its stored hash.
@@ -193,16 +208,20 @@ pub trait ApiKeyRepository: Send + Sync {
     ///
     /// # Errors
     /// [`StorageError`] only.
-    async fn list(&self, org: &OrgId, page: PageRequest) -> Result<Page<ApiKey>, StorageError>;
+    async fn list(
+        &self,
+        scope: &TenantScope,
+        page: PageRequest,
+    ) -> Result<Page<ApiKey>, StorageError>;
 
     /// Sets `revoked_at = now` unless already set, and returns the key.
     ///
     /// # Errors
-    /// MUST return [`AuthError::NotFound`] when no such key is in `org`;
+    /// MUST return [`AuthError::NotFound`] when no such key is in the scope's organization;
     /// otherwise only [`AuthError::Storage`].
     async fn revoke(
         &self,
-        org: &OrgId,
+        scope: &TenantScope,
         id: &ApiKeyId,
         now: DateTime<Utc>,
     ) -> Result<ApiKey, AuthError>;
@@ -212,11 +231,11 @@ pub trait ApiKeyRepository: Send + Sync {
     /// rotation time, for adapters that record it.
     ///
     /// # Errors
-    /// MUST return [`AuthError::NotFound`] when no such key is in `org` or it
+    /// MUST return [`AuthError::NotFound`] when no such key is in the scope's organization or it
     /// is revoked; otherwise only [`AuthError::Storage`].
     async fn rotate(
         &self,
-        org: &OrgId,
+        scope: &TenantScope,
         id: &ApiKeyId,
         new_prefix: &str,
         new_hash: &str,
@@ -229,7 +248,7 @@ pub trait ApiKeyRepository: Send + Sync {
     /// [`StorageError`] only.
     async fn touch_last_used(
         &self,
-        org: &OrgId,
+        scope: &TenantScope,
         id: &ApiKeyId,
         now: DateTime<Utc>,
     ) -> Result<(), StorageError>;

@@ -4,18 +4,33 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use organization::OrganizationRepository;
-use tenancy::{Actor, Email, OrgId, Page, PageRequest};
+use tenancy::{Actor, Email, OrgId, Page, PageRequest, Principal, Role, TenantScope};
 
 use crate::{
-    AuthError, CreateUser, LoginResult, Password, RefreshToken, RegisterUser, Session,
-    SessionRepository, TokenKeys, UpdateUser, User, UserFilter, UserId, UserPatch, UserRepository,
-    hash_password, hash_secret,
+    Argon2Hasher, AuthError, CreateUser, LoginResult, Password, PasswordHasher, RefreshToken,
+    RegisterUser, Session, SessionRepository, TokenKeys, UpdateUser, User, UserFilter, UserId,
+    UserPatch, UserRepository, hash_secret,
     policy::{
         authorize_create_user, authorize_list_users, authorize_own_account, authorize_read_user,
         authorize_registration, authorize_update_user,
     },
-    verify_against_dummy, verify_password,
 };
+
+/// The scope of user `id` in its organization `org`: what a verified
+/// credential of that user (its password, a refresh token of its session)
+/// or its own registration amounts to. A scope carries no role.
+pub(crate) fn user_scope(org: &OrgId, id: &UserId) -> TenantScope {
+    Actor::new(org.clone(), Principal::User(id.to_string()), Role::Agent).scope()
+}
+
+/// The scope of the actor's home organization (a super admin acting in
+/// another one is still itself there).
+fn home_scope(actor: &Actor) -> Result<TenantScope, AuthError> {
+    actor
+        .acting_in(actor.home_org_id().clone())
+        .map(|home| home.scope())
+        .ok_or(AuthError::NotFound)
+}
 
 /// Authentication and user-management use cases. Cheap to clone.
 ///
@@ -27,6 +42,7 @@ pub struct AuthService {
     sessions: Arc<dyn SessionRepository>,
     orgs: Arc<dyn OrganizationRepository>,
     keys: TokenKeys,
+    hasher: Arc<dyn PasswordHasher>,
 }
 
 impl std::fmt::Debug for AuthService {
@@ -50,7 +66,15 @@ impl AuthService {
             sessions,
             orgs,
             keys,
+            hasher: Arc::new(Argon2Hasher),
         }
+    }
+
+    /// The same service hashing and verifying passwords with `hasher` (a
+    /// server runs them off its request threads).
+    #[must_use]
+    pub fn with_hasher(self, hasher: Arc<dyn PasswordHasher>) -> Self {
+        Self { hasher, ..self }
     }
 
     /// Registers a user in `cmd.org_id` (`POST /auth/register`). Without a
@@ -65,6 +89,7 @@ impl AuthService {
     /// [`AuthError::OrganizationNotFound`], [`AuthError::OrganizationInactive`],
     /// [`AuthError::Forbidden`], [`AuthError::Invalid`],
     /// [`AuthError::UsernameTaken`], [`AuthError::EmailTaken`].
+    #[tracing::instrument(skip_all)]
     pub async fn register(
         &self,
         actor: Option<&Actor>,
@@ -75,11 +100,20 @@ impl AuthService {
             .find(&cmd.org_id)
             .await?
             .ok_or(AuthError::OrganizationNotFound)?;
-        let users_in_org = self.users.count_in_org(&org.id).await?;
+        let user = User::new(
+            org.id.clone(),
+            cmd.username,
+            cmd.email,
+            cmd.role.unwrap_or(Role::Agent),
+            tenancy::now(),
+        );
+        // The registrant acts as the user it becomes.
+        let scope = user_scope(&org.id, &user.id);
+        let users_in_org = self.users.count_in_org(&scope).await?;
         let role = authorize_registration(actor, &org, users_in_org, cmd.role)?;
-        let hash = hash_password(&cmd.password)?;
-        let user = User::new(org.id, cmd.username, cmd.email, role, tenancy::now());
-        self.users.insert(&user, &hash).await?;
+        let user = User { role, ..user };
+        let hash = self.hasher.hash(&cmd.password).await?;
+        self.users.insert(&scope, &user, &hash).await?;
         tracing::info!(
             user_id = %user.id,
             org_id = %user.org_id,
@@ -103,6 +137,7 @@ impl AuthService {
     /// # Errors
     /// [`AuthError::InvalidCredentials`], [`AuthError::AmbiguousEmail`],
     /// [`AuthError::UserInactive`].
+    #[tracing::instrument(skip_all)]
     pub async fn login(
         &self,
         email: &Email,
@@ -110,20 +145,24 @@ impl AuthService {
         org_id: Option<&OrgId>,
         now: DateTime<Utc>,
     ) -> Result<LoginResult, AuthError> {
-        let candidates = self.users.find_credentials_by_email(email, org_id).await?;
+        let mut candidates = self.users.find_credentials_by_email(email).await?;
+        if let Some(org) = org_id {
+            candidates.retain(|c| &c.user.org_id == org);
+        }
         if candidates.is_empty() {
-            verify_against_dummy(password);
+            self.hasher.verify_dummy(password).await;
             return Err(AuthError::InvalidCredentials);
         }
         // Verify against every candidate, so that a caller without the
         // password learns nothing, not even that the address is in several
         // organizations.
         let several = candidates.len() > 1;
-        let matching: Vec<User> = candidates
-            .into_iter()
-            .filter(|c| verify_password(password, &c.password_hash))
-            .map(|c| c.user)
-            .collect();
+        let mut matching = Vec::new();
+        for c in candidates {
+            if self.hasher.verify(password, &c.password_hash).await {
+                matching.push(c.user);
+            }
+        }
         let Some(user) = matching.into_iter().next() else {
             return Err(AuthError::InvalidCredentials);
         };
@@ -131,14 +170,15 @@ impl AuthService {
             return Err(AuthError::AmbiguousEmail);
         }
         self.ensure_active(&user).await?;
-        self.users.record_login(&user.org_id, &user.id, now).await?;
+        let scope = user_scope(&user.org_id, &user.id);
+        self.users.record_login(&scope, &user.id, now).await?;
         let user = User {
             last_login_at: Some(now),
             ..user
         };
         let token = RefreshToken::generate();
         self.sessions
-            .insert(&Session::start(&user, &token, now))
+            .insert(&scope, &Session::start(&user, &token, now))
             .await?;
         let access = self.keys.issue_access(&user, now)?;
         tracing::info!(user_id = %user.id, org_id = %user.org_id, "user signed in");
@@ -173,6 +213,7 @@ impl AuthService {
     /// revoked, expired, or the user is gone; [`AuthError::UserInactive`]
     /// when the user or its organization is deactivated (the family is
     /// revoked too).
+    #[tracing::instrument(skip_all)]
     pub async fn refresh(
         &self,
         refresh_token: &str,
@@ -192,7 +233,8 @@ impl AuthService {
         if session.is_expired(now) {
             return Err(AuthError::InvalidToken);
         }
-        let user = match self.users.find(&session.org_id, &session.user_id).await? {
+        let scope = user_scope(&session.org_id, &session.user_id);
+        let user = match self.users.find(&scope, &session.user_id).await? {
             Some(user) => user,
             None => {
                 self.revoke_family(&session, now).await?;
@@ -205,11 +247,7 @@ impl AuthService {
         }
         let token = RefreshToken::generate();
         let next = session.successor(&user, &token, now);
-        match self
-            .sessions
-            .rotate(&session.org_id, &session.id, &next, now)
-            .await
-        {
+        match self.sessions.rotate(&scope, &session.id, &next, now).await {
             Ok(()) => {}
             // A concurrent refresh with the same token won the race.
             Err(AuthError::TokenReused) => return Err(self.reuse_detected(&session, now).await),
@@ -239,7 +277,11 @@ impl AuthService {
     async fn revoke_family(&self, session: &Session, now: DateTime<Utc>) -> Result<(), AuthError> {
         Ok(self
             .sessions
-            .revoke_family(&session.org_id, &session.family_id, now)
+            .revoke_family(
+                &user_scope(&session.org_id, &session.user_id),
+                &session.family_id,
+                now,
+            )
             .await?)
     }
 
@@ -248,6 +290,7 @@ impl AuthService {
     ///
     /// # Errors
     /// [`AuthError::Storage`] only.
+    #[tracing::instrument(skip_all)]
     pub async fn logout(&self, refresh_token: &str, now: DateTime<Utc>) -> Result<(), AuthError> {
         if let Some(session) = self
             .sessions
@@ -266,10 +309,11 @@ impl AuthService {
     /// # Errors
     /// [`AuthError::Forbidden`] for an API key; [`AuthError::NotFound`] when
     /// the user no longer exists.
+    #[tracing::instrument(skip_all, fields(org_id = %actor.org_id()))]
     pub async fn me(&self, actor: &Actor) -> Result<User, AuthError> {
         let id = authorize_own_account(actor)?;
         self.users
-            .find(actor.home_org_id(), &id)
+            .find(&home_scope(actor)?, &id)
             .await?
             .ok_or(AuthError::NotFound)
     }
@@ -278,6 +322,7 @@ impl AuthService {
     ///
     /// # Errors
     /// [`AuthError::Forbidden`] for agents.
+    #[tracing::instrument(skip_all, fields(org_id = %actor.org_id()))]
     pub async fn list_users(
         &self,
         actor: &Actor,
@@ -285,7 +330,7 @@ impl AuthService {
         page: PageRequest,
     ) -> Result<Page<User>, AuthError> {
         authorize_list_users(actor)?;
-        Ok(self.users.list(actor.org_id(), filter, page).await?)
+        Ok(self.users.list(&actor.scope(), filter, page).await?)
     }
 
     /// One user of the actor's organization.
@@ -293,10 +338,11 @@ impl AuthService {
     /// # Errors
     /// [`AuthError::Forbidden`] for an agent asking for someone else;
     /// [`AuthError::NotFound`].
+    #[tracing::instrument(skip_all, fields(org_id = %actor.org_id()))]
     pub async fn get_user(&self, actor: &Actor, id: &UserId) -> Result<User, AuthError> {
         authorize_read_user(actor, id)?;
         self.users
-            .find(actor.org_id(), id)
+            .find(&actor.scope(), id)
             .await?
             .ok_or(AuthError::NotFound)
     }
@@ -306,9 +352,10 @@ impl AuthService {
     /// # Errors
     /// [`AuthError::Forbidden`], [`AuthError::Invalid`],
     /// [`AuthError::UsernameTaken`], [`AuthError::EmailTaken`].
+    #[tracing::instrument(skip_all, fields(org_id = %actor.org_id()))]
     pub async fn create_user(&self, actor: &Actor, cmd: CreateUser) -> Result<User, AuthError> {
         authorize_create_user(actor, cmd.role)?;
-        let hash = hash_password(&cmd.password)?;
+        let hash = self.hasher.hash(&cmd.password).await?;
         let user = User::new(
             actor.org_id().clone(),
             cmd.username,
@@ -316,7 +363,7 @@ impl AuthService {
             cmd.role,
             tenancy::now(),
         );
-        self.users.insert(&user, &hash).await?;
+        self.users.insert(&actor.scope(), &user, &hash).await?;
         tracing::info!(
             user_id = %user.id,
             org_id = %user.org_id,
@@ -335,27 +382,27 @@ impl AuthService {
     /// [`AuthError::NotFound`], [`AuthError::Forbidden`],
     /// [`AuthError::Invalid`], [`AuthError::UsernameTaken`],
     /// [`AuthError::EmailTaken`].
+    #[tracing::instrument(skip_all, fields(org_id = %actor.org_id()))]
     pub async fn update_user(
         &self,
         actor: &Actor,
         id: &UserId,
         update: UpdateUser,
     ) -> Result<User, AuthError> {
+        let scope = actor.scope();
         let target = self
             .users
-            .find(actor.org_id(), id)
+            .find(&scope, id)
             .await?
             .ok_or(AuthError::NotFound)?;
         authorize_update_user(actor, &target, &update)?;
         let now = tenancy::now();
         let updated = self
             .users
-            .update(actor.org_id(), id, UserPatch::from(update), now)
+            .update(&scope, id, UserPatch::from(update), now)
             .await?;
         if updated.role != target.role || updated.is_active != target.is_active {
-            self.sessions
-                .revoke_all_for_user(actor.org_id(), id, now)
-                .await?;
+            self.sessions.revoke_all_for_user(&scope, id, now).await?;
             tracing::info!(
                 user_id = %id,
                 org_id = %actor.org_id(),
@@ -373,6 +420,7 @@ impl AuthService {
     ///
     /// # Errors
     /// As [`AuthService::update_user`]; [`AuthError::Forbidden`] on oneself.
+    #[tracing::instrument(skip_all, fields(org_id = %actor.org_id()))]
     pub async fn deactivate_user(&self, actor: &Actor, id: &UserId) -> Result<User, AuthError> {
         self.update_user(actor, id, UpdateUser::active(false)).await
     }
@@ -381,6 +429,7 @@ impl AuthService {
     ///
     /// # Errors
     /// As [`AuthService::update_user`].
+    #[tracing::instrument(skip_all, fields(org_id = %actor.org_id()))]
     pub async fn activate_user(&self, actor: &Actor, id: &UserId) -> Result<User, AuthError> {
         self.update_user(actor, id, UpdateUser::active(true)).await
     }
@@ -392,6 +441,7 @@ impl AuthService {
     /// # Errors
     /// [`AuthError::Forbidden`] for an API key; [`AuthError::Invalid`] on
     /// field `currentPassword` when it is wrong; [`AuthError::NotFound`].
+    #[tracing::instrument(skip_all, fields(org_id = %actor.org_id()))]
     pub async fn change_own_password(
         &self,
         actor: &Actor,
@@ -400,21 +450,22 @@ impl AuthService {
     ) -> Result<(), AuthError> {
         let id = authorize_own_account(actor)?;
         let org = actor.home_org_id();
+        let scope = home_scope(actor)?;
         let creds = self
             .users
-            .find_credentials(org, &id)
+            .find_credentials(&scope, &id)
             .await?
             .ok_or(AuthError::NotFound)?;
-        if !verify_password(current, &creds.password_hash) {
+        if !self.hasher.verify(current, &creds.password_hash).await {
             return Err(AuthError::invalid("currentPassword", "is incorrect"));
         }
         let patch = UserPatch {
-            password_hash: Some(hash_password(&new)?),
+            password_hash: Some(self.hasher.hash(&new).await?),
             ..UserPatch::default()
         };
         let now = tenancy::now();
-        self.users.update(org, &id, patch, now).await?;
-        self.sessions.revoke_all_for_user(org, &id, now).await?;
+        self.users.update(&scope, &id, patch, now).await?;
+        self.sessions.revoke_all_for_user(&scope, &id, now).await?;
         tracing::info!(user_id = %id, org_id = %org, "password changed");
         Ok(())
     }

@@ -16,7 +16,7 @@ use organization::{
     NewOrganization, OrgName, Organization, OrganizationError, OrganizationFilter,
     OrganizationPatch, OrganizationRepository, OrganizationStats, Settings, Tier,
 };
-use tenancy::{Email, OrgId, Page, PageRequest, Role, StorageError};
+use tenancy::{Email, OrgId, Page, PageRequest, Role, StorageError, TenantScope};
 
 use crate::{
     ApiKey, ApiKeyId, ApiKeyRepository, ApiKeyService, AuthError, AuthService, Authenticator,
@@ -141,7 +141,12 @@ fn conflict(rows: &[UserCredentials], user: &User) -> Option<AuthError> {
 
 #[async_trait]
 impl UserRepository for FakeUsers {
-    async fn insert(&self, user: &User, password_hash: &PasswordHash) -> Result<(), AuthError> {
+    async fn insert(
+        &self,
+        _scope: &TenantScope,
+        user: &User,
+        password_hash: &PasswordHash,
+    ) -> Result<(), AuthError> {
         let mut rows = lock(&self.0);
         if let Some(e) = conflict(&rows, user) {
             return Err(e);
@@ -153,15 +158,16 @@ impl UserRepository for FakeUsers {
         Ok(())
     }
 
-    async fn find(&self, org: &OrgId, id: &UserId) -> Result<Option<User>, StorageError> {
-        Ok(self.find_credentials(org, id).await?.map(|c| c.user))
+    async fn find(&self, scope: &TenantScope, id: &UserId) -> Result<Option<User>, StorageError> {
+        Ok(self.find_credentials(scope, id).await?.map(|c| c.user))
     }
 
     async fn find_credentials(
         &self,
-        org: &OrgId,
+        scope: &TenantScope,
         id: &UserId,
     ) -> Result<Option<UserCredentials>, StorageError> {
+        let org = scope.org_id();
         Ok(lock(&self.0)
             .iter()
             .find(|c| c.user.org_id == *org && c.user.id == *id)
@@ -171,11 +177,10 @@ impl UserRepository for FakeUsers {
     async fn find_credentials_by_email(
         &self,
         email: &Email,
-        org: Option<&OrgId>,
     ) -> Result<Vec<UserCredentials>, StorageError> {
         let mut found: Vec<_> = lock(&self.0)
             .iter()
-            .filter(|c| c.user.email == *email && org.is_none_or(|o| c.user.org_id == *o))
+            .filter(|c| c.user.email == *email)
             .cloned()
             .collect();
         found.sort_by(|a, b| a.user.org_id.cmp(&b.user.org_id));
@@ -184,10 +189,11 @@ impl UserRepository for FakeUsers {
 
     async fn list(
         &self,
-        org: &OrgId,
+        scope: &TenantScope,
         filter: &UserFilter,
         p: PageRequest,
     ) -> Result<Page<User>, StorageError> {
+        let org = scope.org_id();
         let mut rows: Vec<User> = lock(&self.0)
             .iter()
             .map(|c| c.user.clone())
@@ -201,11 +207,12 @@ impl UserRepository for FakeUsers {
 
     async fn update(
         &self,
-        org: &OrgId,
+        scope: &TenantScope,
         id: &UserId,
         patch: UserPatch,
         now: DateTime<Utc>,
     ) -> Result<User, AuthError> {
+        let org = scope.org_id();
         let mut rows = lock(&self.0);
         let i = rows
             .iter()
@@ -223,7 +230,8 @@ impl UserRepository for FakeUsers {
         Ok(user)
     }
 
-    async fn count_in_org(&self, org: &OrgId) -> Result<u64, StorageError> {
+    async fn count_in_org(&self, scope: &TenantScope) -> Result<u64, StorageError> {
+        let org = scope.org_id();
         Ok(lock(&self.0)
             .iter()
             .filter(|c| c.user.org_id == *org)
@@ -232,10 +240,11 @@ impl UserRepository for FakeUsers {
 
     async fn record_login(
         &self,
-        org: &OrgId,
+        scope: &TenantScope,
         id: &UserId,
         now: DateTime<Utc>,
     ) -> Result<(), StorageError> {
+        let org = scope.org_id();
         for c in lock(&self.0).iter_mut() {
             if c.user.org_id == *org && c.user.id == *id {
                 c.user.last_login_at = Some(now);
@@ -250,7 +259,7 @@ pub struct FakeSessions(Mutex<Vec<Session>>);
 
 #[async_trait]
 impl SessionRepository for FakeSessions {
-    async fn insert(&self, session: &Session) -> Result<(), StorageError> {
+    async fn insert(&self, _scope: &TenantScope, session: &Session) -> Result<(), StorageError> {
         lock(&self.0).push(session.clone());
         Ok(())
     }
@@ -264,11 +273,12 @@ impl SessionRepository for FakeSessions {
 
     async fn rotate(
         &self,
-        org: &OrgId,
+        scope: &TenantScope,
         old: &SessionId,
         new: &Session,
         now: DateTime<Utc>,
     ) -> Result<(), AuthError> {
+        let org = scope.org_id();
         let mut rows = lock(&self.0);
         let old = rows
             .iter_mut()
@@ -283,10 +293,11 @@ impl SessionRepository for FakeSessions {
 
     async fn revoke_family(
         &self,
-        org: &OrgId,
+        scope: &TenantScope,
         family: &SessionFamilyId,
         now: DateTime<Utc>,
     ) -> Result<(), StorageError> {
+        let org = scope.org_id();
         for s in lock(&self.0).iter_mut() {
             if s.org_id == *org && s.family_id == *family && s.revoked_at.is_none() {
                 s.revoked_at = Some(now);
@@ -297,10 +308,11 @@ impl SessionRepository for FakeSessions {
 
     async fn revoke_all_for_user(
         &self,
-        org: &OrgId,
+        scope: &TenantScope,
         user: &UserId,
         now: DateTime<Utc>,
     ) -> Result<(), StorageError> {
+        let org = scope.org_id();
         for s in lock(&self.0).iter_mut() {
             if s.org_id == *org && s.user_id == *user && s.revoked_at.is_none() {
                 s.revoked_at = Some(now);
@@ -329,12 +341,22 @@ impl FakeApiKeys {
 
 #[async_trait]
 impl ApiKeyRepository for FakeApiKeys {
-    async fn insert(&self, key: &ApiKey, hash: &str) -> Result<(), StorageError> {
+    async fn insert(
+        &self,
+        _scope: &TenantScope,
+        key: &ApiKey,
+        hash: &str,
+    ) -> Result<(), StorageError> {
         lock(&self.0).push((key.clone(), hash.to_owned()));
         Ok(())
     }
 
-    async fn find(&self, org: &OrgId, id: &ApiKeyId) -> Result<Option<ApiKey>, StorageError> {
+    async fn find(
+        &self,
+        scope: &TenantScope,
+        id: &ApiKeyId,
+    ) -> Result<Option<ApiKey>, StorageError> {
+        let org = scope.org_id();
         Ok(self.with_key(org, id, |(k, _)| k.clone()))
     }
 
@@ -345,7 +367,12 @@ impl ApiKeyRepository for FakeApiKeys {
             .cloned())
     }
 
-    async fn list(&self, org: &OrgId, p: PageRequest) -> Result<Page<ApiKey>, StorageError> {
+    async fn list(
+        &self,
+        scope: &TenantScope,
+        p: PageRequest,
+    ) -> Result<Page<ApiKey>, StorageError> {
+        let org = scope.org_id();
         let rows = lock(&self.0)
             .iter()
             .filter(|(k, _)| k.org_id == *org)
@@ -356,10 +383,11 @@ impl ApiKeyRepository for FakeApiKeys {
 
     async fn revoke(
         &self,
-        org: &OrgId,
+        scope: &TenantScope,
         id: &ApiKeyId,
         now: DateTime<Utc>,
     ) -> Result<ApiKey, AuthError> {
+        let org = scope.org_id();
         self.with_key(org, id, |(k, _)| {
             k.revoked_at.get_or_insert(now);
             k.clone()
@@ -369,12 +397,13 @@ impl ApiKeyRepository for FakeApiKeys {
 
     async fn rotate(
         &self,
-        org: &OrgId,
+        scope: &TenantScope,
         id: &ApiKeyId,
         new_prefix: &str,
         new_hash: &str,
         _now: DateTime<Utc>,
     ) -> Result<ApiKey, AuthError> {
+        let org = scope.org_id();
         self.with_key(org, id, |(k, h)| {
             if k.is_revoked() {
                 return None;
@@ -390,10 +419,11 @@ impl ApiKeyRepository for FakeApiKeys {
 
     async fn touch_last_used(
         &self,
-        org: &OrgId,
+        scope: &TenantScope,
         id: &ApiKeyId,
         now: DateTime<Utc>,
     ) -> Result<(), StorageError> {
+        let org = scope.org_id();
         self.with_key(org, id, |(k, _)| k.last_used_at = Some(now));
         Ok(())
     }

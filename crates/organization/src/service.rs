@@ -34,6 +34,7 @@ impl OrganizationService {
     ///
     /// # Errors
     /// [`OrganizationError::Storage`].
+    #[tracing::instrument(skip_all, fields(org_id = %actor.org_id()))]
     pub async fn list(
         &self,
         actor: &Actor,
@@ -50,6 +51,7 @@ impl OrganizationService {
     ///
     /// # Errors
     /// [`OrganizationError::NotFound`] when absent or not visible to the actor.
+    #[tracing::instrument(skip_all, fields(org_id = %actor.org_id()))]
     pub async fn get(&self, actor: &Actor, id: &OrgId) -> Result<Organization, OrganizationError> {
         authorize(actor, OrgAction::Read, Some(id))?;
         self.repo.find(id).await?.ok_or(OrganizationError::NotFound)
@@ -59,6 +61,7 @@ impl OrganizationService {
     ///
     /// # Errors
     /// As [`OrganizationService::get`].
+    #[tracing::instrument(skip_all, fields(org_id = %actor.org_id()))]
     pub async fn stats(
         &self,
         actor: &Actor,
@@ -73,6 +76,7 @@ impl OrganizationService {
     ///
     /// # Errors
     /// [`OrganizationError::Forbidden`], [`OrganizationError::NameTaken`].
+    #[tracing::instrument(skip_all, fields(org_id = %actor.org_id()))]
     pub async fn create(
         &self,
         actor: &Actor,
@@ -91,6 +95,7 @@ impl OrganizationService {
     /// [`OrganizationError::NotFound`], [`OrganizationError::Forbidden`],
     /// [`OrganizationError::Invalid`], [`OrganizationError::NameTaken`],
     /// [`OrganizationError::DefaultOrganizationProtected`].
+    #[tracing::instrument(skip_all, fields(org_id = %actor.org_id()))]
     pub async fn update(
         &self,
         actor: &Actor,
@@ -107,6 +112,7 @@ impl OrganizationService {
     /// # Errors
     /// [`OrganizationError::NotFound`], [`OrganizationError::Forbidden`],
     /// [`OrganizationError::DefaultOrganizationProtected`].
+    #[tracing::instrument(skip_all, fields(org_id = %actor.org_id()))]
     pub async fn deactivate(
         &self,
         actor: &Actor,
@@ -119,6 +125,7 @@ impl OrganizationService {
     ///
     /// # Errors
     /// [`OrganizationError::NotFound`], [`OrganizationError::Forbidden`].
+    #[tracing::instrument(skip_all, fields(org_id = %actor.org_id()))]
     pub async fn activate(
         &self,
         actor: &Actor,
@@ -147,6 +154,7 @@ impl OrganizationService {
     /// # Errors
     /// [`OrganizationError::NotFound`], [`OrganizationError::Forbidden`],
     /// [`OrganizationError::DefaultOrganizationProtected`].
+    #[tracing::instrument(skip_all, fields(org_id = %actor.org_id()))]
     pub async fn delete_permanently(
         &self,
         actor: &Actor,

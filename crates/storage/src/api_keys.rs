@@ -5,16 +5,17 @@ use auth::{ApiKey, ApiKeyId, ApiKeyName, ApiKeyRepository, AuthError};
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ColumnTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
     sea_query::Expr,
 };
-use tenancy::{OrgId, Page, PageRequest, Role, StorageError};
+use tenancy::{OrgId, Page, PageRequest, Role, StorageError, TenantScope};
 
 use crate::{
     Database,
     entity::api_keys::{self, Column, Entity},
     error::{corrupt, storage},
+    scope::Scoped,
 };
 
 /// API keys stored in the `api_keys` table.
@@ -32,8 +33,14 @@ impl SeaOrmApiKeyRepository {
 
 #[async_trait]
 impl ApiKeyRepository for SeaOrmApiKeyRepository {
-    async fn insert(&self, key: &ApiKey, hash: &str) -> Result<(), StorageError> {
+    async fn insert(
+        &self,
+        scope: &TenantScope,
+        key: &ApiKey,
+        hash: &str,
+    ) -> Result<(), StorageError> {
         let mut row = to_active(key);
+        row.org_id = Set(Scoped::new(scope).org_id().to_owned());
         row.key_hash = Set(hash.to_owned());
         Entity::insert(row)
             .exec_without_returning(self.db.connection())
@@ -42,8 +49,13 @@ impl ApiKeyRepository for SeaOrmApiKeyRepository {
         Ok(())
     }
 
-    async fn find(&self, org: &OrgId, id: &ApiKeyId) -> Result<Option<ApiKey>, StorageError> {
-        find_in(self.db.connection(), org, id, false)
+    async fn find(
+        &self,
+        scope: &TenantScope,
+        id: &ApiKeyId,
+    ) -> Result<Option<ApiKey>, StorageError> {
+        Scoped::new(scope)
+            .one::<Entity>(self.db.connection(), id.as_str(), false)
             .await?
             .as_ref()
             .map(to_domain)
@@ -61,8 +73,12 @@ impl ApiKeyRepository for SeaOrmApiKeyRepository {
             .transpose()
     }
 
-    async fn list(&self, org: &OrgId, page: PageRequest) -> Result<Page<ApiKey>, StorageError> {
-        let query = Entity::find().filter(Column::OrgId.eq(org.as_str()));
+    async fn list(
+        &self,
+        scope: &TenantScope,
+        page: PageRequest,
+    ) -> Result<Page<ApiKey>, StorageError> {
+        let query = Scoped::new(scope).find::<Entity>();
         let conn = self.db.connection();
         let total = query.clone().count(conn).await.map_err(storage)?;
         let rows = query
@@ -83,21 +99,21 @@ impl ApiKeyRepository for SeaOrmApiKeyRepository {
 
     async fn revoke(
         &self,
-        org: &OrgId,
+        scope: &TenantScope,
         id: &ApiKeyId,
         now: DateTime<Utc>,
     ) -> Result<ApiKey, AuthError> {
+        let org = Scoped::new(scope);
         let txn = self.db.begin_write().await.map_err(storage)?;
-        let Some(row) = find_in(&txn, org, id, true).await? else {
+        let Some(row) = org.one::<Entity>(&txn, id.as_str(), true).await? else {
             return not_found(txn).await;
         };
         let mut key = to_domain(&row)?;
         // Revoking twice keeps the first time.
         if key.revoked_at.is_none() {
             key.revoked_at = Some(now);
-            Entity::update_many()
+            org.update::<Entity>()
                 .col_expr(Column::RevokedAt, Expr::value(now))
-                .filter(Column::OrgId.eq(org.as_str()))
                 .filter(Column::Id.eq(id.as_str()))
                 .exec(&txn)
                 .await
@@ -109,14 +125,15 @@ impl ApiKeyRepository for SeaOrmApiKeyRepository {
 
     async fn rotate(
         &self,
-        org: &OrgId,
+        scope: &TenantScope,
         id: &ApiKeyId,
         new_prefix: &str,
         new_hash: &str,
         _now: DateTime<Utc>,
     ) -> Result<ApiKey, AuthError> {
+        let org = Scoped::new(scope);
         let txn = self.db.begin_write().await.map_err(storage)?;
-        let Some(row) = find_in(&txn, org, id, true).await? else {
+        let Some(row) = org.one::<Entity>(&txn, id.as_str(), true).await? else {
             return not_found(txn).await;
         };
         let mut key = to_domain(&row)?;
@@ -125,11 +142,10 @@ impl ApiKeyRepository for SeaOrmApiKeyRepository {
         }
         // Prefix and hash change together, so the old secret stops working
         // the moment this commits.
-        Entity::update_many()
+        org.update::<Entity>()
             .col_expr(Column::Prefix, Expr::value(new_prefix))
             .col_expr(Column::KeyHash, Expr::value(new_hash))
             .col_expr(Column::LastUsedAt, Expr::value(None::<DateTime<Utc>>))
-            .filter(Column::OrgId.eq(org.as_str()))
             .filter(Column::Id.eq(id.as_str()))
             .exec(&txn)
             .await
@@ -142,35 +158,19 @@ impl ApiKeyRepository for SeaOrmApiKeyRepository {
 
     async fn touch_last_used(
         &self,
-        org: &OrgId,
+        scope: &TenantScope,
         id: &ApiKeyId,
         now: DateTime<Utc>,
     ) -> Result<(), StorageError> {
-        Entity::update_many()
+        Scoped::new(scope)
+            .update::<Entity>()
             .col_expr(Column::LastUsedAt, Expr::value(now))
-            .filter(Column::OrgId.eq(org.as_str()))
             .filter(Column::Id.eq(id.as_str()))
             .exec(self.db.connection())
             .await
             .map_err(storage)?;
         Ok(())
     }
-}
-
-/// The row of key `id` of `org`, locked for the rest of the transaction
-/// when `for_update`.
-async fn find_in(
-    conn: &impl ConnectionTrait,
-    org: &OrgId,
-    id: &ApiKeyId,
-    for_update: bool,
-) -> Result<Option<api_keys::Model>, StorageError> {
-    let mut query = Entity::find_by_id(id.as_str()).filter(Column::OrgId.eq(org.as_str()));
-    if for_update {
-        // Ignored by SQLite, whose IMMEDIATE transaction already holds the write lock.
-        query = query.lock_exclusive();
-    }
-    query.one(conn).await.map_err(storage)
 }
 
 /// Ends a write transaction that found nothing to change, releasing its

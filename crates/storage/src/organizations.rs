@@ -20,6 +20,7 @@ use crate::{
         proposals, users,
     },
     error::{corrupt, is_unique_violation, storage},
+    scope::Scoped,
 };
 
 /// Organizations stored in the `organizations` table.
@@ -71,7 +72,7 @@ impl OrganizationRepository for SeaOrmOrganizationRepository {
     }
 
     async fn find(&self, id: &OrgId) -> Result<Option<Organization>, StorageError> {
-        find_in(self.db.connection(), id, false).await
+        read_org(self.db.connection(), id, false).await
     }
 
     async fn insert(&self, org: &Organization) -> Result<(), OrganizationError> {
@@ -89,7 +90,7 @@ impl OrganizationRepository for SeaOrmOrganizationRepository {
         now: DateTime<Utc>,
     ) -> Result<Organization, OrganizationError> {
         let txn = self.db.begin_write().await.map_err(storage)?;
-        let mut org = find_in(&txn, id, true)
+        let mut org = read_org(&txn, id, true)
             .await?
             .ok_or(OrganizationError::NotFound)?;
         org.apply(patch, now)?;
@@ -111,26 +112,28 @@ impl OrganizationRepository for SeaOrmOrganizationRepository {
 
     async fn stats(&self, id: &OrgId) -> Result<OrganizationStats, StorageError> {
         let conn = self.db.connection();
-        let total_users = users::Entity::find()
-            .filter(users::Column::OrgId.eq(id.as_str()))
+        // The organization's own rows, in every tenant table.
+        let org = Scoped::org(id);
+        let total_users = org
+            .find::<users::Entity>()
             .count(conn)
             .await
             .map_err(storage)?;
         // Active agents only: deactivated ones take no leads and do not
         // count against `maxAgents` either.
-        let total_agents = agents::Entity::find()
-            .filter(agents::Column::OrgId.eq(id.as_str()))
+        let total_agents = org
+            .find::<agents::Entity>()
             .filter(agents::Column::IsActive.eq(true))
             .count(conn)
             .await
             .map_err(storage)?;
-        let total_leads = leads::Entity::find()
-            .filter(leads::Column::OrgId.eq(id.as_str()))
+        let total_leads = org
+            .find::<leads::Entity>()
             .count(conn)
             .await
             .map_err(storage)?;
-        let total_proposals = proposals::Entity::find()
-            .filter(proposals::Column::OrgId.eq(id.as_str()))
+        let total_proposals = org
+            .find::<proposals::Entity>()
             .count(conn)
             .await
             .map_err(storage)?;
@@ -143,7 +146,7 @@ impl OrganizationRepository for SeaOrmOrganizationRepository {
     }
 }
 
-async fn find_in(
+async fn read_org(
     conn: &impl ConnectionTrait,
     id: &OrgId,
     for_update: bool,

@@ -4,12 +4,13 @@ use async_trait::async_trait;
 use auth::{AuthError, Session, SessionFamilyId, SessionId, SessionRepository, UserId};
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
-use tenancy::{OrgId, StorageError};
+use tenancy::{OrgId, StorageError, TenantScope};
 
 use crate::{
     Database,
     entity::refresh_sessions::{self, Column, Entity},
     error::{corrupt, storage},
+    scope::Scoped,
 };
 
 /// Refresh sessions stored in the `refresh_sessions` table.
@@ -27,8 +28,8 @@ impl SeaOrmSessionRepository {
 
 #[async_trait]
 impl SessionRepository for SeaOrmSessionRepository {
-    async fn insert(&self, session: &Session) -> Result<(), StorageError> {
-        Entity::insert(to_active(session))
+    async fn insert(&self, scope: &TenantScope, session: &Session) -> Result<(), StorageError> {
+        Entity::insert(to_active(Scoped::new(scope), session))
             .exec_without_returning(self.db.connection())
             .await
             .map_err(storage)?;
@@ -49,7 +50,7 @@ impl SessionRepository for SeaOrmSessionRepository {
 
     async fn rotate(
         &self,
-        org: &OrgId,
+        scope: &TenantScope,
         old: &SessionId,
         new: &Session,
         now: DateTime<Utc>,
@@ -59,9 +60,10 @@ impl SessionRepository for SeaOrmSessionRepository {
         // refreshes with one token, the second waits for the first's lock (the
         // write lock on SQLite, the row lock on PostgreSQL), then finds
         // `rotated_at` set and touches nothing.
-        let marked = Entity::update_many()
+        let org = Scoped::new(scope);
+        let marked = org
+            .update::<Entity>()
             .col_expr(Column::RotatedAt, Expr::value(now))
-            .filter(Column::OrgId.eq(org.as_str()))
             .filter(Column::Id.eq(old.as_str()))
             .filter(Column::RotatedAt.is_null())
             .filter(Column::RevokedAt.is_null())
@@ -72,7 +74,7 @@ impl SessionRepository for SeaOrmSessionRepository {
             txn.rollback().await.map_err(storage)?;
             return Err(AuthError::TokenReused);
         }
-        Entity::insert(to_active(new))
+        Entity::insert(to_active(org, new))
             .exec_without_returning(&txn)
             .await
             .map_err(storage)?;
@@ -82,13 +84,13 @@ impl SessionRepository for SeaOrmSessionRepository {
 
     async fn revoke_family(
         &self,
-        org: &OrgId,
+        scope: &TenantScope,
         family: &SessionFamilyId,
         now: DateTime<Utc>,
     ) -> Result<(), StorageError> {
-        Entity::update_many()
+        Scoped::new(scope)
+            .update::<Entity>()
             .col_expr(Column::RevokedAt, Expr::value(now))
-            .filter(Column::OrgId.eq(org.as_str()))
             .filter(Column::FamilyId.eq(family.as_str()))
             .filter(Column::RevokedAt.is_null())
             .exec(self.db.connection())
@@ -99,13 +101,13 @@ impl SessionRepository for SeaOrmSessionRepository {
 
     async fn revoke_all_for_user(
         &self,
-        org: &OrgId,
+        scope: &TenantScope,
         user: &UserId,
         now: DateTime<Utc>,
     ) -> Result<(), StorageError> {
-        Entity::update_many()
+        Scoped::new(scope)
+            .update::<Entity>()
             .col_expr(Column::RevokedAt, Expr::value(now))
-            .filter(Column::OrgId.eq(org.as_str()))
             .filter(Column::UserId.eq(user.as_str()))
             .filter(Column::RevokedAt.is_null())
             .exec(self.db.connection())
@@ -115,10 +117,10 @@ impl SessionRepository for SeaOrmSessionRepository {
     }
 }
 
-fn to_active(s: &Session) -> refresh_sessions::ActiveModel {
+fn to_active(org: Scoped<'_>, s: &Session) -> refresh_sessions::ActiveModel {
     refresh_sessions::ActiveModel {
         id: Set(s.id.to_string()),
-        org_id: Set(s.org_id.to_string()),
+        org_id: Set(org.org_id().to_owned()),
         family_id: Set(s.family_id.to_string()),
         user_id: Set(s.user_id.to_string()),
         token_hash: Set(s.token_hash.clone()),

@@ -8,16 +8,16 @@ use auth::{
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ColumnTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
     sea_query::Expr,
 };
-use tenancy::{Email, OrgId, Page, PageRequest, Role, StorageError};
+use tenancy::{Email, OrgId, Page, PageRequest, Role, StorageError, TenantScope};
 
 use crate::{
     Database,
     entity::users::{self, Column, Entity},
     error::{corrupt, storage, violates_unique},
+    scope::Scoped,
 };
 
 /// Users stored in the `users` table.
@@ -35,8 +35,14 @@ impl SeaOrmUserRepository {
 
 #[async_trait]
 impl UserRepository for SeaOrmUserRepository {
-    async fn insert(&self, user: &User, password_hash: &PasswordHash) -> Result<(), AuthError> {
+    async fn insert(
+        &self,
+        scope: &TenantScope,
+        user: &User,
+        password_hash: &PasswordHash,
+    ) -> Result<(), AuthError> {
         let mut row = to_active(user);
+        row.org_id = Set(Scoped::new(scope).org_id().to_owned());
         row.password_hash = Set(password_hash.as_str().to_owned());
         Entity::insert(row)
             .exec_without_returning(self.db.connection())
@@ -45,8 +51,9 @@ impl UserRepository for SeaOrmUserRepository {
         Ok(())
     }
 
-    async fn find(&self, org: &OrgId, id: &UserId) -> Result<Option<User>, StorageError> {
-        find_in(self.db.connection(), org, id, false)
+    async fn find(&self, scope: &TenantScope, id: &UserId) -> Result<Option<User>, StorageError> {
+        Scoped::new(scope)
+            .one::<Entity>(self.db.connection(), id.as_str(), false)
             .await?
             .as_ref()
             .map(to_domain)
@@ -55,10 +62,11 @@ impl UserRepository for SeaOrmUserRepository {
 
     async fn find_credentials(
         &self,
-        org: &OrgId,
+        scope: &TenantScope,
         id: &UserId,
     ) -> Result<Option<UserCredentials>, StorageError> {
-        find_in(self.db.connection(), org, id, false)
+        Scoped::new(scope)
+            .one::<Entity>(self.db.connection(), id.as_str(), false)
             .await?
             .map(to_credentials)
             .transpose()
@@ -67,15 +75,11 @@ impl UserRepository for SeaOrmUserRepository {
     async fn find_credentials_by_email(
         &self,
         email: &Email,
-        org: Option<&OrgId>,
     ) -> Result<Vec<UserCredentials>, StorageError> {
-        // Unscoped when no organization is named: this is how a login
-        // discovers it (served by `idx_users_email`).
-        let mut query = Entity::find().filter(Column::Email.eq(email.as_str()));
-        if let Some(org) = org {
-            query = query.filter(Column::OrgId.eq(org.as_str()));
-        }
-        query
+        // Unscoped: this is how a sign-in discovers the organization
+        // (served by `idx_users_email`).
+        Entity::find()
+            .filter(Column::Email.eq(email.as_str()))
             .order_by_asc(Column::OrgId)
             .order_by_asc(Column::Id)
             .all(self.db.connection())
@@ -88,11 +92,11 @@ impl UserRepository for SeaOrmUserRepository {
 
     async fn list(
         &self,
-        org: &OrgId,
+        scope: &TenantScope,
         filter: &UserFilter,
         page: PageRequest,
     ) -> Result<Page<User>, StorageError> {
-        let mut query = Entity::find().filter(Column::OrgId.eq(org.as_str()));
+        let mut query = Scoped::new(scope).find::<Entity>();
         if let Some(role) = filter.role {
             query = query.filter(Column::Role.eq(role.as_str()));
         }
@@ -119,26 +123,28 @@ impl UserRepository for SeaOrmUserRepository {
 
     async fn update(
         &self,
-        org: &OrgId,
+        scope: &TenantScope,
         id: &UserId,
         patch: UserPatch,
         now: DateTime<Utc>,
     ) -> Result<User, AuthError> {
+        let org = Scoped::new(scope);
         let txn = self.db.begin_write().await.map_err(storage)?;
-        let Some(row) = find_in(&txn, org, id, true).await? else {
+        let Some(row) = org.one::<Entity>(&txn, id.as_str(), true).await? else {
             txn.rollback().await.map_err(storage)?;
             return Err(AuthError::NotFound);
         };
         let mut user = to_domain(&row)?;
         user.apply(&patch, now);
         let mut active = to_active(&user);
+        active.org_id = NotSet;
         if let Some(hash) = &patch.password_hash {
             active.password_hash = Set(hash.as_str().to_owned());
         }
         Entity::update(active)
             .validate()
             .map_err(storage)?
-            .filter(Column::OrgId.eq(org.as_str()))
+            .filter(org.owns::<Entity>())
             .exec_without_returning(&txn)
             .await
             .map_err(taken_or_storage)?;
@@ -146,9 +152,9 @@ impl UserRepository for SeaOrmUserRepository {
         Ok(user)
     }
 
-    async fn count_in_org(&self, org: &OrgId) -> Result<u64, StorageError> {
-        Entity::find()
-            .filter(Column::OrgId.eq(org.as_str()))
+    async fn count_in_org(&self, scope: &TenantScope) -> Result<u64, StorageError> {
+        Scoped::new(scope)
+            .find::<Entity>()
             .count(self.db.connection())
             .await
             .map_err(storage)
@@ -156,35 +162,19 @@ impl UserRepository for SeaOrmUserRepository {
 
     async fn record_login(
         &self,
-        org: &OrgId,
+        scope: &TenantScope,
         id: &UserId,
         now: DateTime<Utc>,
     ) -> Result<(), StorageError> {
-        Entity::update_many()
+        Scoped::new(scope)
+            .update::<Entity>()
             .col_expr(Column::LastLoginAt, Expr::value(now))
-            .filter(Column::OrgId.eq(org.as_str()))
             .filter(Column::Id.eq(id.as_str()))
             .exec(self.db.connection())
             .await
             .map_err(storage)?;
         Ok(())
     }
-}
-
-/// The row of user `id` of `org`, locked for the rest of the transaction
-/// when `for_update`.
-async fn find_in(
-    conn: &impl ConnectionTrait,
-    org: &OrgId,
-    id: &UserId,
-    for_update: bool,
-) -> Result<Option<users::Model>, StorageError> {
-    let mut query = Entity::find_by_id(id.as_str()).filter(Column::OrgId.eq(org.as_str()));
-    if for_update {
-        // Ignored by SQLite, whose IMMEDIATE transaction already holds the write lock.
-        query = query.lock_exclusive();
-    }
-    query.one(conn).await.map_err(storage)
 }
 
 /// Which of the unique indexes of `users` a write hit, if any.

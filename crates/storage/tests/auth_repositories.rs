@@ -23,6 +23,14 @@ use organization::OrganizationRepository;
 use storage::{SeaOrmApiKeyRepository, SeaOrmSessionRepository, SeaOrmUserRepository};
 use tenancy::{Email, OrgId, PageRequest, Role};
 
+/// The scope of a test operator acting in `org`.
+fn sc(org: &OrgId) -> tenancy::TenantScope {
+    tenancy::Actor::operator("test")
+        .acting_in(org.clone())
+        .unwrap()
+        .scope()
+}
+
 impl TestDb {
     fn users(&self) -> SeaOrmUserRepository {
         SeaOrmUserRepository::new(self.db.clone())
@@ -39,7 +47,10 @@ impl TestDb {
     /// A new agent `username` of `org`, stored, with e-mail `username@acme.com`.
     async fn user(&self, org: &OrgId, username: &str) -> User {
         let user = new_user(org, username, &format!("{username}@acme.com"));
-        self.users().insert(&user, password_hash()).await.unwrap();
+        self.users()
+            .insert(&sc(&user.org_id), &user, password_hash())
+            .await
+            .unwrap();
         user
     }
 
@@ -57,7 +68,10 @@ impl TestDb {
             last_used_at: None,
             revoked_at: None,
         };
-        self.keys().insert(&key, &generated.hash).await.unwrap();
+        self.keys()
+            .insert(&sc(&key.org_id), &key, &generated.hash)
+            .await
+            .unwrap();
         (key, generated.hash)
     }
 }
@@ -98,9 +112,12 @@ async fn users_round_trip_and_duplicates_map_to_taken() {
     let acme = t.org("acme").await;
     let ann = t.user(&acme, "ann").await;
 
-    assert_eq!(users.find(&acme, &ann.id).await.unwrap(), Some(ann.clone()));
+    assert_eq!(
+        users.find(&sc(&acme), &ann.id).await.unwrap(),
+        Some(ann.clone())
+    );
     let creds = users
-        .find_credentials(&acme, &ann.id)
+        .find_credentials(&sc(&acme), &ann.id)
         .await
         .unwrap()
         .unwrap();
@@ -108,11 +125,14 @@ async fn users_round_trip_and_duplicates_map_to_taken() {
     assert_eq!(creds.password_hash, password_hash().as_str());
 
     let same_name = new_user(&acme, "ANN", "other@acme.com");
-    let err = users.insert(&same_name, password_hash()).await.unwrap_err();
+    let err = users
+        .insert(&sc(&same_name.org_id), &same_name, password_hash())
+        .await
+        .unwrap_err();
     assert!(matches!(err, AuthError::UsernameTaken), "{err:?}");
     let same_email = new_user(&acme, "ann2", "ann@acme.com");
     let err = users
-        .insert(&same_email, password_hash())
+        .insert(&sc(&same_email.org_id), &same_email, password_hash())
         .await
         .unwrap_err();
     assert!(matches!(err, AuthError::EmailTaken), "{err:?}");
@@ -120,11 +140,11 @@ async fn users_round_trip_and_duplicates_map_to_taken() {
     // Another organization may reuse both.
     let globex = t.org("globex").await;
     let ann_elsewhere = new_user(&globex, "ann", "ann@acme.com");
-    users.insert(&ann_elsewhere, password_hash()).await.unwrap();
-    let both = users
-        .find_credentials_by_email(&ann.email, None)
+    users
+        .insert(&sc(&ann_elsewhere.org_id), &ann_elsewhere, password_hash())
         .await
         .unwrap();
+    let both = users.find_credentials_by_email(&ann.email).await.unwrap();
     let mut expected = vec![acme.clone(), globex.clone()];
     expected.sort();
     assert_eq!(
@@ -134,9 +154,12 @@ async fn users_round_trip_and_duplicates_map_to_taken() {
         expected
     );
     let one = users
-        .find_credentials_by_email(&ann.email, Some(&globex))
+        .find_credentials_by_email(&ann.email)
         .await
-        .unwrap();
+        .unwrap()
+        .into_iter()
+        .filter(|c| c.user.org_id == globex)
+        .collect::<Vec<_>>();
     assert_eq!(one.len(), 1);
     assert_eq!(one[0].user.id, ann_elsewhere.id);
 
@@ -145,7 +168,7 @@ async fn users_round_trip_and_duplicates_map_to_taken() {
     let later = ann.created_at + Duration::seconds(5);
     let err = users
         .update(
-            &acme,
+            &sc(&acme),
             &bob.id,
             UserPatch {
                 email: Some(ann.email.clone()),
@@ -159,7 +182,7 @@ async fn users_round_trip_and_duplicates_map_to_taken() {
     assert!(matches!(err, AuthError::EmailTaken), "{err:?}");
     let err = users
         .update(
-            &acme,
+            &sc(&acme),
             &bob.id,
             UserPatch {
                 username: Some(Username::parse("ann").unwrap()),
@@ -170,12 +193,15 @@ async fn users_round_trip_and_duplicates_map_to_taken() {
         .await
         .unwrap_err();
     assert!(matches!(err, AuthError::UsernameTaken), "{err:?}");
-    assert_eq!(users.find(&acme, &bob.id).await.unwrap(), Some(bob.clone()));
+    assert_eq!(
+        users.find(&sc(&acme), &bob.id).await.unwrap(),
+        Some(bob.clone())
+    );
 
     let new_hash = hash_password(&Password::parse("another long password").unwrap()).unwrap();
     let updated = users
         .update(
-            &acme,
+            &sc(&acme),
             &bob.id,
             UserPatch {
                 role: Some(Role::Manager),
@@ -191,7 +217,7 @@ async fn users_round_trip_and_duplicates_map_to_taken() {
     assert!(!updated.is_active);
     assert_eq!(updated.updated_at, later);
     let creds = users
-        .find_credentials(&acme, &bob.id)
+        .find_credentials(&sc(&acme), &bob.id)
         .await
         .unwrap()
         .unwrap();
@@ -200,7 +226,7 @@ async fn users_round_trip_and_duplicates_map_to_taken() {
 
     let managers = users
         .list(
-            &acme,
+            &sc(&acme),
             &UserFilter {
                 role: Some(Role::Manager),
                 ..UserFilter::default()
@@ -212,16 +238,19 @@ async fn users_round_trip_and_duplicates_map_to_taken() {
     assert_eq!(managers.total, 1);
     assert_eq!(managers.items, vec![updated]);
     let all = users
-        .list(&acme, &UserFilter::default(), PageRequest::default())
+        .list(&sc(&acme), &UserFilter::default(), PageRequest::default())
         .await
         .unwrap();
     assert_eq!(all.total, 2);
     assert_eq!(all.items[0].id, ann.id, "oldest first");
-    assert_eq!(users.count_in_org(&acme).await.unwrap(), 2);
+    assert_eq!(users.count_in_org(&sc(&acme)).await.unwrap(), 2);
     assert_eq!(t.orgs().stats(&acme).await.unwrap().total_users, 2);
 
-    users.record_login(&acme, &ann.id, later).await.unwrap();
-    let ann_now = users.find(&acme, &ann.id).await.unwrap().unwrap();
+    users
+        .record_login(&sc(&acme), &ann.id, later)
+        .await
+        .unwrap();
+    let ann_now = users.find(&sc(&acme), &ann.id).await.unwrap().unwrap();
     assert_eq!(ann_now.last_login_at, Some(later));
 }
 
@@ -233,37 +262,40 @@ async fn another_organization_never_reaches_a_user() {
     let globex = t.org("globex").await;
     let ann = t.user(&acme, "ann").await;
 
-    assert_eq!(users.find(&globex, &ann.id).await.unwrap(), None);
+    assert_eq!(users.find(&sc(&globex), &ann.id).await.unwrap(), None);
     assert!(
         users
-            .find_credentials(&globex, &ann.id)
+            .find_credentials(&sc(&globex), &ann.id)
             .await
             .unwrap()
             .is_none()
     );
     assert!(
         users
-            .find_credentials_by_email(&ann.email, Some(&globex))
+            .find_credentials_by_email(&ann.email)
             .await
             .unwrap()
+            .into_iter()
+            .filter(|c| c.user.org_id == globex)
+            .collect::<Vec<_>>()
             .is_empty()
     );
     let err = users
-        .update(&globex, &ann.id, UserPatch::default(), tenancy::now())
+        .update(&sc(&globex), &ann.id, UserPatch::default(), tenancy::now())
         .await
         .unwrap_err();
     assert!(matches!(err, AuthError::NotFound), "{err:?}");
     users
-        .record_login(&globex, &ann.id, tenancy::now())
+        .record_login(&sc(&globex), &ann.id, tenancy::now())
         .await
         .unwrap();
-    assert_eq!(users.find(&acme, &ann.id).await.unwrap(), Some(ann));
+    assert_eq!(users.find(&sc(&acme), &ann.id).await.unwrap(), Some(ann));
     let page = users
-        .list(&globex, &UserFilter::default(), PageRequest::default())
+        .list(&sc(&globex), &UserFilter::default(), PageRequest::default())
         .await
         .unwrap();
     assert_eq!((page.total, page.items.len()), (0, 0));
-    assert_eq!(users.count_in_org(&globex).await.unwrap(), 0);
+    assert_eq!(users.count_in_org(&sc(&globex)).await.unwrap(), 0);
 }
 
 #[tokio::test]
@@ -273,7 +305,7 @@ async fn a_session_rotates_once_and_the_second_rotation_is_reuse() {
     let acme = t.org("acme").await;
     let ann = t.user(&acme, "ann").await;
     let first = session_of(&ann);
-    sessions.insert(&first).await.unwrap();
+    sessions.insert(&sc(&first.org_id), &first).await.unwrap();
     assert_eq!(
         sessions
             .find_by_token_hash(&first.token_hash)
@@ -287,13 +319,13 @@ async fn a_session_rotates_once_and_the_second_rotation_is_reuse() {
     // Another organization cannot rotate it.
     let globex = t.org("globex").await;
     let err = sessions
-        .rotate(&globex, &first.id, &second, now)
+        .rotate(&sc(&globex), &first.id, &second, now)
         .await
         .unwrap_err();
     assert!(matches!(err, AuthError::TokenReused), "{err:?}");
 
     sessions
-        .rotate(&acme, &first.id, &second, now)
+        .rotate(&sc(&acme), &first.id, &second, now)
         .await
         .unwrap();
     let old = sessions
@@ -312,7 +344,7 @@ async fn a_session_rotates_once_and_the_second_rotation_is_reuse() {
 
     let third = first.successor(&ann, &RefreshToken::generate(), now);
     let err = sessions
-        .rotate(&acme, &first.id, &third, now)
+        .rotate(&sc(&acme), &first.id, &third, now)
         .await
         .unwrap_err();
     assert!(matches!(err, AuthError::TokenReused), "{err:?}");
@@ -333,7 +365,7 @@ async fn of_two_concurrent_rotations_exactly_one_succeeds() {
     let acme = t.org("acme").await;
     let ann = t.user(&acme, "ann").await;
     let first = session_of(&ann);
-    sessions.insert(&first).await.unwrap();
+    sessions.insert(&sc(&first.org_id), &first).await.unwrap();
 
     let tasks: Vec<_> = (0..2)
         .map(|_| {
@@ -342,7 +374,7 @@ async fn of_two_concurrent_rotations_exactly_one_succeeds() {
             tokio::spawn(async move {
                 let now = tenancy::now();
                 let next = first.successor(&ann, &RefreshToken::generate(), now);
-                sessions.rotate(&acme, &first.id, &next, now).await
+                sessions.rotate(&sc(&acme), &first.id, &next, now).await
             })
         })
         .collect();
@@ -367,30 +399,30 @@ async fn revoking_a_family_or_a_user_revokes_only_those_sessions() {
     let bob = t.user(&acme, "bob").await;
 
     let laptop = session_of(&ann);
-    sessions.insert(&laptop).await.unwrap();
+    sessions.insert(&sc(&laptop.org_id), &laptop).await.unwrap();
     let now = tenancy::now();
     let laptop2 = laptop.successor(&ann, &RefreshToken::generate(), now);
     sessions
-        .rotate(&acme, &laptop.id, &laptop2, now)
+        .rotate(&sc(&acme), &laptop.id, &laptop2, now)
         .await
         .unwrap();
     let phone = session_of(&ann);
-    sessions.insert(&phone).await.unwrap();
+    sessions.insert(&sc(&phone.org_id), &phone).await.unwrap();
     let bobs = session_of(&bob);
-    sessions.insert(&bobs).await.unwrap();
+    sessions.insert(&sc(&bobs.org_id), &bobs).await.unwrap();
 
     let revoked_at = now + Duration::seconds(1);
     // Scoped by organization: another one revokes nothing.
     let globex = t.org("globex").await;
     sessions
-        .revoke_family(&globex, &laptop.family_id, revoked_at)
+        .revoke_family(&sc(&globex), &laptop.family_id, revoked_at)
         .await
         .unwrap();
     let state = |s: &Session| revoked_at_of(&sessions, s.token_hash.clone());
     assert_eq!(state(&laptop).await, None);
 
     sessions
-        .revoke_family(&acme, &laptop.family_id, revoked_at)
+        .revoke_family(&sc(&acme), &laptop.family_id, revoked_at)
         .await
         .unwrap();
     assert_eq!(state(&laptop).await, Some(revoked_at));
@@ -400,7 +432,7 @@ async fn revoking_a_family_or_a_user_revokes_only_those_sessions() {
     // Already revoked sessions keep their time.
     let later = revoked_at + Duration::seconds(1);
     sessions
-        .revoke_all_for_user(&acme, &ann.id, later)
+        .revoke_all_for_user(&sc(&acme), &ann.id, later)
         .await
         .unwrap();
     assert_eq!(state(&laptop2).await, Some(revoked_at));
@@ -422,15 +454,15 @@ async fn api_keys_are_found_by_prefix_revoked_and_rotated() {
         Some((zapier.clone(), zapier_hash))
     );
     assert_eq!(
-        keys.find(&acme, &zapier.id).await.unwrap(),
+        keys.find(&sc(&acme), &zapier.id).await.unwrap(),
         Some(zapier.clone())
     );
-    assert_eq!(keys.find(&globex, &zapier.id).await.unwrap(), None);
-    let page = keys.list(&acme, PageRequest::default()).await.unwrap();
+    assert_eq!(keys.find(&sc(&globex), &zapier.id).await.unwrap(), None);
+    let page = keys.list(&sc(&acme), PageRequest::default()).await.unwrap();
     assert_eq!(page.total, 2);
     assert_eq!(page.items, vec![zapier.clone(), crm.clone()]);
     assert_eq!(
-        keys.list(&globex, PageRequest::default())
+        keys.list(&sc(&globex), PageRequest::default())
             .await
             .unwrap()
             .total,
@@ -438,9 +470,11 @@ async fn api_keys_are_found_by_prefix_revoked_and_rotated() {
     );
 
     let used = tenancy::now();
-    keys.touch_last_used(&acme, &crm.id, used).await.unwrap();
+    keys.touch_last_used(&sc(&acme), &crm.id, used)
+        .await
+        .unwrap();
     assert_eq!(
-        keys.find(&acme, &crm.id)
+        keys.find(&sc(&acme), &crm.id)
             .await
             .unwrap()
             .unwrap()
@@ -451,7 +485,13 @@ async fn api_keys_are_found_by_prefix_revoked_and_rotated() {
     // Rotation: the new prefix is found, the old one is gone.
     let next = ApiKeySecret::generate();
     let rotated = keys
-        .rotate(&acme, &crm.id, &next.prefix, &next.hash, tenancy::now())
+        .rotate(
+            &sc(&acme),
+            &crm.id,
+            &next.prefix,
+            &next.hash,
+            tenancy::now(),
+        )
         .await
         .unwrap();
     assert_eq!(rotated.prefix, next.prefix);
@@ -462,30 +502,33 @@ async fn api_keys_are_found_by_prefix_revoked_and_rotated() {
         Some((rotated.clone(), next.hash.clone()))
     );
     let err = keys
-        .rotate(&globex, &crm.id, "zzzzzzzz", "h", tenancy::now())
+        .rotate(&sc(&globex), &crm.id, "zzzzzzzz", "h", tenancy::now())
         .await
         .unwrap_err();
     assert!(matches!(err, AuthError::NotFound), "{err:?}");
 
     // Revocation: only in its organization, once.
     let err = keys
-        .revoke(&globex, &zapier.id, tenancy::now())
+        .revoke(&sc(&globex), &zapier.id, tenancy::now())
         .await
         .unwrap_err();
     assert!(matches!(err, AuthError::NotFound), "{err:?}");
     let first = tenancy::now();
-    let revoked = keys.revoke(&acme, &zapier.id, first).await.unwrap();
+    let revoked = keys.revoke(&sc(&acme), &zapier.id, first).await.unwrap();
     assert_eq!(revoked.revoked_at, Some(first));
     let again = keys
-        .revoke(&acme, &zapier.id, first + Duration::seconds(9))
+        .revoke(&sc(&acme), &zapier.id, first + Duration::seconds(9))
         .await
         .unwrap();
     assert_eq!(again.revoked_at, Some(first));
-    assert_eq!(keys.find(&acme, &zapier.id).await.unwrap(), Some(revoked));
+    assert_eq!(
+        keys.find(&sc(&acme), &zapier.id).await.unwrap(),
+        Some(revoked)
+    );
     let fresh = ApiKeySecret::generate();
     let err = keys
         .rotate(
-            &acme,
+            &sc(&acme),
             &zapier.id,
             &fresh.prefix,
             &fresh.hash,
@@ -498,7 +541,7 @@ async fn api_keys_are_found_by_prefix_revoked_and_rotated() {
         "a revoked key is not rotated"
     );
     let err = keys
-        .revoke(&acme, &ApiKeyId::generate(), tenancy::now())
+        .revoke(&sc(&acme), &ApiKeyId::generate(), tenancy::now())
         .await
         .unwrap_err();
     assert!(matches!(err, AuthError::NotFound), "{err:?}");
@@ -511,7 +554,10 @@ async fn deleting_an_organization_deletes_its_users_sessions_and_keys() {
     let globex = t.org("globex").await;
     for org in [&acme, &globex] {
         let ann = t.user(org, "ann").await;
-        t.sessions().insert(&session_of(&ann)).await.unwrap();
+        t.sessions()
+            .insert(&sc(&ann.org_id), &session_of(&ann))
+            .await
+            .unwrap();
         t.key(org, "zapier").await;
     }
     for table in ["users", "refresh_sessions", "api_keys"] {
@@ -535,7 +581,11 @@ async fn a_session_cannot_name_a_user_of_another_organization() {
 
     let mut forged = session_of(&ann);
     forged.org_id = globex.clone();
-    let err = t.sessions().insert(&forged).await.unwrap_err();
+    let err = t
+        .sessions()
+        .insert(&sc(&forged.org_id), &forged)
+        .await
+        .unwrap_err();
     let cause = format!("{:?}", std::error::Error::source(&err)).to_lowercase();
     assert!(cause.contains("foreign key"), "{cause}");
     assert_eq!(t.count("refresh_sessions", &globex).await, 0);
