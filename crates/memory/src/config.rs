@@ -92,10 +92,10 @@ impl OrganizationRepository for MemoryStore {
             return Ok(OrganizationStats::default());
         };
         Ok(OrganizationStats {
-            total_users: 0,
+            total_users: t.users.len() as u64,
             total_proposals: t.proposals.len() as u64,
             total_leads: t.leads.len() as u64,
-            total_agents: t.agents.len() as u64,
+            total_agents: t.agents.iter().filter(|a| a.agent.is_active).count() as u64,
         })
     }
 }

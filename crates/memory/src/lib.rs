@@ -1,7 +1,8 @@
-//! In-memory adapters of the storage ports of Lead Routing's routing
-//! workflow: organizations, agents, pools, rules (`routing`), leads
-//! (`lead`), proposals, reporting and the unit of work (`proposal`), and
-//! the read-only decision source of simulations.
+//! In-memory adapters of every storage port of Lead Routing:
+//! organizations (`organization`), users, sessions and API keys (`auth`),
+//! agents, pools, rules and the read-only decision source of simulations
+//! (`routing`), leads (`lead`), proposals, reporting and the routing
+//! workflow's unit of work (`proposal`).
 //!
 //! [`MemoryStore`] implements every one of those ports over one shared,
 //! lock-protected state, so a service (or a test) gets the whole workflow,
@@ -32,6 +33,7 @@
 //!
 //! See `examples/in_memory_routing.rs` for a whole day of routing.
 
+mod auth;
 mod config;
 mod reads;
 mod state;

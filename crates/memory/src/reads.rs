@@ -93,8 +93,7 @@ impl Reporting for MemoryStore {
     async fn counts(&self, scope: &TenantScope) -> Result<Counts, StorageError> {
         let t = self.state.lock().await.tenant(scope);
         Ok(Counts {
-            // Users are the auth crate's; this store keeps none.
-            users: 0,
+            users: t.users.len() as u64,
             agents: t.agents.iter().filter(|a| a.agent.is_active).count() as u64,
             leads: t.leads.len() as u64,
             proposals: t.proposals.len() as u64,

@@ -68,6 +68,9 @@ pub(crate) struct Tenant {
     pub(crate) rules: Vec<Rule>,
     pub(crate) leads: Vec<Lead>,
     pub(crate) proposals: Vec<Proposal>,
+    pub(crate) users: Vec<auth::UserCredentials>,
+    pub(crate) sessions: Vec<auth::Session>,
+    pub(crate) api_keys: Vec<(auth::ApiKey, String)>,
 }
 
 impl Tenant {

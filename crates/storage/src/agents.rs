@@ -21,7 +21,7 @@ use crate::{
         agents::{self, Column, Entity},
         pool_members, routing_pools, users,
     },
-    error::storage,
+    error::{failed, storage},
     routing_rows::{
         AgentSet, agent_to_active, agent_to_domain, candidates, finish, is_foreign_key_violation,
         open_lead_counts, org_settings,
@@ -46,7 +46,11 @@ impl SeaOrmAgentRepository {
 impl AgentRepository for SeaOrmAgentRepository {
     async fn insert(&self, scope: &TenantScope, agent: &Agent) -> Result<(), RoutingError> {
         let org = Scoped::new(scope);
-        let txn = self.db.begin_write().await.map_err(storage)?;
+        let txn = self
+            .db
+            .begin_write()
+            .await
+            .map_err(failed("agents: insert"))?;
         let result = async {
             if agent.is_active {
                 check_room(&txn, org).await?;
@@ -92,7 +96,7 @@ impl AgentRepository for SeaOrmAgentRepository {
             .order_by_asc(Column::Id)
             .one(self.db.connection())
             .await
-            .map_err(storage)?
+            .map_err(failed("agents: find_by_user"))?
             .as_ref()
             .map(agent_to_domain)
             .transpose()
@@ -114,7 +118,11 @@ impl AgentRepository for SeaOrmAgentRepository {
             query = query.filter(Column::IsActive.eq(active));
         }
         let conn = self.db.connection();
-        let total = query.clone().count(conn).await.map_err(storage)?;
+        let total = query
+            .clone()
+            .count(conn)
+            .await
+            .map_err(failed("agents: list"))?;
         let rows = query
             .order_by_asc(Column::CreatedAt)
             .order_by_asc(Column::Id)
@@ -122,7 +130,7 @@ impl AgentRepository for SeaOrmAgentRepository {
             .offset(page.offset())
             .all(conn)
             .await
-            .map_err(storage)?;
+            .map_err(failed("agents: list"))?;
         Ok(Page {
             items: views(conn, org, rows, now).await?,
             total,
@@ -139,7 +147,11 @@ impl AgentRepository for SeaOrmAgentRepository {
         now: DateTime<Utc>,
     ) -> Result<Agent, RoutingError> {
         let org = Scoped::new(scope);
-        let txn = self.db.begin_write().await.map_err(storage)?;
+        let txn = self
+            .db
+            .begin_write()
+            .await
+            .map_err(failed("agents: update"))?;
         let result = async {
             let row = org
                 .one::<Entity>(&txn, id.as_str(), true)
@@ -168,7 +180,11 @@ impl AgentRepository for SeaOrmAgentRepository {
         now: DateTime<Utc>,
     ) -> Result<Agent, RoutingError> {
         let org = Scoped::new(scope);
-        let txn = self.db.begin_write().await.map_err(storage)?;
+        let txn = self
+            .db
+            .begin_write()
+            .await
+            .map_err(failed("agents: set_active"))?;
         let result = async {
             let row = org
                 .one::<Entity>(&txn, id.as_str(), true)
@@ -219,7 +235,7 @@ async fn write(
     row.org_id = sea_orm::ActiveValue::NotSet;
     Entity::update(row)
         .validate()
-        .map_err(storage)?
+        .map_err(failed("agents: write"))?
         .filter(org.owns::<Entity>())
         .exec_without_returning(conn)
         .await
@@ -245,7 +261,7 @@ async fn check_user(
         .into_tuple::<String>()
         .one(conn)
         .await
-        .map_err(storage)?;
+        .map_err(failed("agents: check_user"))?;
     match found {
         Some(_) => Ok(()),
         None => Err(unknown_user()),
@@ -281,7 +297,7 @@ async fn check_room(conn: &impl ConnectionTrait, org: Scoped<'_>) -> Result<(), 
         .filter(Column::IsActive.eq(true))
         .count(conn)
         .await
-        .map_err(storage)?;
+        .map_err(failed("agents: check_room"))?;
     if active >= max {
         return Err(RoutingError::MaxAgentsReached(max));
     }
@@ -316,7 +332,7 @@ async fn lift_in_weighted_pools(
         .filter(pool_members::Column::PoolId.in_subquery(pools_of_agent.clone()))
         .all(conn)
         .await
-        .map_err(storage)?;
+        .map_err(failed("agents: lift_in_weighted_pools"))?;
     if members.is_empty() {
         return Ok(());
     }
@@ -338,7 +354,7 @@ async fn lift_in_weighted_pools(
         .into_tuple::<(String, i32)>()
         .all(conn)
         .await
-        .map_err(storage)?
+        .map_err(failed("agents: lift_in_weighted_pools"))?
         .into_iter()
         .map(|(id, w)| (id, u32::try_from(w).unwrap_or(0)))
         .collect();
@@ -367,7 +383,7 @@ async fn lift_in_weighted_pools(
             .filter(pool_members::Column::AgentId.eq(own.agent_id.as_str()))
             .exec(conn)
             .await
-            .map_err(storage)?;
+            .map_err(failed("agents: lift_in_weighted_pools"))?;
     }
     Ok(())
 }

@@ -14,7 +14,7 @@ use tenancy::{OrgId, Page, PageRequest, Role, StorageError, TenantScope};
 use crate::{
     Database,
     entity::api_keys::{self, Column, Entity},
-    error::{corrupt, storage},
+    error::{corrupt, failed},
     scope::Scoped,
 };
 
@@ -45,7 +45,7 @@ impl ApiKeyRepository for SeaOrmApiKeyRepository {
         Entity::insert(row)
             .exec_without_returning(self.db.connection())
             .await
-            .map_err(storage)?;
+            .map_err(failed("api_keys: insert"))?;
         Ok(())
     }
 
@@ -68,7 +68,7 @@ impl ApiKeyRepository for SeaOrmApiKeyRepository {
             .filter(Column::Prefix.eq(prefix))
             .one(self.db.connection())
             .await
-            .map_err(storage)?
+            .map_err(failed("api_keys: find_by_prefix"))?
             .map(|m| Ok((to_domain(&m)?, m.key_hash)))
             .transpose()
     }
@@ -80,7 +80,11 @@ impl ApiKeyRepository for SeaOrmApiKeyRepository {
     ) -> Result<Page<ApiKey>, StorageError> {
         let query = Scoped::new(scope).find::<Entity>();
         let conn = self.db.connection();
-        let total = query.clone().count(conn).await.map_err(storage)?;
+        let total = query
+            .clone()
+            .count(conn)
+            .await
+            .map_err(failed("api_keys: list"))?;
         let rows = query
             .order_by_asc(Column::CreatedAt)
             .order_by_asc(Column::Id)
@@ -88,7 +92,7 @@ impl ApiKeyRepository for SeaOrmApiKeyRepository {
             .offset(page.offset())
             .all(conn)
             .await
-            .map_err(storage)?;
+            .map_err(failed("api_keys: list"))?;
         Ok(Page {
             items: rows.iter().map(to_domain).collect::<Result<_, _>>()?,
             total,
@@ -104,7 +108,11 @@ impl ApiKeyRepository for SeaOrmApiKeyRepository {
         now: DateTime<Utc>,
     ) -> Result<ApiKey, AuthError> {
         let org = Scoped::new(scope);
-        let txn = self.db.begin_write().await.map_err(storage)?;
+        let txn = self
+            .db
+            .begin_write()
+            .await
+            .map_err(failed("api_keys: revoke"))?;
         let Some(row) = org.one::<Entity>(&txn, id.as_str(), true).await? else {
             return not_found(txn).await;
         };
@@ -117,9 +125,9 @@ impl ApiKeyRepository for SeaOrmApiKeyRepository {
                 .filter(Column::Id.eq(id.as_str()))
                 .exec(&txn)
                 .await
-                .map_err(storage)?;
+                .map_err(failed("api_keys: revoke"))?;
         }
-        txn.commit().await.map_err(storage)?;
+        txn.commit().await.map_err(failed("api_keys: revoke"))?;
         Ok(key)
     }
 
@@ -132,7 +140,11 @@ impl ApiKeyRepository for SeaOrmApiKeyRepository {
         _now: DateTime<Utc>,
     ) -> Result<ApiKey, AuthError> {
         let org = Scoped::new(scope);
-        let txn = self.db.begin_write().await.map_err(storage)?;
+        let txn = self
+            .db
+            .begin_write()
+            .await
+            .map_err(failed("api_keys: rotate"))?;
         let Some(row) = org.one::<Entity>(&txn, id.as_str(), true).await? else {
             return not_found(txn).await;
         };
@@ -149,8 +161,8 @@ impl ApiKeyRepository for SeaOrmApiKeyRepository {
             .filter(Column::Id.eq(id.as_str()))
             .exec(&txn)
             .await
-            .map_err(storage)?;
-        txn.commit().await.map_err(storage)?;
+            .map_err(failed("api_keys: rotate"))?;
+        txn.commit().await.map_err(failed("api_keys: rotate"))?;
         new_prefix.clone_into(&mut key.prefix);
         key.last_used_at = None;
         Ok(key)
@@ -168,7 +180,7 @@ impl ApiKeyRepository for SeaOrmApiKeyRepository {
             .filter(Column::Id.eq(id.as_str()))
             .exec(self.db.connection())
             .await
-            .map_err(storage)?;
+            .map_err(failed("api_keys: touch_last_used"))?;
         Ok(())
     }
 }
@@ -176,7 +188,9 @@ impl ApiKeyRepository for SeaOrmApiKeyRepository {
 /// Ends a write transaction that found nothing to change, releasing its
 /// lock at once.
 async fn not_found(txn: DatabaseTransaction) -> Result<ApiKey, AuthError> {
-    txn.rollback().await.map_err(storage)?;
+    txn.rollback()
+        .await
+        .map_err(failed("api_keys: not_found"))?;
     Err(AuthError::NotFound)
 }
 

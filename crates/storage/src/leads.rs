@@ -19,7 +19,7 @@ use tenancy::{AgentId, Page, PageRequest, StorageError, TenantScope};
 use crate::{
     Database,
     entity::{agents, leads, proposals, users},
-    error::{corrupt, storage},
+    error::{corrupt, failed},
     routing_rows::{find_lead, latest_proposal, lead_to_domain, proposal_to_domain, status_names},
     scope::Scoped,
 };
@@ -77,7 +77,11 @@ impl LeadRepository for SeaOrmLeadRepository {
                 .filter(leads::Column::Status.is_in(status_names(LeadStatus::OWNED)));
         }
         let conn = self.db.connection();
-        let total = query.clone().count(conn).await.map_err(storage)?;
+        let total = query
+            .clone()
+            .count(conn)
+            .await
+            .map_err(failed("leads: list"))?;
         let rows = query
             .order_by_desc(leads::Column::CreatedAt)
             .order_by_desc(leads::Column::Id)
@@ -85,7 +89,7 @@ impl LeadRepository for SeaOrmLeadRepository {
             .offset(page.offset())
             .all(conn)
             .await
-            .map_err(storage)?;
+            .map_err(failed("leads: list"))?;
         Ok(Page {
             items: rows.iter().map(lead_to_domain).collect::<Result<_, _>>()?,
             total,
@@ -127,7 +131,11 @@ impl ProposalRepository for SeaOrmProposalRepository {
             query = query.filter(proposals::Column::LeadId.eq(lead.as_str()));
         }
         let conn = self.db.connection();
-        let total = query.clone().count(conn).await.map_err(storage)?;
+        let total = query
+            .clone()
+            .count(conn)
+            .await
+            .map_err(failed("leads: list"))?;
         // The review queue: what waits for a decision comes first.
         let pending_first: Expr = Expr::case(
             proposals::Column::Status.eq(ProposalStatus::Pending.as_str()),
@@ -143,7 +151,7 @@ impl ProposalRepository for SeaOrmProposalRepository {
             .offset(page.offset())
             .all(conn)
             .await
-            .map_err(storage)?;
+            .map_err(failed("leads: list"))?;
         Ok(Page {
             items: rows
                 .iter()
@@ -172,23 +180,23 @@ impl Reporting for SeaOrmReporting {
             .find::<users::Entity>()
             .count(conn)
             .await
-            .map_err(storage)?;
+            .map_err(failed("leads: counts"))?;
         let agents = Scoped::new(scope)
             .find::<agents::Entity>()
             .filter(agents::Column::IsActive.eq(true))
             .count(conn)
             .await
-            .map_err(storage)?;
+            .map_err(failed("leads: counts"))?;
         let leads = Scoped::new(scope)
             .find::<leads::Entity>()
             .count(conn)
             .await
-            .map_err(storage)?;
+            .map_err(failed("leads: counts"))?;
         let proposals = Scoped::new(scope)
             .find::<proposals::Entity>()
             .count(conn)
             .await
-            .map_err(storage)?;
+            .map_err(failed("leads: counts"))?;
         Ok(Counts {
             users,
             agents,
@@ -247,7 +255,7 @@ impl Reporting for SeaOrmReporting {
             .into_tuple::<(i32, Option<String>, i64)>()
             .all(conn)
             .await
-            .map_err(storage)?;
+            .map_err(failed("leads: leads_per_agent"))?;
         let counts = rows
             .into_iter()
             .map(|(day, agent, n)| {
@@ -289,7 +297,7 @@ impl Reporting for SeaOrmReporting {
             .into_tuple::<(String, String)>()
             .all(conn)
             .await
-            .map_err(storage)?
+            .map_err(failed("leads: leads_per_agent"))?
             .into_iter()
             .map(|(id, name)| {
                 Ok(ChartAgent {

@@ -19,7 +19,7 @@ use crate::{
         organizations::{self, Column, Entity},
         proposals, users,
     },
-    error::{corrupt, is_unique_violation, storage},
+    error::{corrupt, failed, is_unique_violation, storage},
     scope::Scoped,
 };
 
@@ -54,7 +54,11 @@ impl OrganizationRepository for SeaOrmOrganizationRepository {
             query = query.filter(Column::Id.eq(id.as_str()));
         }
         let conn = self.db.connection();
-        let total = query.clone().count(conn).await.map_err(storage)?;
+        let total = query
+            .clone()
+            .count(conn)
+            .await
+            .map_err(failed("organizations: list"))?;
         let rows = query
             .order_by_asc(Column::CreatedAt)
             .order_by_asc(Column::Id)
@@ -62,7 +66,7 @@ impl OrganizationRepository for SeaOrmOrganizationRepository {
             .offset(page.offset())
             .all(conn)
             .await
-            .map_err(storage)?;
+            .map_err(failed("organizations: list"))?;
         Ok(Page {
             items: rows.into_iter().map(to_domain).collect::<Result<_, _>>()?,
             total,
@@ -89,7 +93,11 @@ impl OrganizationRepository for SeaOrmOrganizationRepository {
         patch: OrganizationPatch,
         now: DateTime<Utc>,
     ) -> Result<Organization, OrganizationError> {
-        let txn = self.db.begin_write().await.map_err(storage)?;
+        let txn = self
+            .db
+            .begin_write()
+            .await
+            .map_err(failed("organizations: update"))?;
         let mut org = read_org(&txn, id, true)
             .await?
             .ok_or(OrganizationError::NotFound)?;
@@ -98,7 +106,9 @@ impl OrganizationRepository for SeaOrmOrganizationRepository {
             .exec(&txn)
             .await
             .map_err(|e| name_taken_or_storage(e, &org.name))?;
-        txn.commit().await.map_err(storage)?;
+        txn.commit()
+            .await
+            .map_err(failed("organizations: update"))?;
         Ok(org)
     }
 
@@ -106,7 +116,7 @@ impl OrganizationRepository for SeaOrmOrganizationRepository {
         let result = Entity::delete_by_id(id.as_str())
             .exec(self.db.connection())
             .await
-            .map_err(storage)?;
+            .map_err(failed("organizations: delete"))?;
         Ok(result.rows_affected > 0)
     }
 
@@ -118,7 +128,7 @@ impl OrganizationRepository for SeaOrmOrganizationRepository {
             .find::<users::Entity>()
             .count(conn)
             .await
-            .map_err(storage)?;
+            .map_err(failed("organizations: stats"))?;
         // Active agents only: deactivated ones take no leads and do not
         // count against `maxAgents` either.
         let total_agents = org
@@ -126,17 +136,17 @@ impl OrganizationRepository for SeaOrmOrganizationRepository {
             .filter(agents::Column::IsActive.eq(true))
             .count(conn)
             .await
-            .map_err(storage)?;
+            .map_err(failed("organizations: stats"))?;
         let total_leads = org
             .find::<leads::Entity>()
             .count(conn)
             .await
-            .map_err(storage)?;
+            .map_err(failed("organizations: stats"))?;
         let total_proposals = org
             .find::<proposals::Entity>()
             .count(conn)
             .await
-            .map_err(storage)?;
+            .map_err(failed("organizations: stats"))?;
         Ok(OrganizationStats {
             total_users,
             total_proposals,
@@ -159,7 +169,7 @@ async fn read_org(
     query
         .one(conn)
         .await
-        .map_err(storage)?
+        .map_err(failed("organizations: read_org"))?
         .map(to_domain)
         .transpose()
 }

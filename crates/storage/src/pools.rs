@@ -18,7 +18,7 @@ use crate::{
         routing_pools::{self, Column, Entity},
         routing_rules,
     },
-    error::{storage, violates_unique},
+    error::{failed, storage, violates_unique},
     routing_rows::{finish, is_foreign_key_violation, member_id, members_of, pool_to_domain},
     scope::Scoped,
 };
@@ -44,7 +44,11 @@ impl SeaOrmPoolRepository {
 impl PoolRepository for SeaOrmPoolRepository {
     async fn insert(&self, scope: &TenantScope, pool: &Pool) -> Result<(), RoutingError> {
         let org = Scoped::new(scope);
-        let txn = self.db.begin_write().await.map_err(storage)?;
+        let txn = self
+            .db
+            .begin_write()
+            .await
+            .map_err(failed("pools: insert"))?;
         let result = async {
             check_members(&txn, org, &pool.member_ids).await?;
             Entity::insert(to_active(org, pool))
@@ -75,7 +79,11 @@ impl PoolRepository for SeaOrmPoolRepository {
         let org = Scoped::new(scope);
         let query = org.find::<Entity>();
         let conn = self.db.connection();
-        let total = query.clone().count(conn).await.map_err(storage)?;
+        let total = query
+            .clone()
+            .count(conn)
+            .await
+            .map_err(failed("pools: list"))?;
         let rows = query
             .order_by_asc(Column::CreatedAt)
             .order_by_asc(Column::Id)
@@ -83,7 +91,7 @@ impl PoolRepository for SeaOrmPoolRepository {
             .offset(page.offset())
             .all(conn)
             .await
-            .map_err(storage)?;
+            .map_err(failed("pools: list"))?;
         Ok(Page {
             items: with_members(conn, org, rows).await?,
             total,
@@ -100,7 +108,11 @@ impl PoolRepository for SeaOrmPoolRepository {
         now: DateTime<Utc>,
     ) -> Result<Pool, RoutingError> {
         let org = Scoped::new(scope);
-        let txn = self.db.begin_write().await.map_err(storage)?;
+        let txn = self
+            .db
+            .begin_write()
+            .await
+            .map_err(failed("pools: update"))?;
         let result = async {
             // Locked like a routing step locks it: no lead is routed with
             // half-replaced members.
@@ -121,7 +133,7 @@ impl PoolRepository for SeaOrmPoolRepository {
             pool.updated_at = now;
             Entity::update(to_active(org, &pool))
                 .validate()
-                .map_err(storage)?
+                .map_err(failed("pools: update"))?
                 .filter(org.owns::<Entity>())
                 .exec_without_returning(&txn)
                 .await
@@ -140,7 +152,7 @@ impl PoolRepository for SeaOrmPoolRepository {
                     .filter(pool_members::Column::PoolId.eq(id.as_str()))
                     .exec(&txn)
                     .await
-                    .map_err(storage)?;
+                    .map_err(failed("pools: update"))?;
                 pool.member_ids = member_ids;
                 insert_members(&txn, org, &pool, &kept).await?;
             }
@@ -152,7 +164,11 @@ impl PoolRepository for SeaOrmPoolRepository {
 
     async fn delete(&self, scope: &TenantScope, id: &PoolId) -> Result<(), RoutingError> {
         let org = Scoped::new(scope);
-        let txn = self.db.begin_write().await.map_err(storage)?;
+        let txn = self
+            .db
+            .begin_write()
+            .await
+            .map_err(failed("pools: delete"))?;
         let result = async {
             org.one::<Entity>(&txn, id.as_str(), true)
                 .await?
@@ -162,7 +178,7 @@ impl PoolRepository for SeaOrmPoolRepository {
                 .filter(routing_rules::Column::PoolId.eq(id.as_str()))
                 .count(&txn)
                 .await
-                .map_err(storage)?;
+                .map_err(failed("pools: delete"))?;
             if rules > 0 {
                 return Err(RoutingError::PoolInUse);
             }
@@ -225,7 +241,7 @@ async fn check_members(
         .into_tuple::<String>()
         .all(conn)
         .await
-        .map_err(storage)?
+        .map_err(failed("pools: check_members"))?
         .into_iter()
         .collect();
     let unknown: Vec<&str> = member_ids
@@ -267,7 +283,7 @@ async fn insert_members(
         pool_members::Entity::insert_many(chunk.to_vec())
             .exec_without_returning(conn)
             .await
-            .map_err(storage)?;
+            .map_err(failed("pools: insert_members"))?;
     }
     Ok(())
 }

@@ -24,7 +24,7 @@ use tenancy::{AgentId, Email, OrgId, StorageError};
 
 use crate::{
     entity::{agents, leads, organizations, pool_members, proposals, routing_pools, routing_rules},
-    error::{corrupt, storage},
+    error::{corrupt, failed},
     scope::Scoped,
 };
 
@@ -42,7 +42,7 @@ pub(crate) async fn finish<T>(
 ) -> Result<T, RoutingError> {
     match result {
         Ok(value) => {
-            txn.commit().await.map_err(storage)?;
+            txn.commit().await.map_err(failed("routing_rows: finish"))?;
             Ok(value)
         }
         Err(err) => {
@@ -106,7 +106,7 @@ pub(crate) async fn org_settings(
         .into_tuple::<Value>()
         .one(conn)
         .await
-        .map_err(storage)?;
+        .map_err(failed("routing_rows: org_settings"))?;
     match settings {
         Some(value) => Settings::parse(value)
             .map_err(|_| corrupt(format!("organization {}: invalid settings", org.org_id()))),
@@ -250,7 +250,7 @@ pub(crate) async fn open_lead_counts(
         .into_tuple::<(String, i64)>()
         .all(conn)
         .await
-        .map_err(storage)?;
+        .map_err(failed("routing_rows: open_lead_counts"))?;
     Ok(rows
         .into_iter()
         .map(|(id, n)| (id, u32::try_from(n).unwrap_or(u32::MAX)))
@@ -330,7 +330,7 @@ pub(crate) async fn members_of(
         .order_by_asc(pool_members::Column::Position)
         .all(conn)
         .await
-        .map_err(storage)?;
+        .map_err(failed("routing_rows: members_of"))?;
     let mut by_pool: HashMap<String, Vec<pool_members::Model>> = HashMap::new();
     for row in rows {
         by_pool.entry(row.pool_id.clone()).or_default().push(row);
@@ -401,7 +401,7 @@ pub(crate) async fn all_rules(
         .order_by_asc(routing_rules::Column::Id)
         .all(conn)
         .await
-        .map_err(storage)?
+        .map_err(failed("routing_rows: all_rules"))?
         .iter()
         .map(rule_to_domain)
         .collect()
@@ -500,11 +500,11 @@ pub(crate) async fn update_lead(
     row.created_at = NotSet;
     leads::Entity::update(row)
         .validate()
-        .map_err(storage)?
+        .map_err(failed("routing_rows: update_lead"))?
         .filter(org.owns::<leads::Entity>())
         .exec_without_returning(conn)
         .await
-        .map_err(storage)?;
+        .map_err(failed("routing_rows: update_lead"))?;
     Ok(())
 }
 
@@ -589,7 +589,7 @@ pub(crate) async fn latest_proposal(
         .order_by_desc(proposals::Column::Id)
         .one(conn)
         .await
-        .map_err(storage)?
+        .map_err(failed("routing_rows: latest_proposal"))?
         .as_ref()
         .map(proposal_to_domain)
         .transpose()

@@ -15,7 +15,7 @@ use crate::{
         routing_pools,
         routing_rules::{Column, Entity},
     },
-    error::storage,
+    error::{failed, storage},
     routing_rows::{finish, is_foreign_key_violation, rule_to_active, rule_to_domain},
     scope::Scoped,
 };
@@ -64,7 +64,11 @@ impl RuleRepository for SeaOrmRuleRepository {
     ) -> Result<Page<Rule>, StorageError> {
         let query = Scoped::new(scope).find::<Entity>();
         let conn = self.db.connection();
-        let total = query.clone().count(conn).await.map_err(storage)?;
+        let total = query
+            .clone()
+            .count(conn)
+            .await
+            .map_err(failed("rules: list"))?;
         let rows = query
             .order_by_asc(Column::Priority)
             .order_by_asc(Column::CreatedAt)
@@ -73,7 +77,7 @@ impl RuleRepository for SeaOrmRuleRepository {
             .offset(page.offset())
             .all(conn)
             .await
-            .map_err(storage)?;
+            .map_err(failed("rules: list"))?;
         Ok(Page {
             items: rows.iter().map(rule_to_domain).collect::<Result<_, _>>()?,
             total,
@@ -90,7 +94,11 @@ impl RuleRepository for SeaOrmRuleRepository {
         now: DateTime<Utc>,
     ) -> Result<Rule, RoutingError> {
         let org = Scoped::new(scope);
-        let txn = self.db.begin_write().await.map_err(storage)?;
+        let txn = self
+            .db
+            .begin_write()
+            .await
+            .map_err(failed("rules: update"))?;
         let result = async {
             let row = org
                 .one::<Entity>(&txn, id.as_str(), true)
@@ -118,7 +126,7 @@ impl RuleRepository for SeaOrmRuleRepository {
             row.org_id = sea_orm::ActiveValue::NotSet;
             Entity::update(row)
                 .validate()
-                .map_err(storage)?
+                .map_err(failed("rules: update"))?
                 .filter(org.owns::<Entity>())
                 .exec_without_returning(&txn)
                 .await
@@ -135,7 +143,7 @@ impl RuleRepository for SeaOrmRuleRepository {
             .filter(Column::Id.eq(id.as_str()))
             .exec(self.db.connection())
             .await
-            .map_err(storage)?;
+            .map_err(failed("rules: delete"))?;
         if deleted.rows_affected == 0 {
             return Err(RoutingError::NotFound("rule"));
         }
@@ -160,7 +168,7 @@ async fn check_pool(
         .into_tuple::<String>()
         .one(conn)
         .await
-        .map_err(storage)?;
+        .map_err(failed("rules: check_pool"))?;
     match found {
         Some(_) => Ok(()),
         None => Err(unknown_pool()),

@@ -9,7 +9,7 @@ use tenancy::{OrgId, StorageError, TenantScope};
 use crate::{
     Database,
     entity::refresh_sessions::{self, Column, Entity},
-    error::{corrupt, storage},
+    error::{corrupt, failed},
     scope::Scoped,
 };
 
@@ -32,7 +32,7 @@ impl SessionRepository for SeaOrmSessionRepository {
         Entity::insert(to_active(Scoped::new(scope), session))
             .exec_without_returning(self.db.connection())
             .await
-            .map_err(storage)?;
+            .map_err(failed("sessions: insert"))?;
         Ok(())
     }
 
@@ -42,7 +42,7 @@ impl SessionRepository for SeaOrmSessionRepository {
             .filter(Column::TokenHash.eq(token_hash))
             .one(self.db.connection())
             .await
-            .map_err(storage)?
+            .map_err(failed("sessions: find_by_token_hash"))?
             .as_ref()
             .map(to_domain)
             .transpose()
@@ -55,7 +55,11 @@ impl SessionRepository for SeaOrmSessionRepository {
         new: &Session,
         now: DateTime<Utc>,
     ) -> Result<(), AuthError> {
-        let txn = self.db.begin_write().await.map_err(storage)?;
+        let txn = self
+            .db
+            .begin_write()
+            .await
+            .map_err(failed("sessions: rotate"))?;
         // A conditional update rather than read-then-write: of two concurrent
         // refreshes with one token, the second waits for the first's lock (the
         // write lock on SQLite, the row lock on PostgreSQL), then finds
@@ -69,16 +73,16 @@ impl SessionRepository for SeaOrmSessionRepository {
             .filter(Column::RevokedAt.is_null())
             .exec(&txn)
             .await
-            .map_err(storage)?;
+            .map_err(failed("sessions: rotate"))?;
         if marked.rows_affected != 1 {
-            txn.rollback().await.map_err(storage)?;
+            txn.rollback().await.map_err(failed("sessions: rotate"))?;
             return Err(AuthError::TokenReused);
         }
         Entity::insert(to_active(org, new))
             .exec_without_returning(&txn)
             .await
-            .map_err(storage)?;
-        txn.commit().await.map_err(storage)?;
+            .map_err(failed("sessions: rotate"))?;
+        txn.commit().await.map_err(failed("sessions: rotate"))?;
         Ok(())
     }
 
@@ -95,7 +99,7 @@ impl SessionRepository for SeaOrmSessionRepository {
             .filter(Column::RevokedAt.is_null())
             .exec(self.db.connection())
             .await
-            .map_err(storage)?;
+            .map_err(failed("sessions: revoke_family"))?;
         Ok(())
     }
 
@@ -112,7 +116,7 @@ impl SessionRepository for SeaOrmSessionRepository {
             .filter(Column::RevokedAt.is_null())
             .exec(self.db.connection())
             .await
-            .map_err(storage)?;
+            .map_err(failed("sessions: revoke_all_for_user"))?;
         Ok(())
     }
 }

@@ -16,7 +16,7 @@ use tenancy::{Email, OrgId, Page, PageRequest, Role, StorageError, TenantScope};
 use crate::{
     Database,
     entity::users::{self, Column, Entity},
-    error::{corrupt, storage, violates_unique},
+    error::{corrupt, failed, storage, violates_unique},
     scope::Scoped,
 };
 
@@ -84,7 +84,7 @@ impl UserRepository for SeaOrmUserRepository {
             .order_by_asc(Column::Id)
             .all(self.db.connection())
             .await
-            .map_err(storage)?
+            .map_err(failed("users: find_credentials_by_email"))?
             .into_iter()
             .map(to_credentials)
             .collect()
@@ -104,7 +104,11 @@ impl UserRepository for SeaOrmUserRepository {
             query = query.filter(Column::IsActive.eq(active));
         }
         let conn = self.db.connection();
-        let total = query.clone().count(conn).await.map_err(storage)?;
+        let total = query
+            .clone()
+            .count(conn)
+            .await
+            .map_err(failed("users: list"))?;
         let rows = query
             .order_by_asc(Column::CreatedAt)
             .order_by_asc(Column::Id)
@@ -112,7 +116,7 @@ impl UserRepository for SeaOrmUserRepository {
             .offset(page.offset())
             .all(conn)
             .await
-            .map_err(storage)?;
+            .map_err(failed("users: list"))?;
         Ok(Page {
             items: rows.iter().map(to_domain).collect::<Result<_, _>>()?,
             total,
@@ -129,9 +133,13 @@ impl UserRepository for SeaOrmUserRepository {
         now: DateTime<Utc>,
     ) -> Result<User, AuthError> {
         let org = Scoped::new(scope);
-        let txn = self.db.begin_write().await.map_err(storage)?;
+        let txn = self
+            .db
+            .begin_write()
+            .await
+            .map_err(failed("users: update"))?;
         let Some(row) = org.one::<Entity>(&txn, id.as_str(), true).await? else {
-            txn.rollback().await.map_err(storage)?;
+            txn.rollback().await.map_err(failed("users: update"))?;
             return Err(AuthError::NotFound);
         };
         let mut user = to_domain(&row)?;
@@ -143,12 +151,12 @@ impl UserRepository for SeaOrmUserRepository {
         }
         Entity::update(active)
             .validate()
-            .map_err(storage)?
+            .map_err(failed("users: update"))?
             .filter(org.owns::<Entity>())
             .exec_without_returning(&txn)
             .await
             .map_err(taken_or_storage)?;
-        txn.commit().await.map_err(storage)?;
+        txn.commit().await.map_err(failed("users: update"))?;
         Ok(user)
     }
 
@@ -157,7 +165,7 @@ impl UserRepository for SeaOrmUserRepository {
             .find::<Entity>()
             .count(self.db.connection())
             .await
-            .map_err(storage)
+            .map_err(failed("users: count_in_org"))
     }
 
     async fn record_login(
@@ -172,7 +180,7 @@ impl UserRepository for SeaOrmUserRepository {
             .filter(Column::Id.eq(id.as_str()))
             .exec(self.db.connection())
             .await
-            .map_err(storage)?;
+            .map_err(failed("users: record_login"))?;
         Ok(())
     }
 }
