@@ -27,6 +27,7 @@ use crate::{
         open_lead_counts, org_settings,
     },
     scope::Scoped,
+    scope::fetch_page,
 };
 
 /// Agents stored in the `agents` table, with their loads read from `leads`.
@@ -118,25 +119,16 @@ impl AgentRepository for SeaOrmAgentRepository {
             query = query.filter(Column::IsActive.eq(active));
         }
         let conn = self.db.connection();
-        let total = query
-            .clone()
-            .count(conn)
-            .await
-            .map_err(failed("agents: list"))?;
-        let rows = query
-            .order_by_asc(Column::CreatedAt)
-            .order_by_asc(Column::Id)
-            .limit(page.limit())
-            .offset(page.offset())
-            .all(conn)
-            .await
-            .map_err(failed("agents: list"))?;
-        Ok(Page {
-            items: views(conn, org, rows, now).await?,
-            total,
-            limit: page.limit(),
-            offset: page.offset(),
-        })
+        let (rows, paging) = fetch_page(
+            conn,
+            query
+                .order_by_asc(Column::CreatedAt)
+                .order_by_asc(Column::Id),
+            page,
+            "agents: list",
+        )
+        .await?;
+        Ok(paging.with(views(conn, org, rows, now).await?))
     }
 
     async fn update(

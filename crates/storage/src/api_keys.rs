@@ -5,8 +5,7 @@ use auth::{ApiKey, ApiKeyId, ApiKeyName, ApiKeyRepository, AuthError};
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
     sea_query::Expr,
 };
 use tenancy::{OrgId, Page, PageRequest, Role, StorageError, TenantScope};
@@ -16,6 +15,7 @@ use crate::{
     entity::api_keys::{self, Column, Entity},
     error::{corrupt, failed},
     scope::Scoped,
+    scope::fetch_page,
 };
 
 /// API keys stored in the `api_keys` table.
@@ -80,25 +80,16 @@ impl ApiKeyRepository for SeaOrmApiKeyRepository {
     ) -> Result<Page<ApiKey>, StorageError> {
         let query = Scoped::new(scope).find::<Entity>();
         let conn = self.db.connection();
-        let total = query
-            .clone()
-            .count(conn)
-            .await
-            .map_err(failed("api_keys: list"))?;
-        let rows = query
-            .order_by_asc(Column::CreatedAt)
-            .order_by_asc(Column::Id)
-            .limit(page.limit())
-            .offset(page.offset())
-            .all(conn)
-            .await
-            .map_err(failed("api_keys: list"))?;
-        Ok(Page {
-            items: rows.iter().map(to_domain).collect::<Result<_, _>>()?,
-            total,
-            limit: page.limit(),
-            offset: page.offset(),
-        })
+        let (rows, paging) = fetch_page(
+            conn,
+            query
+                .order_by_asc(Column::CreatedAt)
+                .order_by_asc(Column::Id),
+            page,
+            "api_keys: list",
+        )
+        .await?;
+        Ok(paging.with(rows.iter().map(to_domain).collect::<Result<_, _>>()?))
     }
 
     async fn revoke(

@@ -22,6 +22,7 @@ use crate::{
     error::{corrupt, failed},
     routing_rows::{find_lead, latest_proposal, lead_to_domain, proposal_to_domain, status_names},
     scope::Scoped,
+    scope::fetch_page,
 };
 
 macro_rules! read_repository {
@@ -77,25 +78,16 @@ impl LeadRepository for SeaOrmLeadRepository {
                 .filter(leads::Column::Status.is_in(status_names(LeadStatus::OWNED)));
         }
         let conn = self.db.connection();
-        let total = query
-            .clone()
-            .count(conn)
-            .await
-            .map_err(failed("leads: list"))?;
-        let rows = query
-            .order_by_desc(leads::Column::CreatedAt)
-            .order_by_desc(leads::Column::Id)
-            .limit(page.limit())
-            .offset(page.offset())
-            .all(conn)
-            .await
-            .map_err(failed("leads: list"))?;
-        Ok(Page {
-            items: rows.iter().map(lead_to_domain).collect::<Result<_, _>>()?,
-            total,
-            limit: page.limit(),
-            offset: page.offset(),
-        })
+        let (rows, paging) = fetch_page(
+            conn,
+            query
+                .order_by_desc(leads::Column::CreatedAt)
+                .order_by_desc(leads::Column::Id),
+            page,
+            "leads: list",
+        )
+        .await?;
+        Ok(paging.with(rows.iter().map(lead_to_domain).collect::<Result<_, _>>()?))
     }
 }
 
@@ -131,11 +123,6 @@ impl ProposalRepository for SeaOrmProposalRepository {
             query = query.filter(proposals::Column::LeadId.eq(lead.as_str()));
         }
         let conn = self.db.connection();
-        let total = query
-            .clone()
-            .count(conn)
-            .await
-            .map_err(failed("leads: list"))?;
         // The review queue: what waits for a decision comes first.
         let pending_first: Expr = Expr::case(
             proposals::Column::Status.eq(ProposalStatus::Pending.as_str()),
@@ -143,24 +130,21 @@ impl ProposalRepository for SeaOrmProposalRepository {
         )
         .finally(1)
         .into();
-        let rows = query
-            .order_by(pending_first, Order::Asc)
-            .order_by_desc(proposals::Column::CreatedAt)
-            .order_by_desc(proposals::Column::Id)
-            .limit(page.limit())
-            .offset(page.offset())
-            .all(conn)
-            .await
-            .map_err(failed("leads: list"))?;
-        Ok(Page {
-            items: rows
-                .iter()
+        let (rows, paging) = fetch_page(
+            conn,
+            query
+                .order_by(pending_first, Order::Asc)
+                .order_by_desc(proposals::Column::CreatedAt)
+                .order_by_desc(proposals::Column::Id),
+            page,
+            "proposals: list",
+        )
+        .await?;
+        Ok(paging.with(
+            rows.iter()
                 .map(proposal_to_domain)
                 .collect::<Result<_, _>>()?,
-            total,
-            limit: page.limit(),
-            offset: page.offset(),
-        })
+        ))
     }
 
     async fn latest_for_lead(

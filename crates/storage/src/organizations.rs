@@ -21,6 +21,7 @@ use crate::{
     },
     error::{corrupt, failed, is_unique_violation, storage},
     scope::Scoped,
+    scope::fetch_page,
 };
 
 /// Organizations stored in the `organizations` table.
@@ -54,25 +55,16 @@ impl OrganizationRepository for SeaOrmOrganizationRepository {
             query = query.filter(Column::Id.eq(id.as_str()));
         }
         let conn = self.db.connection();
-        let total = query
-            .clone()
-            .count(conn)
-            .await
-            .map_err(failed("organizations: list"))?;
-        let rows = query
-            .order_by_asc(Column::CreatedAt)
-            .order_by_asc(Column::Id)
-            .limit(page.limit())
-            .offset(page.offset())
-            .all(conn)
-            .await
-            .map_err(failed("organizations: list"))?;
-        Ok(Page {
-            items: rows.into_iter().map(to_domain).collect::<Result<_, _>>()?,
-            total,
-            limit: page.limit(),
-            offset: page.offset(),
-        })
+        let (rows, paging) = fetch_page(
+            conn,
+            query
+                .order_by_asc(Column::CreatedAt)
+                .order_by_asc(Column::Id),
+            page,
+            "organizations: list",
+        )
+        .await?;
+        Ok(paging.with(rows.into_iter().map(to_domain).collect::<Result<_, _>>()?))
     }
 
     async fn find(&self, id: &OrgId) -> Result<Option<Organization>, StorageError> {

@@ -21,6 +21,7 @@ use crate::{
     error::{failed, storage, violates_unique},
     routing_rows::{finish, is_foreign_key_violation, member_id, members_of, pool_to_domain},
     scope::Scoped,
+    scope::fetch_page,
 };
 
 /// Rows per multi-row insert: well under both engines' limits on bound
@@ -79,25 +80,16 @@ impl PoolRepository for SeaOrmPoolRepository {
         let org = Scoped::new(scope);
         let query = org.find::<Entity>();
         let conn = self.db.connection();
-        let total = query
-            .clone()
-            .count(conn)
-            .await
-            .map_err(failed("pools: list"))?;
-        let rows = query
-            .order_by_asc(Column::CreatedAt)
-            .order_by_asc(Column::Id)
-            .limit(page.limit())
-            .offset(page.offset())
-            .all(conn)
-            .await
-            .map_err(failed("pools: list"))?;
-        Ok(Page {
-            items: with_members(conn, org, rows).await?,
-            total,
-            limit: page.limit(),
-            offset: page.offset(),
-        })
+        let (rows, paging) = fetch_page(
+            conn,
+            query
+                .order_by_asc(Column::CreatedAt)
+                .order_by_asc(Column::Id),
+            page,
+            "pools: list",
+        )
+        .await?;
+        Ok(paging.with(with_members(conn, org, rows).await?))
     }
 
     async fn update(

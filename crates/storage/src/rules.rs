@@ -4,8 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use routing::{PoolId, RoutingError, Rule, RuleChange, RuleId, ports::RuleRepository};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use tenancy::{Page, PageRequest, StorageError, TenantScope, ValidationErrors};
 
@@ -18,6 +17,7 @@ use crate::{
     error::{failed, storage},
     routing_rows::{finish, is_foreign_key_violation, rule_to_active, rule_to_domain},
     scope::Scoped,
+    scope::fetch_page,
 };
 
 /// Rules stored in the `routing_rules` table.
@@ -64,26 +64,17 @@ impl RuleRepository for SeaOrmRuleRepository {
     ) -> Result<Page<Rule>, StorageError> {
         let query = Scoped::new(scope).find::<Entity>();
         let conn = self.db.connection();
-        let total = query
-            .clone()
-            .count(conn)
-            .await
-            .map_err(failed("rules: list"))?;
-        let rows = query
-            .order_by_asc(Column::Priority)
-            .order_by_asc(Column::CreatedAt)
-            .order_by_asc(Column::Id)
-            .limit(page.limit())
-            .offset(page.offset())
-            .all(conn)
-            .await
-            .map_err(failed("rules: list"))?;
-        Ok(Page {
-            items: rows.iter().map(rule_to_domain).collect::<Result<_, _>>()?,
-            total,
-            limit: page.limit(),
-            offset: page.offset(),
-        })
+        let (rows, paging) = fetch_page(
+            conn,
+            query
+                .order_by_asc(Column::Priority)
+                .order_by_asc(Column::CreatedAt)
+                .order_by_asc(Column::Id),
+            page,
+            "rules: list",
+        )
+        .await?;
+        Ok(paging.with(rows.iter().map(rule_to_domain).collect::<Result<_, _>>()?))
     }
 
     async fn update(

@@ -4,17 +4,17 @@
 //! organization id from anywhere but the [`TenantScope`] of the call.
 
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DeleteMany, EntityTrait, QueryFilter, QuerySelect, Select,
-    UpdateMany, sea_query::SimpleExpr,
+    ColumnTrait, ConnectionTrait, DeleteMany, EntityTrait, PaginatorTrait, QueryFilter,
+    QuerySelect, Select, UpdateMany, sea_query::SimpleExpr,
 };
-use tenancy::{OrgId, StorageError, TenantScope};
+use tenancy::{OrgId, Page, PageRequest, StorageError, TenantScope};
 
 use crate::{
     entity::{
         agents, api_keys, leads, pool_members, proposals, refresh_sessions, routing_pools,
         routing_rules, users,
     },
-    error::storage,
+    error::{failed, storage},
 };
 
 /// A table whose rows belong to one organization.
@@ -115,4 +115,51 @@ impl<'a> Scoped<'a> {
         }
         query.one(conn).await.map_err(storage)
     }
+}
+
+/// The numbers of a page, waiting for its items.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Paging {
+    total: u64,
+    limit: u64,
+    offset: u64,
+}
+
+impl Paging {
+    /// The page of `items`.
+    pub(crate) fn with<T>(self, items: Vec<T>) -> Page<T> {
+        Page {
+            items,
+            total: self.total,
+            limit: self.limit,
+            offset: self.offset,
+        }
+    }
+}
+
+/// The rows of one page of `query` (already filtered and ordered) and the
+/// count of all its matches: the two statements every list runs.
+pub(crate) async fn fetch_page<E>(
+    conn: &impl ConnectionTrait,
+    query: Select<E>,
+    page: PageRequest,
+    op: &'static str,
+) -> Result<(Vec<E::Model>, Paging), StorageError>
+where
+    E: EntityTrait,
+    E::Model: Sync,
+{
+    let total = query.clone().count(conn).await.map_err(failed(op))?;
+    let rows = query
+        .limit(page.limit())
+        .offset(page.offset())
+        .all(conn)
+        .await
+        .map_err(failed(op))?;
+    let paging = Paging {
+        total,
+        limit: page.limit(),
+        offset: page.offset(),
+    };
+    Ok((rows, paging))
 }

@@ -8,7 +8,7 @@ use auth::{
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     sea_query::Expr,
 };
 use tenancy::{Email, OrgId, Page, PageRequest, Role, StorageError, TenantScope};
@@ -18,6 +18,7 @@ use crate::{
     entity::users::{self, Column, Entity},
     error::{corrupt, failed, storage, violates_unique},
     scope::Scoped,
+    scope::fetch_page,
 };
 
 /// Users stored in the `users` table.
@@ -104,25 +105,16 @@ impl UserRepository for SeaOrmUserRepository {
             query = query.filter(Column::IsActive.eq(active));
         }
         let conn = self.db.connection();
-        let total = query
-            .clone()
-            .count(conn)
-            .await
-            .map_err(failed("users: list"))?;
-        let rows = query
-            .order_by_asc(Column::CreatedAt)
-            .order_by_asc(Column::Id)
-            .limit(page.limit())
-            .offset(page.offset())
-            .all(conn)
-            .await
-            .map_err(failed("users: list"))?;
-        Ok(Page {
-            items: rows.iter().map(to_domain).collect::<Result<_, _>>()?,
-            total,
-            limit: page.limit(),
-            offset: page.offset(),
-        })
+        let (rows, paging) = fetch_page(
+            conn,
+            query
+                .order_by_asc(Column::CreatedAt)
+                .order_by_asc(Column::Id),
+            page,
+            "users: list",
+        )
+        .await?;
+        Ok(paging.with(rows.iter().map(to_domain).collect::<Result<_, _>>()?))
     }
 
     async fn update(
