@@ -69,3 +69,9 @@ bench:
 fuzz seconds="90":
     cargo build -p lead-routing-api
     bash .ci/schemathesis.sh {{seconds}}
+
+# The README walkthrough against a fresh server; `just walkthrough --update`
+# rewrites the README's script and output blocks after an intended change.
+walkthrough *args:
+    cargo build -p lead-routing-api
+    bash .ci/walkthrough.sh {{args}}

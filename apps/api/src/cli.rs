@@ -40,8 +40,10 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Apply pending migrations, then serve the HTTP API until SIGINT/SIGTERM.
+    #[command(after_help = SERVE_HELP)]
     Serve,
     /// Manage the database schema of DATABASE_URL.
+    #[command(after_help = MIGRATE_HELP)]
     Migrate {
         /// The migration action.
         #[command(subcommand)]
@@ -69,6 +71,41 @@ pub enum Command {
     #[command(long_about = SEED_ABOUT, after_help = SEED_HELP)]
     Seed(SeedArgs),
 }
+
+const SERVE_HELP: &str = "\
+Environment (a bad value stops the server with exit status 2, naming it):
+  HOST                      address to listen on (127.0.0.1)
+  PORT                      port to listen on (3000)
+  DATABASE_URL              sqlite://path or postgres://user:pass@host/db
+                            (sqlite://./data/lead-routing.db)
+  DATABASE_MAX_CONNECTIONS  connection pool size (10)
+  APP_ENV                   development or production (development)
+  WORKERS                   HTTP worker threads (one per core)
+  RUST_LOG                  log filter (info)
+  REQUEST_TIMEOUT_SECS      a request still running after this answers 503 (30)
+  CORS_ORIGINS              comma-separated browser origins allowed (none)
+  JWT_SECRET                access-token secret, at least 32 bytes; required in production
+
+Examples:
+  lead-routing serve
+  PORT=8080 DATABASE_URL=postgres://lr@db/lead_routing APP_ENV=production \\
+      JWT_SECRET=\"$(openssl rand -base64 48)\" lead-routing serve
+  curl -s http://127.0.0.1:3000/health
+
+Exit status: 0 stopped by SIGINT/SIGTERM after in-flight requests finished;
+1 the database or the port failed; 2 invalid configuration.";
+
+const MIGRATE_HELP: &str = "\
+Examples:
+  lead-routing migrate status
+  lead-routing migrate up
+  lead-routing migrate down --steps 1
+  DATABASE_URL=postgres://lr@db/lead_routing lead-routing migrate up
+
+`serve` applies pending migrations itself; run `migrate up` first to see a
+migration fail before a deployment, and `migrate down` to go back one release.
+
+Exit status: 0 done; 1 the database failed; 2 an invalid argument.";
 
 const TOP_HELP: &str = "\
 Getting started:
@@ -327,15 +364,27 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<(), Box<dyn std::error:
             let password = if password_stdin {
                 let mut line = String::new();
                 std::io::stdin().lock().read_line(&mut line)?;
-                line.trim_end_matches(['\r', '\n']).to_owned()
+                Some(line.trim_end_matches(['\r', '\n']).to_owned())
             } else {
-                std::env::var("LEAD_ROUTING_ADMIN_PASSWORD").map_err(
-                    |_| "no password: pass --password-stdin or set LEAD_ROUTING_ADMIN_PASSWORD",
-                )?
+                std::env::var("LEAD_ROUTING_ADMIN_PASSWORD").ok()
             };
-            let email = Email::parse(&email).map_err(|e| format!("--email: {e}"))?;
-            let username = Username::parse(&username).map_err(|e| format!("--username: {e}"))?;
-            let password = Password::parse(&password).map_err(|e| format!("password: {e}"))?;
+            // Every invalid argument at once, before anything is opened.
+            let mut errors = ValidationErrors::new();
+            let email = errors.check("--email", Email::parse(&email));
+            let username = errors.check("--username", Username::parse(&username));
+            let password = match password {
+                Some(p) => errors.check("password", Password::parse(&p)),
+                None => {
+                    errors.push(tenancy::FieldError::new(
+                        "password",
+                        "missing: pass --password-stdin or set LEAD_ROUTING_ADMIN_PASSWORD",
+                    ));
+                    None
+                }
+            };
+            let (Some(email), Some(username), Some(password)) = (email, username, password) else {
+                return Err(invalid(errors));
+            };
             let db = Database::connect(&settings.database).await?;
             db.migrate().await?;
             let user = User::new(

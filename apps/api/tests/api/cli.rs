@@ -317,3 +317,46 @@ fn http_get_bearer(url: &str, token: &str) -> (u16, String) {
 fn http_post_json(url: &str, body: &serde_json::Value) -> (u16, String) {
     send(|c| c.post(url).json(body))
 }
+
+#[test]
+fn admin_create_reports_every_invalid_argument_with_status_2_before_opening_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .current_dir(dir.path())
+        .env_remove("DATABASE_URL")
+        .env_remove("LEAD_ROUTING_ADMIN_PASSWORD")
+        .args(["admin", "create", "--email", "nope", "--username", "x"])
+        .output()
+        .expect("the binary runs");
+    let err = assert_fails(&out, 2);
+    for field in ["--email", "--username", "password"] {
+        assert!(err.contains(field), "{field}: {err}");
+    }
+    assert!(
+        !dir.path().join("data").exists(),
+        "nothing is opened before the arguments are valid"
+    );
+
+    let mut child = Command::new(BIN)
+        .current_dir(dir.path())
+        .env_remove("DATABASE_URL")
+        .args([
+            "admin",
+            "create",
+            "--email",
+            "ops@example.com",
+            "--username",
+            "ops",
+            "--password-stdin",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(b"short\n").unwrap();
+    let short = child.wait_with_output().unwrap();
+    let err = assert_fails(&short, 2);
+    assert!(err.contains("password"), "{err}");
+}

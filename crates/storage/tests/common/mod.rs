@@ -91,9 +91,7 @@ impl TestDb {
 
 async fn create_postgres(admin_url: String) -> (String, Kind) {
     let name = tenancy::new_id("lr_test");
-    let admin = sea_orm::Database::connect(admin_url.as_str())
-        .await
-        .expect("TEST_DATABASE_URL reachable");
+    let admin = admin_connection(&admin_url).await;
     admin
         .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
         .await
@@ -131,6 +129,40 @@ impl Drop for TestDb {
             if !matches!(dropped, Ok(Ok(()))) {
                 eprintln!("warning: could not drop test database {}", self.url);
             }
+        }
+    }
+}
+
+/// The admin connection of `TEST_DATABASE_URL`. The server is tried once per
+/// test binary with a short timeout: when it is unreachable every test fails
+/// at once with one line, instead of each waiting for a pool timeout. The
+/// engine the suite runs on is said once, on the terminal.
+async fn admin_connection(admin_url: &str) -> sea_orm::DatabaseConnection {
+    use std::{io::Write, sync::OnceLock, time::Duration};
+    static REACHABLE: OnceLock<Result<(), String>> = OnceLock::new();
+    if let Some(Err(e)) = REACHABLE.get() {
+        panic!("{e}");
+    }
+    let mut options = sea_orm::ConnectOptions::new(admin_url.to_owned());
+    options
+        .connect_timeout(Duration::from_secs(5))
+        .acquire_timeout(Duration::from_secs(5))
+        .sqlx_logging(false);
+    match sea_orm::Database::connect(options).await {
+        Ok(conn) => {
+            REACHABLE.get_or_init(|| {
+                // Straight to the terminal: the test harness captures `eprintln!`.
+                let _ = writeln!(std::io::stderr(), "tests run on PostgreSQL ({admin_url})");
+                Ok(())
+            });
+            conn
+        }
+        Err(e) => {
+            let message = format!(
+                "TEST_DATABASE_URL={admin_url} is unreachable ({e}); start the server or unset it to test on SQLite"
+            );
+            let _ = REACHABLE.set(Err(message.clone()));
+            panic!("{message}");
         }
     }
 }
