@@ -15,6 +15,7 @@ mod m20261129_000001_create_organizations;
 mod m20261129_000002_create_auth_tables;
 mod m20261129_000003_create_routing_tables;
 mod m20261207_000004_agents_user_in_org;
+mod m20261207_000005_create_events;
 
 /// The default organization created by the first migration.
 pub const DEFAULT_ORG_ID: &str = "org_default_001";
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000002_create_auth_tables::Migration),
             Box::new(m20261129_000003_create_routing_tables::Migration),
             Box::new(m20261207_000004_agents_user_in_org::Migration),
+            Box::new(m20261207_000005_create_events::Migration),
         ]
     }
 }

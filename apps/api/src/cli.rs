@@ -2,15 +2,13 @@
 
 use std::{error::Error, io::BufRead};
 
-use auth::{
-    ApiKeyName, AuthError, NewApiKey, Password, User, UserRepository, Username, hash_password,
-};
+use auth::{ApiKeyName, AuthError, CreateUser, NewApiKey, Password, Username};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use migration::{Migrator, MigratorTrait};
 use organization::{
     DisplayName, NewOrganization, OrgName, OrganizationError, Settings as OrgSettings, Tier,
 };
-use storage::{Database, SeaOrmUserRepository};
+use storage::Database;
 use tenancy::{Actor, Email, OrgId, Role, ValidationErrors};
 
 use crate::{
@@ -385,22 +383,27 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<(), Box<dyn std::error:
             let (Some(email), Some(username), Some(password)) = (email, username, password) else {
                 return Err(invalid(errors));
             };
-            let db = Database::connect(&settings.database).await?;
-            db.migrate().await?;
-            let user = User::new(
-                OrgId::default_org(),
-                username,
-                email,
-                Role::SuperAdmin,
-                tenancy::now(),
-            );
-            let hash = hash_password(&password)?;
-            // The operator's scope is the default organization, where
-            // platform super admins live.
-            SeaOrmUserRepository::new(db)
-                .insert(&Actor::operator("cli").scope(), &user, &hash)
+            let services = connect(&settings).await?;
+            // The operator acts in the default organization, where platform
+            // super admins live, through the same use case as `POST /users`.
+            let user = services
+                .auth
+                .create_user(
+                    &Actor::operator("cli"),
+                    CreateUser {
+                        username,
+                        email,
+                        password,
+                        role: Role::SuperAdmin,
+                    },
+                )
                 .await
-                .map_err(|e| format!("cannot create the admin: {e}"))?;
+                .map_err(|e| -> Box<dyn Error> {
+                    match e {
+                        AuthError::Invalid(errors) => invalid(errors),
+                        e => format!("cannot create the admin: {}", one_line(&e)).into(),
+                    }
+                })?;
             println!(
                 "Created super admin {} ({}) in {}.",
                 user.username, user.id, user.org_id
@@ -409,6 +412,7 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<(), Box<dyn std::error:
                 "Sign in at /admin/ (the console), or POST /auth/login {{\"email\": \"{}\", \"password\": ...}}",
                 user.email
             );
+            services.db.close().await.map_err(|e| one_line(&e))?;
         }
         Command::Org {
             action:

@@ -309,6 +309,18 @@ impl ApiError {
     }
 }
 
+impl From<events::AuditError> for ApiError {
+    fn from(err: events::AuditError) -> Self {
+        use events::AuditError as E;
+        let message = err.to_string();
+        match err {
+            E::Forbidden => Self::new(StatusCode::FORBIDDEN, "FORBIDDEN", message),
+            E::Invalid(errors) => Self::validation(&errors),
+            E::Storage(e) => e.into(),
+        }
+    }
+}
+
 impl From<routing::RoutingError> for ApiError {
     fn from(err: routing::RoutingError) -> Self {
         use routing::RoutingError as E;

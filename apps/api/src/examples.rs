@@ -963,3 +963,25 @@ pub fn envelope_pagination() -> Value {
 pub fn error_error_envelope() -> Value {
     json!({"ok": false, "error": {"code": "VALIDATION_ERROR", "message": "The request has invalid fields", "details": [{"field": "name", "message": "must be 3 to 63 characters"}]}})
 }
+
+/// Example of `audit.rs`.
+pub fn audit_event_dto() -> Value {
+    json!({
+        "id": "evt_01955c5530a47e1e8d2f5b6c7a8b9c0d",
+        "orgId": "org_0193a5b2c4d17e8f9a0b1c2d3e4f5a6b",
+        "type": "proposal.approved",
+        "createdAt": "2025-03-03T14:12:03.918455Z",
+        "actor": {"type": "user", "id": "usr_0193a5b2c4d17e8f9a0b1c2d3e4f5a70", "name": null},
+        "subject": {"type": "proposal", "id": "prop_01955c552f9b7a61b0c4d2e3f4a5b6c7"},
+        "data": {"agentId": "agt_01946943b2a076b6896da1da72ff5d2a", "note": "Good fit."}
+    })
+}
+
+/// Example of `audit.rs`.
+pub fn audit_list_200() -> Value {
+    json!({
+        "ok": true,
+        "data": [audit_event_dto()],
+        "pagination": {"limit": 1, "nextCursor": "evt_01955c5530a47e1e8d2f5b6c7a8b9c0d"}
+    })
+}

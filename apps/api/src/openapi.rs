@@ -8,7 +8,8 @@ use utoipa::{
 use crate::{
     error::ErrorEnvelope,
     routes::{
-        agents, api_keys, auth, dashboard, health, leads, organizations, proposals, routing, users,
+        agents, api_keys, audit, auth, dashboard, health, leads, organizations, proposals, routing,
+        users,
     },
 };
 
@@ -67,12 +68,14 @@ use crate::{
         leads::create,
         leads::get,
         leads::update,
+        audit::timeline,
         proposals::list,
         proposals::get,
         proposals::approve,
         proposals::reject,
         dashboard::dashboard,
         dashboard::leads_per_agent,
+        audit::list,
     ),
     components(schemas(ErrorEnvelope)),
     modifiers(&SecuritySchemes),
@@ -88,6 +91,7 @@ use crate::{
         (name = "leads", description = "Leads and where they went"),
         (name = "proposals", description = "The manager's review queue"),
         (name = "dashboard", description = "Your organization at a glance"),
+        (name = "audit", description = "Every change, by whom, when: the audit trail"),
     )
 )]
 pub struct ApiDoc;

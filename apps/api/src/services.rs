@@ -10,14 +10,16 @@
 use std::sync::Arc;
 
 use auth::{ApiKeyService, AuthService, Authenticator, SecretError, TokenKeys};
+use events::AuditService;
 use migration::DbErr;
 use organization::{OrganizationRepository, OrganizationService};
 use proposal::{LeadPorts, LeadService};
 use routing::RoutingService;
 use storage::{
-    Database, SeaOrmAgentRepository, SeaOrmApiKeyRepository, SeaOrmLeadRepository,
-    SeaOrmOrganizationRepository, SeaOrmPoolRepository, SeaOrmProposalRepository, SeaOrmReporting,
-    SeaOrmRuleRepository, SeaOrmSessionRepository, SeaOrmUnitOfWork, SeaOrmUserRepository,
+    Database, SeaOrmAgentRepository, SeaOrmApiKeyRepository, SeaOrmEventRepository,
+    SeaOrmLeadRepository, SeaOrmOrganizationRepository, SeaOrmPoolRepository,
+    SeaOrmProposalRepository, SeaOrmReporting, SeaOrmRuleRepository, SeaOrmSessionRepository,
+    SeaOrmUnitOfWork, SeaOrmUserRepository,
 };
 
 use crate::{config::Settings, password_pool::BlockingHasher};
@@ -44,6 +46,8 @@ pub struct Services {
     pub routing: RoutingService,
     /// Leads, proposals and their review, the dashboard.
     pub leads: LeadService,
+    /// The audit trail.
+    pub audit: AuditService,
 }
 
 /// Why the services could not be built.
@@ -68,6 +72,7 @@ impl Services {
         let api_keys = Arc::new(SeaOrmApiKeyRepository::new(db.clone()));
         let agents = Arc::new(SeaOrmAgentRepository::new(db.clone()));
         let uow = Arc::new(SeaOrmUnitOfWork::new(db.clone()));
+        let events = Arc::new(SeaOrmEventRepository::new(db.clone()));
         Self {
             orgs: OrganizationService::new(orgs.clone()),
             // argon2 runs off the HTTP workers, a core's worth at a time.
@@ -88,7 +93,9 @@ impl Services {
                 agents,
                 reporting: Arc::new(SeaOrmReporting::new(db.clone())),
                 orgs,
+                events: events.clone(),
             }),
+            audit: AuditService::new(events),
             db,
         }
     }

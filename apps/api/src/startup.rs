@@ -43,6 +43,8 @@ pub struct AppState {
     pub routing: RoutingService,
     /// Leads, proposals, the dashboard.
     pub leads: LeadService,
+    /// The audit trail.
+    pub audit: events::AuditService,
     /// Prometheus metrics.
     pub metrics: crate::observability::Metrics,
     /// How long a request may run.
@@ -64,6 +66,7 @@ impl AppState {
             authenticator,
             routing,
             leads,
+            audit,
         } = services;
         Self {
             db,
@@ -74,6 +77,7 @@ impl AppState {
             login_limiter: LoginLimiter::default(),
             routing,
             leads,
+            audit,
             metrics: crate::observability::Metrics::new(),
             request_timeout: settings.request_timeout,
             dev_mode: settings.is_development(),

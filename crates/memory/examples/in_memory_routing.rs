@@ -28,6 +28,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         agents: store.clone(),
         reporting: store.clone(),
         orgs: store.clone(),
+        events: store.clone(),
     });
 
     // The organization, as an operator creates it; then we act in it.

@@ -26,7 +26,8 @@
 //!     proposals: store.clone(),
 //!     agents: store.clone(),
 //!     reporting: store.clone(),
-//!     orgs: store,
+//!     orgs: store.clone(),
+//!     events: store,
 //! });
 //! # let _ = (routing, leads);
 //! ```

@@ -153,3 +153,35 @@ impl Reporting for MemoryStore {
         Ok(LeadActivity { counts, agents })
     }
 }
+
+#[async_trait]
+impl events::EventRepository for MemoryStore {
+    async fn list(
+        &self,
+        scope: &TenantScope,
+        filter: &events::EventFilter,
+        before: Option<&events::EventId>,
+        limit: u64,
+    ) -> Result<Vec<events::Event>, StorageError> {
+        let t = self.state.lock().await.tenant(scope);
+        Ok(t.events
+            .into_iter()
+            .rev()
+            .filter(|e| before.is_none_or(|b| e.id < *b))
+            .filter(|e| filter.matches(e))
+            .take(usize::try_from(limit).unwrap_or(usize::MAX))
+            .collect())
+    }
+
+    async fn of_lead(
+        &self,
+        scope: &TenantScope,
+        lead_id: &str,
+    ) -> Result<Vec<events::Event>, StorageError> {
+        let t = self.state.lock().await.tenant(scope);
+        Ok(t.events
+            .into_iter()
+            .filter(|e| e.lead_id.as_deref() == Some(lead_id))
+            .collect())
+    }
+}

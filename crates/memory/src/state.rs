@@ -71,6 +71,8 @@ pub(crate) struct Tenant {
     pub(crate) users: Vec<auth::UserCredentials>,
     pub(crate) sessions: Vec<auth::Session>,
     pub(crate) api_keys: Vec<(auth::ApiKey, String)>,
+    /// In the order they were appended (which is id order).
+    pub(crate) events: Vec<events::Event>,
 }
 
 impl Tenant {

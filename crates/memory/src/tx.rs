@@ -10,6 +10,7 @@ use std::collections::HashSet;
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
+use events::NewEvent;
 use lead::{Lead, LeadId};
 use proposal::{
     Proposal, ProposalId, ProposalStatus,
@@ -286,6 +287,11 @@ impl RoutingTx for MemoryTx {
         {
             *count = count.saturating_sub(1);
         }
+        Ok(())
+    }
+
+    async fn append_event(&mut self, event: NewEvent) -> Result<(), StorageError> {
+        self.work.events.push(event.stamp(&self.scope));
         Ok(())
     }
 

@@ -41,6 +41,7 @@ impl World {
                 agents: store.clone(),
                 reporting: store.clone(),
                 orgs: store.clone(),
+                events: store.clone(),
             }),
             store,
         }

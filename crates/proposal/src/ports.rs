@@ -15,6 +15,7 @@ use std::collections::HashSet;
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
+use events::NewEvent;
 use lead::{Lead, LeadId};
 use routing::{DayWindow, DecisionReads, LeadActivity, PoolId};
 use tenancy::{AgentId, Page, PageRequest, StorageError, TenantScope};
@@ -240,6 +241,14 @@ pub trait RoutingTx: DecisionReads {
         pool: &PoolId,
         agent: &AgentId,
     ) -> Result<(), StorageError>;
+
+    /// Appends an event to the outbox, in this transaction: stamped with the
+    /// scope's organization and principal, it is written if and only if the
+    /// change it records is.
+    ///
+    /// # Errors
+    /// [`StorageError`] only.
+    async fn append_event(&mut self, event: NewEvent) -> Result<(), StorageError>;
 
     /// Makes every write of the transaction durable and lets its locks go.
     ///

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use events::{Event, EventRepository};
 use lead::{Lead, LeadContactPatch, LeadFilter, LeadId, LeadRepository, NewLead};
 use organization::{Organization, OrganizationRepository};
 use routing::{
@@ -49,6 +50,8 @@ pub struct LeadPorts {
     pub reporting: Arc<dyn Reporting>,
     /// The dashboard's organization.
     pub orgs: Arc<dyn OrganizationRepository>,
+    /// Events, for a lead's timeline.
+    pub events: Arc<dyn EventRepository>,
 }
 
 impl std::fmt::Debug for LeadPorts {
@@ -169,6 +172,21 @@ impl LeadService {
             }
         }
         Ok(lead)
+    }
+
+    /// A lead's events and its proposals', oldest first; whoever may read
+    /// the lead may read them.
+    ///
+    /// # Errors
+    /// [`RoutingError::NotFound`].
+    #[tracing::instrument(skip_all, fields(org_id = %actor.org_id(), lead_id = %id))]
+    pub async fn timeline(&self, actor: &Actor, id: &LeadId) -> Result<Vec<Event>, RoutingError> {
+        self.visible_lead(actor, id).await?;
+        Ok(self
+            .ports
+            .events
+            .of_lead(&actor.scope(), id.as_str())
+            .await?)
     }
 
     /// Changes contact data or moves the status forward; an agent only its own.

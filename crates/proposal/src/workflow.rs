@@ -12,8 +12,10 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
+use events::{NewEvent, Subject, types};
 use lead::{Lead, LeadContactPatch, LeadId};
 use routing::{Decision, RoutingError, decide};
+use serde_json::{Map, Value, json};
 use tenancy::{AgentId, StorageError, TenantScope, ValidationErrors};
 
 use crate::{
@@ -108,6 +110,13 @@ pub async fn ingest_in(
     if tx.insert_lead(&lead).await? == Inserted::DuplicateExternalId {
         return Ok(Ingested::Raced);
     }
+    tx.append_event(
+        lead_event(types::LEAD_CREATED, &lead, now)
+            .with("name", lead.name.clone())
+            .with("externalId", lead.external_id.clone())
+            .with("source", lead.source.clone()),
+    )
+    .await?;
     let proposal = route_in(tx, &mut lead, &HashSet::new(), now).await?;
     Ok(Ingested::Done(Box::new(Routed {
         lead,
@@ -204,7 +213,61 @@ async fn write_decision(
         // lets a pool change method without a jump.
         tx.record_pool_turn(&turn.pool_id, &turn.served).await?;
     }
+    match &proposal {
+        Some(p) => {
+            tx.append_event(proposal_created(p, now)).await?;
+            let kind = if p.status == ProposalStatus::Approved {
+                types::LEAD_ASSIGNED
+            } else {
+                types::LEAD_ROUTED
+            };
+            tx.append_event(
+                lead_event(kind, lead, now)
+                    .with("proposalId", p.id.to_string())
+                    .with("agentId", p.agent_id.to_string())
+                    .with("method", p.method.as_str()),
+            )
+            .await?;
+        }
+        None => {
+            tx.append_event(
+                lead_event(types::LEAD_UNROUTED, lead, now)
+                    .with("reason", lead.unrouted_reason.clone()),
+            )
+            .await?;
+        }
+    }
     Ok(proposal)
+}
+
+/// An event about `lead`.
+fn lead_event(kind: &'static str, lead: &Lead, now: DateTime<Utc>) -> NewEvent {
+    NewEvent::new(kind, Subject::lead(lead.id.to_string()), now).of_lead(lead.id.to_string())
+}
+
+/// An event about `p`, on its lead's timeline.
+fn proposal_event(kind: &'static str, p: &Proposal, now: DateTime<Utc>) -> NewEvent {
+    NewEvent::new(kind, Subject::proposal(p.id.to_string()), now)
+        .of_lead(p.lead_id.to_string())
+        .with("agentId", p.agent_id.to_string())
+}
+
+/// `proposal.created`, with everything the proposal says: who, how, from
+/// which pool and rule, and the trace of every candidate.
+fn proposal_created(p: &Proposal, now: DateTime<Utc>) -> NewEvent {
+    let trace: Vec<Value> = p
+        .trace
+        .iter()
+        .map(
+            |t| json!({"agentId": t.agent_id.as_str(), "eligible": t.eligible, "reason": t.reason}),
+        )
+        .collect();
+    proposal_event(types::PROPOSAL_CREATED, p, now)
+        .with("status", p.status.as_str())
+        .with("method", p.method.as_str())
+        .with("poolId", p.pool_id.as_ref().map(ToString::to_string))
+        .with("ruleId", p.rule_id.as_ref().map(ToString::to_string))
+        .with("trace", trace)
 }
 
 /// The proposal's lead, locked; the composite foreign key guarantees it.
@@ -236,6 +299,18 @@ pub async fn approve_in(
     lead.assign_to(proposal.agent_id.clone(), now)?;
     tx.update_review(&proposal).await?;
     tx.update_lead(&lead).await?;
+    tx.append_event(
+        proposal_event(types::PROPOSAL_APPROVED, &proposal, now)
+            .with("note", proposal.note.clone()),
+    )
+    .await?;
+    tx.append_event(
+        lead_event(types::LEAD_ASSIGNED, &lead, now)
+            .with("proposalId", proposal.id.to_string())
+            .with("agentId", proposal.agent_id.to_string())
+            .with("method", proposal.method.as_str()),
+    )
+    .await?;
     Ok(Routed {
         lead,
         proposal: Some(proposal),
@@ -305,6 +380,11 @@ pub async fn reject_in(
         None => None,
     };
     tx.update_review(&rejected).await?;
+    tx.append_event(
+        proposal_event(types::PROPOSAL_REJECTED, &rejected, now)
+            .with("note", rejected.note.clone()),
+    )
+    .await?;
     let proposal = match reassignee {
         Some(agent) => {
             let manual = Proposal::manual(&lead, &agent, by, now);
@@ -313,6 +393,14 @@ pub async fn reject_in(
             tx.count_assignment(&agent.id, agent.local_day(now), now)
                 .await?;
             tx.insert_proposal(&manual).await?;
+            tx.append_event(proposal_created(&manual, now)).await?;
+            tx.append_event(
+                lead_event(types::LEAD_REASSIGNED, &lead, now)
+                    .with("proposalId", manual.id.to_string())
+                    .with("agentId", agent.id.to_string())
+                    .with("fromAgentId", rejected.agent_id.to_string()),
+            )
+            .await?;
             Some(manual)
         }
         None => {
@@ -384,9 +472,38 @@ pub async fn update_lead_in(
         .lock_lead(id)
         .await?
         .ok_or(RoutingError::NotFound("lead"))?;
+    let before = lead.clone();
     lead.apply(patch, now)?;
     tx.update_lead(&lead).await?;
+    if before.status != lead.status {
+        tx.append_event(
+            lead_event(types::LEAD_STATUS_CHANGED, &lead, now)
+                .with("from", before.status.as_str())
+                .with("to", lead.status.as_str()),
+        )
+        .await?;
+    }
+    let changes = contact_changes(&before, &lead);
+    if !changes.is_empty() {
+        tx.append_event(lead_event(types::LEAD_UPDATED, &lead, now).with("changes", changes))
+            .await?;
+    }
     Ok(lead)
+}
+
+/// `{field: {from, to}}` for each contact field that changed.
+fn contact_changes(before: &Lead, after: &Lead) -> Map<String, Value> {
+    let email = |l: &Lead| l.email.as_ref().map(ToString::to_string);
+    [
+        ("name", Some(before.name.clone()), Some(after.name.clone())),
+        ("email", email(before), email(after)),
+        ("phone", before.phone.clone(), after.phone.clone()),
+        ("company", before.company.clone(), after.company.clone()),
+    ]
+    .into_iter()
+    .filter(|(_, from, to)| from != to)
+    .map(|(field, from, to)| (field.to_owned(), json!({"from": from, "to": to})))
+    .collect()
 }
 
 /// [`update_lead_in`] in a transaction of its own.

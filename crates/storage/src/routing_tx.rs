@@ -17,6 +17,7 @@ use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
+use events::NewEvent;
 use lead::{Lead, LeadId, LeadStatus};
 use proposal::{
     Proposal, ProposalId, ProposalStatus,
@@ -31,7 +32,7 @@ use sea_orm::{
     QuerySelect, TransactionTrait,
     sea_query::{Expr, ExprTrait},
 };
-use tenancy::{AgentId, OrgId, StorageError, TenantScope};
+use tenancy::{AgentId, StorageError, TenantScope};
 
 use crate::{
     Database,
@@ -72,7 +73,7 @@ impl UnitOfWork for SeaOrmUnitOfWork {
             .map_err(failed("begin a routing transaction"))?;
         Ok(Box::new(SqlRoutingTx {
             txn,
-            org: scope.org_id().clone(),
+            scope: scope.clone(),
             write: true,
         }))
     }
@@ -90,7 +91,7 @@ impl DecisionSource for SeaOrmUnitOfWork {
             .map_err(failed("begin a read transaction"))?;
         Ok(Box::new(SqlRoutingTx {
             txn,
-            org: scope.org_id().clone(),
+            scope: scope.clone(),
             write: false,
         }))
     }
@@ -101,14 +102,14 @@ impl DecisionSource for SeaOrmUnitOfWork {
 #[derive(Debug)]
 pub struct SqlRoutingTx {
     txn: DatabaseTransaction,
-    org: OrgId,
+    scope: TenantScope,
     /// Whether rows are locked (`FOR UPDATE`) where the workflow says so.
     write: bool,
 }
 
 impl SqlRoutingTx {
     fn scoped(&self) -> Scoped<'_> {
-        Scoped::org(&self.org)
+        Scoped::new(&self.scope)
     }
 
     async fn run(&self, sql: &str, op: &'static str) -> Result<(), StorageError> {
@@ -269,7 +270,7 @@ impl RoutingTx for SqlRoutingTx {
 
     async fn insert_lead(&mut self, lead: &Lead) -> Result<Inserted, StorageError> {
         let mut row = lead_to_active(lead);
-        row.org_id = sea_orm::ActiveValue::Set(self.org.to_string());
+        row.org_id = sea_orm::ActiveValue::Set(self.scoped().org_id().to_owned());
         match leads::Entity::insert(row)
             .exec_without_returning(&self.txn)
             .await
@@ -312,7 +313,7 @@ impl RoutingTx for SqlRoutingTx {
 
     async fn insert_proposal(&mut self, proposal: &Proposal) -> Result<(), StorageError> {
         let mut row = proposal_to_active(proposal);
-        row.org_id = sea_orm::ActiveValue::Set(self.org.to_string());
+        row.org_id = sea_orm::ActiveValue::Set(self.scoped().org_id().to_owned());
         proposals::Entity::insert(row)
             .exec_without_returning(&self.txn)
             .await
@@ -450,6 +451,11 @@ impl RoutingTx for SqlRoutingTx {
             .await
             .map_err(failed("give back a pool turn"))?;
         Ok(())
+    }
+
+    async fn append_event(&mut self, event: NewEvent) -> Result<(), StorageError> {
+        let event = event.stamp(&self.scope);
+        crate::events::append(&self.txn, self.scoped(), &event).await
     }
 
     async fn commit(self: Box<Self>) -> Result<(), StorageError> {

@@ -11,7 +11,7 @@ use tenancy::{OrgId, Page, PageRequest, StorageError, TenantScope};
 
 use crate::{
     entity::{
-        agents, api_keys, leads, pool_members, proposals, refresh_sessions, routing_pools,
+        agents, api_keys, events, leads, pool_members, proposals, refresh_sessions, routing_pools,
         routing_rules, users,
     },
     error::{failed, storage},
@@ -41,6 +41,7 @@ macro_rules! tenant_tables {
 tenant_tables!(
     agents: Id,
     api_keys: Id,
+    events: Id,
     leads: Id,
     pool_members: PoolId,
     proposals: Id,

@@ -11,6 +11,7 @@ use actix_web::{FromRequest, Handler, Responder, Route, http::Method, web};
 
 pub mod agents;
 pub mod api_keys;
+pub mod audit;
 pub mod auth;
 pub mod dashboard;
 pub mod health;
@@ -136,7 +137,10 @@ pub fn register(r: &mut Router) {
     r.route(Method::GET, "/leads", leads::list)
         .route(Method::POST, "/leads", leads::create)
         .route(Method::GET, "/leads/{id}", leads::get)
-        .route(Method::PUT, "/leads/{id}", leads::update);
+        .route(Method::PUT, "/leads/{id}", leads::update)
+        .route(Method::GET, "/leads/{id}/timeline", audit::timeline);
+
+    r.route(Method::GET, "/audit", audit::list);
 
     r.route(Method::GET, "/manager/proposals", proposals::list)
         .route(Method::GET, "/manager/proposals/{id}", proposals::get)

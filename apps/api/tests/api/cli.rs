@@ -359,4 +359,33 @@ fn admin_create_reports_every_invalid_argument_with_status_2_before_opening_anyt
     let short = child.wait_with_output().unwrap();
     let err = assert_fails(&short, 2);
     assert!(err.contains("password"), "{err}");
+
+    // Valid: created through the same use case as `POST /users`; a second
+    // one with the same address is a conflict (status 1).
+    let create = || {
+        Command::new(BIN)
+            .current_dir(dir.path())
+            .env_remove("DATABASE_URL")
+            .env("LEAD_ROUTING_ADMIN_PASSWORD", "a-long-password")
+            .args([
+                "admin",
+                "create",
+                "--email",
+                "ops@example.com",
+                "--username",
+                "ops",
+            ])
+            .output()
+            .expect("the binary runs")
+    };
+    let created = create();
+    assert!(created.status.success(), "{}", stderr(&created));
+    assert!(
+        stdout(&created).contains("Created super admin ops"),
+        "{}",
+        stdout(&created)
+    );
+    let again = create();
+    let err = assert_fails(&again, 1);
+    assert!(err.contains("cannot create the admin"), "{err}");
 }

@@ -124,6 +124,7 @@ async fn every_id_route_hides_other_organizations_objects() {
         "/routing/rules",
         "/leads",
         "/manager/proposals",
+        "/audit",
     ] {
         for (credential, request) in [
             ("JWT", app.as_user(&admin_b.access_token, Method::GET, list)),

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod admin;
+mod audit;
 mod auth;
 mod binary;
 mod cli;

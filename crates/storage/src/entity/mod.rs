@@ -2,6 +2,7 @@
 
 pub(crate) mod agents;
 pub(crate) mod api_keys;
+pub(crate) mod events;
 pub(crate) mod leads;
 pub(crate) mod organizations;
 pub(crate) mod pool_members;
