@@ -75,7 +75,7 @@ Environment (a bad value stops the server with exit status 2, naming it):
   HOST                      address to listen on (127.0.0.1)
   PORT                      port to listen on (3000)
   DATABASE_URL              sqlite://path or postgres://user:pass@host/db
-                            (sqlite://./data/lead-routing.db)
+                            (sqlite://./data/lead-routing.db; required in production)
   DATABASE_MAX_CONNECTIONS  connection pool size (10)
   APP_ENV                   development or production (development)
   WORKERS                   HTTP worker threads (one per core)

@@ -102,7 +102,10 @@ impl Settings {
             3000u16,
             "is not a port number (0-65535)",
         )?;
-        let database_url = get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+        let explicit_database = get("DATABASE_URL");
+        let database_url = explicit_database
+            .clone()
+            .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
         if Engine::from_url(&database_url).is_none() {
             return Err(ConfigError {
                 var: "DATABASE_URL",
@@ -140,6 +143,15 @@ impl Settings {
                 }
             },
         };
+        // A production server silently serving a fresh embedded database
+        // would look healthy while every tenant's data is elsewhere.
+        if env == AppEnv::Production && explicit_database.is_none() {
+            return Err(ConfigError {
+                var: "DATABASE_URL",
+                reason: "must be set in production (the embedded default is for development)"
+                    .into(),
+            });
+        }
         let jwt_secret = JwtSecret::from_env_value(lookup("JWT_SECRET"), env == AppEnv::Production)
             .map_err(|e| ConfigError {
                 var: "JWT_SECRET",
@@ -254,10 +266,24 @@ mod tests {
     }
 
     #[test]
+    fn production_requires_an_explicit_database() {
+        let secret = "s".repeat(32);
+        let err = settings(&[("APP_ENV", "production"), ("JWT_SECRET", &secret)]).unwrap_err();
+        assert_eq!(err.var, "DATABASE_URL");
+        let explicit = settings(&[
+            ("APP_ENV", "production"),
+            ("JWT_SECRET", &secret),
+            ("DATABASE_URL", DEFAULT_DATABASE_URL),
+        ]);
+        assert!(explicit.is_ok());
+    }
+
+    #[test]
     fn production_requires_a_long_jwt_secret() {
-        let err = settings(&[("APP_ENV", "production")]).unwrap_err();
+        let db = ("DATABASE_URL", "sqlite://./prod.db");
+        let err = settings(&[("APP_ENV", "production"), db]).unwrap_err();
         assert_eq!(err.var, "JWT_SECRET");
-        let err = settings(&[("APP_ENV", "production"), ("JWT_SECRET", "short")]).unwrap_err();
+        let err = settings(&[("APP_ENV", "production"), ("JWT_SECRET", "short"), db]).unwrap_err();
         assert_eq!(err.var, "JWT_SECRET");
         let dev = settings(&[]).unwrap();
         assert!(dev.jwt_secret.was_generated());
@@ -270,6 +296,7 @@ mod tests {
             ("APP_ENV", "production"),
             ("PORT", "8080"),
             ("JWT_SECRET", &secret),
+            ("DATABASE_URL", "postgres://lr@db/lead_routing"),
         ])
         .unwrap();
         assert_eq!((s.env, s.port), (AppEnv::Production, 8080));

@@ -342,6 +342,10 @@ impl From<routing::RoutingError> for ApiError {
             E::PoolNameTaken => Self::conflict_on("NAME_TAKEN", "name", message),
             E::PoolInUse => Self::new(StatusCode::CONFLICT, "POOL_IN_USE", message),
             E::AlreadyDecided(_) => Self::new(StatusCode::CONFLICT, "ALREADY_DECIDED", message),
+            E::AgentInactive => Self::new(StatusCode::CONFLICT, "AGENT_INACTIVE", message),
+            E::DuplicateExternalId => {
+                Self::conflict_on("DUPLICATE_EXTERNAL_ID", "externalId", message)
+            }
             E::InvalidTransition(_) => {
                 Self::new(StatusCode::CONFLICT, "INVALID_STATUS_TRANSITION", message)
             }

@@ -43,5 +43,5 @@ pub use model::{
 };
 pub use repository::OrganizationRepository;
 pub use service::OrganizationService;
-pub use settings::Settings;
+pub use settings::{MAX_SETTINGS_BYTES, MAX_SETTINGS_KEY_CHARS, MAX_SETTINGS_KEYS, Settings};
 pub use values::{DisplayName, ExternalRef, OrgName, Phone, Tier};

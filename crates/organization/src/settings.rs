@@ -18,6 +18,13 @@ use tenancy::{FieldError, ValidationErrors};
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Settings(Map<String, Value>);
 
+/// The largest settings document a client may store, in bytes of JSON.
+pub const MAX_SETTINGS_BYTES: usize = 16 * 1024;
+/// The most top-level settings keys a client may store.
+pub const MAX_SETTINGS_KEYS: usize = 100;
+/// The longest settings key, in characters.
+pub const MAX_SETTINGS_KEY_CHARS: usize = 64;
+
 /// The largest `maxAgents` accepted.
 const MAX_AGENTS_LIMIT: u64 = 1_000_000;
 
@@ -85,7 +92,42 @@ impl Settings {
     pub fn merged(&self, patch: Map<String, Value>) -> Result<Self, ValidationErrors> {
         let mut merged = Value::Object(self.0.clone());
         merge_patch(&mut merged, Value::Object(patch));
-        Self::parse(merged)
+        Self::parse_input(merged)
+    }
+
+    /// As [`Settings::parse`], for settings a client sends: also within
+    /// [`MAX_SETTINGS_BYTES`] of JSON and [`MAX_SETTINGS_KEYS`] top-level keys
+    /// of at most [`MAX_SETTINGS_KEY_CHARS`] characters (settings are read on
+    /// every request of the organization; they must not grow without bound).
+    ///
+    /// # Errors
+    /// As [`Settings::parse`]; field `settings` when too large.
+    pub fn parse_input(value: Value) -> Result<Self, ValidationErrors> {
+        let settings = Self::parse(value)?;
+        let bytes = settings.to_value().to_string().len();
+        if bytes > MAX_SETTINGS_BYTES {
+            return Err(ValidationErrors::single(
+                "settings",
+                format!("must be at most {MAX_SETTINGS_BYTES} bytes of JSON (it would be {bytes})"),
+            ));
+        }
+        if settings.0.len() > MAX_SETTINGS_KEYS {
+            return Err(ValidationErrors::single(
+                "settings",
+                format!("must have at most {MAX_SETTINGS_KEYS} keys"),
+            ));
+        }
+        if let Some(key) = settings
+            .0
+            .keys()
+            .find(|k| k.is_empty() || k.chars().count() > MAX_SETTINGS_KEY_CHARS)
+        {
+            return Err(ValidationErrors::single(
+                format!("settings.{key}"),
+                format!("a key must be 1 to {MAX_SETTINGS_KEY_CHARS} characters"),
+            ));
+        }
+        Ok(settings)
     }
 
     /// Whether proposals are approved without a manager (default `false`).
@@ -140,6 +182,40 @@ mod tests {
 
     fn fields(e: &ValidationErrors) -> Vec<&str> {
         e.fields().iter().map(|f| f.field.as_str()).collect()
+    }
+
+    #[test]
+    fn client_settings_are_bounded_in_size_keys_and_key_length() {
+        let big = json!({"brand": {"logo": "x".repeat(MAX_SETTINGS_BYTES)}});
+        assert_eq!(
+            fields(&Settings::parse_input(big.clone()).unwrap_err()),
+            ["settings"]
+        );
+        assert!(Settings::parse(big).is_ok(), "stored settings still load");
+        let many: Map<String, Value> = (0..=MAX_SETTINGS_KEYS)
+            .map(|i| (format!("k{i}"), json!(1)))
+            .collect();
+        assert!(Settings::parse_input(Value::Object(many)).is_err());
+        let long_key = json!({"k".repeat(65): 1});
+        assert!(Settings::parse_input(long_key).is_err());
+        // Growth through merge patches stops at the limit.
+        let mut s = Settings::default();
+        let chunk = "y".repeat(4000);
+        let mut refused = false;
+        for i in 0..10 {
+            let patch = json!({format!("k{i}"): chunk})
+                .as_object()
+                .cloned()
+                .unwrap();
+            match s.merged(patch) {
+                Ok(next) => s = next,
+                Err(_) => {
+                    refused = true;
+                    break;
+                }
+            }
+        }
+        assert!(refused && s.to_value().to_string().len() <= MAX_SETTINGS_BYTES);
     }
 
     #[test]

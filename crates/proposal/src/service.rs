@@ -79,15 +79,23 @@ impl LeadService {
 
     /// Stores a lead and routes it (any role: a form backend's key posts
     /// leads). A lead whose `externalId` the organization has already comes
-    /// back as it is (`created: false`).
+    /// back as it is (`created: false`), to whoever may read it.
     ///
     /// # Errors
-    /// [`RoutingError::Storage`] only.
+    /// [`RoutingError::DuplicateExternalId`] when the lead exists and the
+    /// actor (an agent) may not read it.
     #[tracing::instrument(skip_all, fields(org_id = %actor.org_id()))]
     pub async fn ingest(&self, actor: &Actor, lead: NewLead) -> Result<Routed, RoutingError> {
         let now = tenancy::now();
         let lead = lead.into_lead(actor.org_id().clone(), now);
         let routed = workflow::ingest(self.ports.uow.as_ref(), &actor.scope(), lead, now).await?;
+        // A replay shows the stored lead: only to whoever may read it.
+        if !routed.created && !sees_all_leads(actor) {
+            let me = self.own_agent(actor).await?;
+            if me.is_none() || routed.lead.assigned_agent_id() != me.as_ref() {
+                return Err(RoutingError::DuplicateExternalId);
+            }
+        }
         if routed.created {
             tracing::info!(
                 lead_id = %routed.lead.id,

@@ -295,6 +295,15 @@ pub async fn approve_in(
         .await?
         .ok_or(RoutingError::NotFound("proposal"))?;
     proposal.decide(ProposalStatus::Approved, by, note, now)?;
+    // Checked before anything is written: approving would give the lead to
+    // someone who no longer works it.
+    if !tx
+        .agent(&proposal.agent_id, now)
+        .await?
+        .is_some_and(|c| c.agent.is_active)
+    {
+        return Err(RoutingError::AgentInactive);
+    }
     let mut lead = lead_of(tx, &proposal).await?;
     lead.assign_to(proposal.agent_id.clone(), now)?;
     tx.update_review(&proposal).await?;

@@ -26,6 +26,14 @@ pub enum RoutingError {
     /// The proposal was already decided (409).
     #[error("this proposal is already {0}")]
     AlreadyDecided(&'static str),
+    /// The agent was deactivated since the proposal was made (409): reject it
+    /// or reassign the lead.
+    #[error("the proposed agent is no longer active; reject the proposal or reassign the lead")]
+    AgentInactive,
+    /// A lead with this `externalId` exists and the caller may not see it
+    /// (409): the replay of an ingestion shows only one's own leads.
+    #[error("a lead with this externalId already exists")]
+    DuplicateExternalId,
     /// A status change that would move a lead backwards (409).
     #[error("{0}")]
     InvalidTransition(String),

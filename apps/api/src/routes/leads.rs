@@ -328,6 +328,7 @@ fn lead_id(raw: &str) -> Result<LeadId, ApiError> {
         (status = 200, description = "The `externalId` was seen before: the same lead and proposal", body = DataEnvelope<RoutedLeadDto>),
         (status = 400, description = "Invalid lead", body = ErrorEnvelope),
         (status = 401, description = "Missing or invalid credentials", body = ErrorEnvelope),
+        (status = 409, description = "The `externalId` belongs to a lead the caller may not read (an agent's credential): `DUPLICATE_EXTERNAL_ID`, no lead data", body = ErrorEnvelope),
     ))]
 pub async fn create(
     state: web::Data<AppState>,

@@ -275,7 +275,7 @@ impl CreateOrganizationBody {
         );
         let settings = match self.settings {
             None => Some(Settings::default()),
-            Some(map) => Settings::parse(Value::Object(map))
+            Some(map) => Settings::parse_input(Value::Object(map))
                 .map_err(|e| errors.extend(e))
                 .ok(),
         };

@@ -257,7 +257,7 @@ pub async fn get(
         (status = 401, description = "Missing or invalid credentials", body = ErrorEnvelope),
         (status = 403, description = "Agents may not", body = ErrorEnvelope),
         (status = 404, description = "No such proposal in your organization", body = ErrorEnvelope),
-        (status = 409, description = "Already decided (`ALREADY_DECIDED`)", body = ErrorEnvelope),
+        (status = 409, description = "Already decided (`ALREADY_DECIDED`), or the agent was deactivated since (`AGENT_INACTIVE`: reject or reassign)", body = ErrorEnvelope),
     ))]
 pub async fn approve(
     state: web::Data<AppState>,

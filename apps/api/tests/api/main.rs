@@ -12,6 +12,7 @@ mod binary;
 mod cli;
 mod crash;
 mod dashboard;
+mod hardening;
 mod health;
 mod helpers;
 mod isolation;
