@@ -107,8 +107,12 @@ fn parse_object<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             "The request body must be a JSON object",
         ));
     }
-    let value: serde_json::Value = serde_json::from_slice(bytes)
-        .map_err(|e| ApiError::bad_request(format!("Malformed JSON: {e}")))?;
+    let value = crate::strict_json::parse(bytes).map_err(|e| match e {
+        crate::strict_json::StrictError::Malformed(e) => {
+            ApiError::bad_request(format!("Malformed JSON: {e}"))
+        }
+        crate::strict_json::StrictError::Refused(r) => ApiError::invalid_field(r.field, r.message),
+    })?;
     if !value.is_object() {
         return Err(ApiError::bad_request(
             "The request body must be a JSON object",
@@ -142,9 +146,18 @@ impl<T: DeserializeOwned> FromRequest for QueryParams<T> {
     type Future = std::future::Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(
-            req.query_string().as_bytes(),
-        ));
+        let pairs = form_urlencoded::parse(req.query_string().as_bytes());
+        // The same text rule as bodies: no NUL character in any parameter.
+        if let Some((name, _)) = pairs
+            .clone()
+            .find(|(k, v)| k.contains('\0') || v.contains('\0'))
+        {
+            return std::future::ready(Err(ApiError::invalid_field(
+                name.replace('\0', ""),
+                "must not contain NUL characters",
+            )));
+        }
+        let de = serde_urlencoded::Deserializer::new(pairs);
         std::future::ready(
             serde_path_to_error::deserialize(de)
                 .map(QueryParams)

@@ -18,4 +18,5 @@ pub mod routes;
 pub mod seed;
 pub mod services;
 pub mod startup;
+pub mod strict_json;
 pub mod telemetry;

@@ -202,6 +202,15 @@ pub fn authorize_change_api_key(actor: &Actor, key: &ApiKey) -> Result<(), AuthE
     Ok(())
 }
 
+/// Whether a registration by `actor` into `org` is the self-service first
+/// one (no admin of the organization, nor a super admin, registers it): it
+/// may only create the organization's first user.
+pub fn registration_is_bootstrap(actor: Option<&Actor>, org: &Organization) -> bool {
+    !actor.is_some_and(|a| {
+        a.is_super_admin() || (a.has_at_least(Role::Admin) && *a.home_org_id() == org.id)
+    })
+}
+
 /// Whether a registration into `org`, which has `users_in_org` users, may
 /// happen, and with which role. `actor` is the caller, if it sent a
 /// credential.
@@ -227,9 +236,7 @@ pub fn authorize_registration(
     if !org.is_active {
         return Err(AuthError::OrganizationInactive);
     }
-    let privileged = actor.filter(|a| {
-        a.is_super_admin() || (a.has_at_least(Role::Admin) && *a.home_org_id() == org.id)
-    });
+    let privileged = actor.filter(|_| !registration_is_bootstrap(actor, org));
     if let Some(actor) = privileged {
         let role = requested.unwrap_or(Role::Agent);
         if !actor.role().may_grant(role) {

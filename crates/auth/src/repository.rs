@@ -42,6 +42,21 @@ pub trait UserRepository: Send + Sync {
     /// [`StorageError`] only.
     async fn find(&self, scope: &TenantScope, id: &UserId) -> Result<Option<User>, StorageError>;
 
+    /// Stores the first user of the scope's organization, only if it has no
+    /// user yet: the check and the insert are one transaction serialized on
+    /// the organization, so of simultaneous first registrations exactly one
+    /// succeeds.
+    ///
+    /// # Errors
+    /// MUST return [`AuthError::Forbidden`] when the organization already
+    /// has a user (nothing written); otherwise as [`UserRepository::insert`].
+    async fn insert_first(
+        &self,
+        scope: &TenantScope,
+        user: &User,
+        password_hash: &PasswordHash,
+    ) -> Result<(), AuthError>;
+
     /// The user with this id in this organization and its password hash.
     ///
     /// # Errors

@@ -12,7 +12,7 @@ use crate::{
     UserPatch, UserRepository, hash_secret,
     policy::{
         authorize_create_user, authorize_list_users, authorize_own_account, authorize_read_user,
-        authorize_registration, authorize_update_user,
+        authorize_registration, authorize_update_user, registration_is_bootstrap,
     },
 };
 
@@ -81,9 +81,9 @@ impl AuthService {
     /// credential this only works while the organization has no users; see
     /// [`authorize_registration`] for the roles.
     ///
-    /// Checking that the organization is empty and inserting are two
-    /// statements: two simultaneous first registrations may both succeed.
-    /// Both callers were entitled to it, so this is accepted.
+    /// A registration without an admin's credential may only create the
+    /// organization's first user; the repository re-checks that in the
+    /// insert's transaction, so of simultaneous ones exactly one succeeds.
     ///
     /// # Errors
     /// [`AuthError::OrganizationNotFound`], [`AuthError::OrganizationInactive`],
@@ -113,7 +113,13 @@ impl AuthService {
         let role = authorize_registration(actor, &org, users_in_org, cmd.role)?;
         let user = User { role, ..user };
         let hash = self.hasher.hash(&cmd.password).await?;
-        self.users.insert(&scope, &user, &hash).await?;
+        if registration_is_bootstrap(actor, &org) {
+            // "No users yet" checked again in the insert's own transaction:
+            // of simultaneous first registrations exactly one wins.
+            self.users.insert_first(&scope, &user, &hash).await?;
+        } else {
+            self.users.insert(&scope, &user, &hash).await?;
+        }
         tracing::info!(
             user_id = %user.id,
             org_id = %user.org_id,
@@ -412,6 +418,67 @@ impl AuthService {
                 "user role or status changed"
             );
         }
+        Ok(updated)
+    }
+
+    /// `PUT /users/{id}`: changes the given profile fields and, for one's
+    /// own account given the current password, the password, in one write.
+    /// Every check (authorization of each field, the current password, the
+    /// new one's hash) happens before anything is written, so a refused
+    /// request changes nothing. A password or role/status change revokes
+    /// the user's refresh tokens.
+    ///
+    /// # Errors
+    /// As [`AuthService::update_user`]; [`AuthError::Forbidden`] for another
+    /// user's password; [`AuthError::Invalid`] on `currentPassword` when it
+    /// is wrong.
+    #[tracing::instrument(skip_all, fields(org_id = %actor.org_id()))]
+    pub async fn update_account(
+        &self,
+        actor: &Actor,
+        id: &UserId,
+        update: UpdateUser,
+        password: Option<(&str, Password)>,
+    ) -> Result<User, AuthError> {
+        if password.is_none() {
+            return if update == UpdateUser::default() {
+                self.get_user(actor, id).await
+            } else {
+                self.update_user(actor, id, update).await
+            };
+        }
+        let scope = actor.scope();
+        let target = self
+            .users
+            .find(&scope, id)
+            .await?
+            .ok_or(AuthError::NotFound)?;
+        if update != UpdateUser::default() {
+            authorize_update_user(actor, &target, &update)?;
+        }
+        let mut patch = UserPatch::from(update);
+        if let Some((current, new)) = password {
+            if authorize_own_account(actor)? != *id {
+                return Err(AuthError::Forbidden(
+                    "a password can only be changed by its owner",
+                ));
+            }
+            let creds = self
+                .users
+                .find_credentials(&scope, id)
+                .await?
+                .ok_or(AuthError::NotFound)?;
+            if !self.hasher.verify(current, &creds.password_hash).await {
+                return Err(AuthError::invalid("currentPassword", "is incorrect"));
+            }
+            patch.password_hash = Some(self.hasher.hash(&new).await?);
+        }
+        let now = tenancy::now();
+        let updated = self.users.update(&scope, id, patch, now).await?;
+        // The password changed (or the role or status with it): every
+        // other sign-in of the user ends.
+        self.sessions.revoke_all_for_user(&scope, id, now).await?;
+        tracing::info!(user_id = %id, org_id = %actor.org_id(), "password changed");
         Ok(updated)
     }
 

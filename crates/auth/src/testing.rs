@@ -162,6 +162,21 @@ impl UserRepository for FakeUsers {
         Ok(self.find_credentials(scope, id).await?.map(|c| c.user))
     }
 
+    async fn insert_first(
+        &self,
+        scope: &TenantScope,
+        user: &User,
+        password_hash: &PasswordHash,
+    ) -> Result<(), AuthError> {
+        if lock(&self.0)
+            .iter()
+            .any(|c| c.user.org_id == *scope.org_id())
+        {
+            return Err(AuthError::Forbidden("the organization already has users"));
+        }
+        self.insert(scope, user, password_hash).await
+    }
+
     async fn find_credentials(
         &self,
         scope: &TenantScope,

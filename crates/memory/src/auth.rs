@@ -54,6 +54,27 @@ impl UserRepository for MemoryStore {
         Ok(())
     }
 
+    async fn insert_first(
+        &self,
+        scope: &TenantScope,
+        user: &User,
+        password_hash: &PasswordHash,
+    ) -> Result<(), AuthError> {
+        // One lock for the check and the insert: exactly one first user.
+        let mut state = self.state.lock().await;
+        let t = state.tenant_mut(scope);
+        if !t.users.is_empty() {
+            return Err(AuthError::Forbidden("the organization already has users"));
+        }
+        let mut user = user.clone();
+        user.org_id = scope.org_id().clone();
+        t.users.push(UserCredentials {
+            user,
+            password_hash: password_hash.as_str().to_owned(),
+        });
+        Ok(())
+    }
+
     async fn find(&self, scope: &TenantScope, id: &UserId) -> Result<Option<User>, StorageError> {
         Ok(self.find_credentials(scope, id).await?.map(|c| c.user))
     }

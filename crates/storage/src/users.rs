@@ -8,14 +8,17 @@ use auth::{
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    sea_query::Expr,
+    ColumnTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::{Expr, LockType},
 };
 use tenancy::{Email, OrgId, Page, PageRequest, Role, StorageError, TenantScope};
 
 use crate::{
     Database,
-    entity::users::{self, Column, Entity},
+    entity::{
+        organizations,
+        users::{self, Column, Entity},
+    },
     error::{corrupt, failed, storage, violates_unique},
     scope::Scoped,
     scope::fetch_page,
@@ -49,6 +52,62 @@ impl UserRepository for SeaOrmUserRepository {
             .exec_without_returning(self.db.connection())
             .await
             .map_err(taken_or_storage)?;
+        Ok(())
+    }
+
+    async fn insert_first(
+        &self,
+        scope: &TenantScope,
+        user: &User,
+        password_hash: &PasswordHash,
+    ) -> Result<(), AuthError> {
+        let org = Scoped::new(scope);
+        let txn = self
+            .db
+            .begin_write()
+            .await
+            .map_err(failed("users: insert_first"))?;
+        // The organization's row is the ordering point (FOR NO KEY UPDATE on
+        // PostgreSQL, which conflicts with itself but not with the foreign
+        // key checks of other inserts; SQLite's IMMEDIATE transaction
+        // serializes writers already).
+        let locked = organizations::Entity::find_by_id(org.org_id())
+            .select_only()
+            .column(organizations::Column::Id)
+            .lock(LockType::NoKeyUpdate)
+            .into_tuple::<String>()
+            .one(&txn)
+            .await
+            .map_err(failed("users: insert_first"));
+        let users = match locked {
+            Ok(_) => org
+                .find::<Entity>()
+                .count(&txn)
+                .await
+                .map_err(failed("users: insert_first")),
+            Err(e) => Err(e),
+        };
+        match users {
+            Ok(0) => {}
+            Ok(_) => {
+                let _ = txn.rollback().await;
+                return Err(AuthError::Forbidden(
+                    "this organization already has users; only its admins may register new ones",
+                ));
+            }
+            Err(e) => {
+                let _ = txn.rollback().await;
+                return Err(e.into());
+            }
+        }
+        let mut row = to_active(user);
+        row.org_id = Set(org.org_id().to_owned());
+        row.password_hash = Set(password_hash.as_str().to_owned());
+        if let Err(e) = Entity::insert(row).exec_without_returning(&txn).await {
+            let _ = txn.rollback().await;
+            return Err(taken_or_storage(e));
+        }
+        txn.commit().await.map_err(failed("users: insert_first"))?;
         Ok(())
     }
 

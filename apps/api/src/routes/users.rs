@@ -279,19 +279,15 @@ pub async fn update(
         .into_result(())
         .map_err(|e| ApiError::validation(&e))?;
 
-    if let (Some(new), Some(current)) = (password, body.current_password.as_deref()) {
-        if auth::policy::acting_user(&actor).as_ref() != Some(&id) {
-            return Err(ApiError::from(auth::AuthError::Forbidden(
-                "a password can only be changed by its owner",
-            )));
-        }
-        state.auth.change_own_password(&actor, current, new).await?;
-    }
-    let user = if change == UpdateUser::default() {
-        state.auth.get_user(&actor, &id).await?
-    } else {
-        state.auth.update_user(&actor, &id, change).await?
+    let password = match (password, body.current_password.as_deref()) {
+        (Some(new), Some(current)) => Some((current, new)),
+        _ => None,
     };
+    // One use case: every check before any write.
+    let user = state
+        .auth
+        .update_account(&actor, &id, change, password)
+        .await?;
     Ok(envelope::ok(UserDto::from(user)))
 }
 

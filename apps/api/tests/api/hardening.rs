@@ -227,3 +227,161 @@ async fn settings_cannot_grow_without_bound() {
     .await;
     assert!(stored["data"]["settings"].to_string().len() <= 16 * 1024);
 }
+
+#[tokio::test]
+async fn duplicate_keys_and_nul_characters_are_400s_naming_the_field_on_every_engine() {
+    let app = spawn_app().await;
+    let (_, admin) = app.org_with_admin("acme").await;
+    let raw = |method: Method, path: &str, body: &'static str| {
+        app.as_user(&admin.access_token, method, path)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    for (path, body, field) in [
+        (
+            "/organizations",
+            r#"{"name": "one-org", "name": "two-org"}"#,
+            "name",
+        ),
+        ("/leads", r#"{"name": "Jane\u0000Doe"}"#, "name"),
+        (
+            "/leads",
+            r#"{"name": "Jane", "fields": {"plan": "a\u0000"}}"#,
+            "fields.plan",
+        ),
+        (
+            "/agents",
+            r#"{"name": "Ann", "email": "ann@acme.test", "skills": ["fr\u0000"]}"#,
+            "skills[0]",
+        ),
+    ] {
+        let body = expect_status(
+            raw(Method::POST, path, body).await.unwrap(),
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+        assert_eq!(
+            body["error"]["details"][0]["field"], field,
+            "{path}: {body}"
+        );
+    }
+    let query = app
+        .as_user(&admin.access_token, Method::GET, "/leads?status=new%00")
+        .send()
+        .await
+        .unwrap();
+    let body = expect_status(query, StatusCode::BAD_REQUEST).await;
+    assert_eq!(body["error"]["details"][0]["field"], "status");
+    // Nothing was stored.
+    let leads = expect_status(
+        app.as_user(&admin.access_token, Method::GET, "/leads")
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(leads["pagination"]["total"], 0);
+}
+
+#[tokio::test]
+async fn a_refused_account_update_changes_nothing_not_even_the_password() {
+    let app = spawn_app().await;
+    let (_, admin) = app.org_with_admin("acme").await;
+    let me = admin.user["id"].as_str().unwrap().to_owned();
+    let path = format!("/users/{me}");
+    let email = admin.user["email"].as_str().unwrap().to_owned();
+    let org = admin.user["orgId"].as_str().unwrap().to_owned();
+    let new_password = "a-brand-new-password";
+
+    // Changing one's own role is forbidden: the password in the same request stays.
+    let forbidden = send(
+        &app,
+        &admin,
+        Method::PUT,
+        &path,
+        json!({"password": new_password, "currentPassword": crate::helpers::PASSWORD, "role": "agent"}),
+    )
+    .await;
+    expect_status(forbidden, StatusCode::FORBIDDEN).await;
+    // A wrong current password: the username in the same request stays.
+    let wrong = send(
+        &app,
+        &admin,
+        Method::PUT,
+        &path,
+        json!({"password": new_password, "currentPassword": "not-my-password", "username": "renamed"}),
+    )
+    .await;
+    let body = expect_status(wrong, StatusCode::BAD_REQUEST).await;
+    assert_eq!(body["error"]["details"][0]["field"], "currentPassword");
+
+    let still = app.login(&email, Some(&org)).await;
+    assert_eq!(still.user["username"], admin.user["username"]);
+    let refused = app
+        .anonymous(Method::POST, "/auth/login")
+        .json(&json!({"email": email, "password": new_password}))
+        .send()
+        .await
+        .unwrap();
+    expect_status(refused, StatusCode::UNAUTHORIZED).await;
+
+    // Allowed: both at once, in one write.
+    let ok = send(
+        &app,
+        &still,
+        Method::PUT,
+        &path,
+        json!({"password": new_password, "currentPassword": crate::helpers::PASSWORD, "username": "renamed"}),
+    )
+    .await;
+    let body = expect_status(ok, StatusCode::OK).await;
+    assert_eq!(body["data"]["username"], "renamed");
+    let signed_in = app
+        .anonymous(Method::POST, "/auth/login")
+        .json(&json!({"email": email, "password": new_password}))
+        .send()
+        .await
+        .unwrap();
+    expect_status(signed_in, StatusCode::OK).await;
+}
+
+#[tokio::test]
+async fn of_simultaneous_first_registrations_exactly_one_wins() {
+    let app = spawn_app().await;
+    let org = app.create_org("fresh-org").await;
+    let org_id = org["id"].as_str().unwrap().to_owned();
+    let attempts = (0..10).map(|i| {
+        app.anonymous(Method::POST, "/auth/register")
+            .json(&json!({
+                "username": format!("first{i}"),
+                "email": format!("first{i}@fresh.test"),
+                "password": crate::helpers::PASSWORD,
+                "orgId": org_id,
+            }))
+            .send()
+    });
+    let statuses: Vec<StatusCode> = futures::future::join_all(attempts)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().status())
+        .collect();
+    let won = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::CREATED)
+        .count();
+    assert_eq!(won, 1, "{statuses:?}");
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::CREATED || *s == StatusCode::FORBIDDEN),
+        "{statuses:?}"
+    );
+    let stats = expect_status(
+        app.get(&format!("/organizations/{org_id}/stats")).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(stats["data"]["stats"]["totalUsers"], 1, "{stats}");
+}
