@@ -34,7 +34,7 @@ def stable(m):
     kind, full = m.group(1), m.group(0)
     seen.setdefault(kind, {})
     return seen[kind].setdefault(full, f"{kind}_{len(seen[kind]) + 1}")
-out = re.sub(r"\b(org|usr|key|agt|pool|rule|lead|prop)_[0-9a-f]{32}\b", stable, raw)
+out = re.sub(r"\b(org|usr|key|agt|pool|rule|lead|prop|evt)_[0-9a-f]{32}\b", stable, raw)
 out = re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", "<time>", out)
 out = re.sub(r"eyJ[A-Za-z0-9_.-]+", "<jwt>", out)
 out = re.sub(r'"refreshToken":"[^"]+"', '"refreshToken":"<refresh token>"', out)

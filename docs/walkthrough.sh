@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's walkthrough, as a script: an organization, its first admin,
 # two agents, a pool and a rule, a lead routed to an agent, a manager who
-# rejects that proposal and approves the next one.
+# rejects that proposal, approves the next one, then assigns the lead by
+# hand; the lead's timeline.
 #
 # Run it against a server of yours (`cargo run --release` in another
 # terminal): `bash docs/walkthrough.sh [http://127.0.0.1:3000]`. It needs
@@ -79,7 +80,13 @@ NEXT=$(get data.proposal.id)
 api POST "/manager/proposals/$NEXT/approve" '{"note": "Bob speaks French"}'
 api GET "/leads/$LEAD"
 
-# 6. A platform admin deactivates, reactivates and deletes the organization.
+# 6. After the first proposal: a manager gives the lead to Ann by hand
+#    (`warnings` says when the engine would not have chosen her now), and
+#    the lead's timeline tells who did what, in order.
+api POST "/leads/$LEAD/assign" "{\"agentId\": \"$ANN\", \"note\": \"Ann is back\"}"
+api GET "/leads/$LEAD/timeline"
+
+# 7. A platform admin deactivates, reactivates and deletes the organization.
 AUTH="x-api-key: dev_key_123"
 api DELETE "/organizations/$ORG"
 api POST "/organizations/$ORG/activate"

@@ -5,7 +5,8 @@
 //! - every unique constraint and index leads with `org_id`, so one tenant's
 //!   rows are one index range and the tables can be distributed by it (the
 //!   only exceptions are the lookups that discover the organization: a user
-//!   by e-mail, a refresh token by hash, an API key by prefix);
+//!   by e-mail, a refresh token by hash, an API key by prefix, and the
+//!   scheduler's due timers);
 //! - a row that points at another tenant row does so through `(org_id, id)`,
 //!   so the database itself refuses a cross-tenant reference.
 
@@ -16,6 +17,7 @@ mod m20261129_000002_create_auth_tables;
 mod m20261129_000003_create_routing_tables;
 mod m20261207_000004_agents_user_in_org;
 mod m20261207_000005_create_events;
+mod m20261207_000006_lead_lifecycle;
 
 /// The default organization created by the first migration.
 pub const DEFAULT_ORG_ID: &str = "org_default_001";
@@ -33,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000003_create_routing_tables::Migration),
             Box::new(m20261207_000004_agents_user_in_org::Migration),
             Box::new(m20261207_000005_create_events::Migration),
+            Box::new(m20261207_000006_lead_lifecycle::Migration),
         ]
     }
 }

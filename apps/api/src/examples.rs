@@ -691,7 +691,7 @@ pub fn proposals_rejection_dto() -> Value {
                 {
                     "agentId": "agt_01946943b2a076b6896da1da72ff5d2a",
                     "eligible": false,
-                    "reason": "already rejected for this lead"
+                    "reason": "already had this lead"
                 },
                 {
                     "agentId": "agt_0194694434c2701ab28df6ecce4a2bbd",
@@ -984,4 +984,34 @@ pub fn audit_list_200() -> Value {
         "data": [audit_event_dto()],
         "pagination": {"limit": 1, "nextCursor": "evt_01955c5530a47e1e8d2f5b6c7a8b9c0d"}
     })
+}
+
+/// Example of `lifecycle.rs`.
+pub fn lifecycle_assigned_dto() -> Value {
+    let mut routed = leads_routed_lead_dto();
+    let agent = "agt_0194694434c2701ab28df6ecce4a2bbd";
+    routed["lead"]["status"] = json!("assigned");
+    routed["lead"]["assignedAgentId"] = json!(agent);
+    routed["lead"]["updatedAt"] = json!("2025-03-03T14:20:02.117204Z");
+    routed["proposal"] = json!({
+        "id": "prop_01955c5d1c4a7e21a1b3c5d7e9f1a3b5",
+        "leadId": "lead_01955c552f8a743bbbacfb3d0b1f9163",
+        "agentId": agent,
+        "status": "approved",
+        "method": "manual",
+        "poolId": null,
+        "ruleId": null,
+        "trace": [{"agentId": agent, "eligible": true, "reason": "selected: reassigned by user:usr_0193a5b2c4d17e8f9a0b1c2d3e4f5a70"}],
+        "createdAt": "2025-03-03T14:20:02.117204Z",
+        "decidedBy": "user:usr_0193a5b2c4d17e8f9a0b1c2d3e4f5a70",
+        "decidedAt": "2025-03-03T14:20:02.117204Z",
+        "note": "Knows the account"
+    });
+    routed["warnings"] = json!(["the agent is away"]);
+    routed
+}
+
+/// Example of `lifecycle.rs`.
+pub fn lifecycle_rerouted_dto() -> Value {
+    json!({"rerouted": 1, "leads": [leads_routed_lead_dto()]})
 }

@@ -15,6 +15,7 @@ pub mod openapi;
 pub mod password_pool;
 pub mod ratelimit;
 pub mod routes;
+pub mod scheduler;
 pub mod seed;
 pub mod services;
 pub mod startup;

@@ -8,8 +8,8 @@ use utoipa::{
 use crate::{
     error::ErrorEnvelope,
     routes::{
-        agents, api_keys, audit, auth, dashboard, health, leads, organizations, proposals, routing,
-        users,
+        agents, api_keys, audit, auth, dashboard, health, leads, lifecycle, organizations,
+        proposals, routing, users,
     },
 };
 
@@ -53,6 +53,7 @@ use crate::{
         agents::get,
         agents::update,
         agents::deactivate,
+        lifecycle::reroute_agent_leads,
         routing::list_pools,
         routing::create_pool,
         routing::get_pool,
@@ -68,6 +69,10 @@ use crate::{
         leads::create,
         leads::get,
         leads::update,
+        lifecycle::accept,
+        lifecycle::decline,
+        lifecycle::assign,
+        lifecycle::reroute,
         audit::timeline,
         proposals::list,
         proposals::get,

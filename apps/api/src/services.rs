@@ -19,10 +19,10 @@ use storage::{
     Database, SeaOrmAgentRepository, SeaOrmApiKeyRepository, SeaOrmEventRepository,
     SeaOrmLeadRepository, SeaOrmOrganizationRepository, SeaOrmPoolRepository,
     SeaOrmProposalRepository, SeaOrmReporting, SeaOrmRuleRepository, SeaOrmSessionRepository,
-    SeaOrmUnitOfWork, SeaOrmUserRepository,
+    SeaOrmTimerQueue, SeaOrmUnitOfWork, SeaOrmUserRepository,
 };
 
-use crate::{config::Settings, password_pool::BlockingHasher};
+use crate::{config::Settings, password_pool::BlockingHasher, scheduler::Scheduler};
 
 /// The `iss` claim of our access tokens.
 pub const TOKEN_ISSUER: &str = "lead-routing";
@@ -48,6 +48,8 @@ pub struct Services {
     pub leads: LeadService,
     /// The audit trail.
     pub audit: AuditService,
+    /// The SLA timers' scheduler.
+    pub scheduler: Scheduler,
 }
 
 /// Why the services could not be built.
@@ -86,6 +88,7 @@ impl Services {
                 Arc::new(SeaOrmRuleRepository::new(db.clone())),
                 uow.clone(),
             ),
+            scheduler: Scheduler::new(uow.clone(), Arc::new(SeaOrmTimerQueue::new(db.clone()))),
             leads: LeadService::new(LeadPorts {
                 uow,
                 leads: Arc::new(SeaOrmLeadRepository::new(db.clone())),

@@ -20,7 +20,7 @@ use tracing_actix_web::TracingLogger;
 pub use crate::services::{TOKEN_AUDIENCE, TOKEN_ISSUER};
 use crate::{
     admin, config::Settings, credentials, error::ApiError, extract::MAX_BODY_BYTES, observability,
-    openapi, ratelimit::LoginLimiter, routes, services::Services,
+    openapi, ratelimit::LoginLimiter, routes, scheduler::Scheduler, services::Services,
 };
 
 /// What every handler can reach: the [`Services`] of the composition root
@@ -67,6 +67,7 @@ impl AppState {
             routing,
             leads,
             audit,
+            scheduler: _,
         } = services;
         Self {
             db,
@@ -109,6 +110,7 @@ pub enum StartupError {
 pub struct Application {
     port: u16,
     server: Server,
+    scheduler: Scheduler,
 }
 
 impl std::fmt::Debug for Application {
@@ -150,7 +152,9 @@ impl Application {
             .unwrap_or_default();
         let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
         let keys = Services::token_keys(settings)?;
-        let state = web::Data::new(AppState::new(Services::new(db, keys), settings));
+        let services = Services::new(db, keys);
+        let scheduler = services.scheduler.clone();
+        let state = web::Data::new(AppState::new(services, settings));
         let cors_origins = settings.cors_origins.clone();
         let mut server = HttpServer::new(move || {
             // Innermost first: the last `wrap` sees the request first.
@@ -178,7 +182,11 @@ impl Application {
             .listen(listener)
             .map_err(|source| StartupError::Bind { addr, source })?
             .run();
-        Ok(Self { port, server })
+        Ok(Self {
+            port,
+            server,
+            scheduler,
+        })
     }
 
     /// The port the server listens on.
@@ -187,12 +195,16 @@ impl Application {
     }
 
     /// Serves until the process is asked to stop (SIGINT, SIGTERM), letting
-    /// in-flight requests finish.
+    /// in-flight requests finish; the SLA scheduler runs beside it.
     ///
     /// # Errors
     /// An I/O error of the server.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        // The SLA timers run exactly as long as the server.
+        let scheduler = tokio::spawn(self.scheduler.run());
+        let result = self.server.await;
+        scheduler.abort();
+        result
     }
 }
 

@@ -130,6 +130,54 @@ impl Lead {
         self.route(LeadStatus::Unrouted, None, Some(reason), now)
     }
 
+    /// Takes the lead back from its agent (or its pending proposal) to be
+    /// routed again: it is `new` again inside the routing transaction, and
+    /// the agent it had comes back.
+    ///
+    /// With `worked`, a contacted lead is taken back too (its agent is
+    /// leaving); a closed one never is.
+    ///
+    /// # Errors
+    /// [`TransitionError`] unless the lead is re-routable
+    /// ([`LeadStatus::is_reroutable`], or contacted with `worked`).
+    pub fn reopen(
+        &mut self,
+        now: DateTime<Utc>,
+        worked: bool,
+    ) -> Result<Option<AgentId>, TransitionError> {
+        let contacted = worked && self.status == LeadStatus::Contacted;
+        if !self.status.is_reroutable() && !contacted {
+            return Err(TransitionError {
+                from: self.status,
+                to: LeadStatus::New,
+            });
+        }
+        self.status = LeadStatus::New;
+        self.unrouted_reason = None;
+        self.updated_at = now;
+        Ok(self.agent_id.take())
+    }
+
+    /// Its agent accepted the lead.
+    ///
+    /// # Errors
+    /// [`TransitionError`] unless the lead is `assigned` (accepting twice is
+    /// not an error: an `accepted` lead stays so).
+    pub fn accept(&mut self, now: DateTime<Utc>) -> Result<(), TransitionError> {
+        match self.status {
+            LeadStatus::Accepted => Ok(()),
+            LeadStatus::Assigned => {
+                self.status = LeadStatus::Accepted;
+                self.updated_at = now;
+                Ok(())
+            }
+            from => Err(TransitionError {
+                from,
+                to: LeadStatus::Accepted,
+            }),
+        }
+    }
+
     fn route(
         &mut self,
         to: LeadStatus,

@@ -5,21 +5,25 @@ use std::{fmt, str::FromStr};
 /// Where a lead stands.
 ///
 /// ```text
-/// new ─┬─> proposed ─┬─> assigned ─> contacted ─┬─> won
-///      │             │       │                  └─> lost
-///      ├─> assigned  └─> unrouted    └──────────> won / lost
+/// new ─┬─> proposed ─┬─> assigned ─> accepted ─> contacted ─┬─> won
+///      │             │       │           │                  └─> lost
+///      ├─> assigned  └─> unrouted        └──────────────────> won / lost
 ///      └─> unrouted
 /// ```
-/// `proposed` waits for a manager; `unrouted` means no agent could take it
-/// (the reason is on the lead).
+/// `proposed` waits for a manager; `assigned` waits for its agent to accept
+/// (or decline); `unrouted` means no agent could take it (the reason is on
+/// the lead). Re-routing (a decline, an SLA, a manager) takes a `proposed`,
+/// `assigned`, `accepted` or `unrouted` lead back to the engine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum LeadStatus {
     /// Received, not routed yet (only inside the routing transaction).
     New,
     /// A proposal waits for review.
     Proposed,
-    /// Owned by an agent.
+    /// Owned by an agent, which has not accepted it yet.
     Assigned,
+    /// Its agent accepted it.
+    Accepted,
     /// No agent could take it; see the reason.
     Unrouted,
     /// The agent reached the prospect.
@@ -32,10 +36,11 @@ pub enum LeadStatus {
 
 impl LeadStatus {
     /// Every status.
-    pub const ALL: [LeadStatus; 7] = [
+    pub const ALL: [LeadStatus; 8] = [
         LeadStatus::New,
         LeadStatus::Proposed,
         LeadStatus::Assigned,
+        LeadStatus::Accepted,
         LeadStatus::Unrouted,
         LeadStatus::Contacted,
         LeadStatus::Won,
@@ -48,6 +53,7 @@ impl LeadStatus {
             LeadStatus::New => "new",
             LeadStatus::Proposed => "proposed",
             LeadStatus::Assigned => "assigned",
+            LeadStatus::Accepted => "accepted",
             LeadStatus::Unrouted => "unrouted",
             LeadStatus::Contacted => "contacted",
             LeadStatus::Won => "won",
@@ -57,16 +63,18 @@ impl LeadStatus {
 
     /// The statuses in which a lead occupies its agent ([`LeadStatus::is_open`]):
     /// what storage counts as an agent's open leads.
-    pub const OPEN: [LeadStatus; 3] = [
+    pub const OPEN: [LeadStatus; 4] = [
         LeadStatus::Proposed,
         LeadStatus::Assigned,
+        LeadStatus::Accepted,
         LeadStatus::Contacted,
     ];
 
     /// The statuses in which a lead is its agent's, not merely proposed
     /// ([`LeadStatus::is_owned`]).
-    pub const OWNED: [LeadStatus; 4] = [
+    pub const OWNED: [LeadStatus; 5] = [
         LeadStatus::Assigned,
+        LeadStatus::Accepted,
         LeadStatus::Contacted,
         LeadStatus::Won,
         LeadStatus::Lost,
@@ -92,18 +100,34 @@ impl LeadStatus {
         )
     }
 
+    /// Whether a manager or the engine may take the lead away from where it
+    /// is and route it again (a decline, an SLA, `reroute`, `assign`): a
+    /// lead not yet worked. A contacted or closed lead stays with its agent.
+    pub fn is_reroutable(self) -> bool {
+        matches!(
+            self,
+            LeadStatus::Proposed
+                | LeadStatus::Assigned
+                | LeadStatus::Accepted
+                | LeadStatus::Unrouted
+        )
+    }
+
     /// Whether an agent or manager may move a lead from `self` to `to` by
-    /// hand (`PUT /leads/{id}`): only forward along the agent's work.
-    /// Routing moves (`new`, `proposed`, `unrouted`) are the engine's.
+    /// hand (`PUT /leads/{id}`): only forward along the agent's work
+    /// (accepting it is a step of that work). Routing moves (`new`,
+    /// `proposed`, `unrouted`) are the engine's.
     ///
     /// # Errors
     /// [`TransitionError`] naming both statuses.
     pub fn manual_transition(self, to: LeadStatus) -> Result<(), TransitionError> {
-        use LeadStatus::{Assigned, Contacted, Lost, Won};
+        use LeadStatus::{Accepted, Assigned, Contacted, Lost, Won};
         let allowed = self == to
             || matches!(
                 (self, to),
-                (Assigned, Contacted | Won | Lost) | (Contacted, Won | Lost)
+                (Assigned, Accepted | Contacted | Won | Lost)
+                    | (Accepted, Contacted | Won | Lost)
+                    | (Contacted, Won | Lost)
             );
         if allowed {
             Ok(())
@@ -136,7 +160,9 @@ impl FromStr for LeadStatus {
         LeadStatus::ALL
             .into_iter()
             .find(|st| st.as_str() == s)
-            .ok_or("must be one of new, proposed, assigned, unrouted, contacted, won, lost")
+            .ok_or(
+                "must be one of new, proposed, assigned, accepted, unrouted, contacted, won, lost",
+            )
     }
 }
 
@@ -155,6 +181,8 @@ mod tests {
     #[test]
     fn work_moves_forward_only() {
         assert!(Assigned.manual_transition(Contacted).is_ok());
+        assert!(Assigned.manual_transition(Accepted).is_ok());
+        assert!(Accepted.manual_transition(Contacted).is_ok());
         assert!(Assigned.manual_transition(Won).is_ok());
         assert!(Contacted.manual_transition(Lost).is_ok());
         assert!(Won.manual_transition(Won).is_ok(), "idempotent");
@@ -166,6 +194,8 @@ mod tests {
             (Unrouted, Assigned),
             (New, Contacted),
             (Assigned, Proposed),
+            (Accepted, Assigned),
+            (Contacted, Accepted),
         ] {
             assert!(from.manual_transition(to).is_err(), "{from} -> {to}");
         }
@@ -182,6 +212,7 @@ mod tests {
     #[test]
     fn open_leads_hold_capacity() {
         assert!(Proposed.is_open() && Assigned.is_open() && Contacted.is_open());
+        assert!(Accepted.is_open() && Accepted.is_owned());
         assert!(!Won.is_open() && !Lost.is_open() && !Unrouted.is_open() && !New.is_open());
     }
 }

@@ -73,6 +73,7 @@ pub(crate) struct Tenant {
     pub(crate) api_keys: Vec<(auth::ApiKey, String)>,
     /// In the order they were appended (which is id order).
     pub(crate) events: Vec<events::Event>,
+    pub(crate) timers: Vec<proposal::Timer>,
 }
 
 impl Tenant {

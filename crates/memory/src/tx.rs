@@ -11,16 +11,16 @@ use std::collections::HashSet;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use events::NewEvent;
-use lead::{Lead, LeadId};
+use lead::{Lead, LeadId, LeadStatus};
 use proposal::{
-    Proposal, ProposalId, ProposalStatus,
+    DueTimer, Proposal, ProposalId, ProposalStatus, Timer, TimerId, TimerQueue,
     ports::{Inserted, RoutingTx, UnitOfWork},
 };
 use routing::{
     Candidate, DecisionReads, DecisionSource, PoolId, PoolSnapshot, PoolState, RoutingSettings,
     Rule,
 };
-use tenancy::{AgentId, StorageError, TenantScope};
+use tenancy::{AgentId, OrgId, StorageError, TenantScope};
 use tokio::sync::OwnedMutexGuard;
 
 use crate::{
@@ -217,15 +217,55 @@ impl RoutingTx for MemoryTx {
     async fn agents_proposed(
         &mut self,
         lead: &LeadId,
-        status: ProposalStatus,
+        status: Option<ProposalStatus>,
     ) -> Result<HashSet<AgentId>, StorageError> {
         Ok(self
             .work
             .proposals
             .iter()
-            .filter(|p| &p.lead_id == lead && p.status == status)
+            .filter(|p| &p.lead_id == lead && status.is_none_or(|s| p.status == s))
             .map(|p| p.agent_id.clone())
             .collect())
+    }
+
+    async fn leads_held_by(
+        &mut self,
+        agent: &AgentId,
+        statuses: &[LeadStatus],
+        limit: u64,
+    ) -> Result<Vec<LeadId>, StorageError> {
+        let mut held: Vec<&Lead> = self
+            .work
+            .leads
+            .iter()
+            .filter(|l| l.agent_id.as_ref() == Some(agent) && statuses.contains(&l.status))
+            .collect();
+        held.sort_by(|a, b| (a.created_at, a.id.as_str()).cmp(&(b.created_at, b.id.as_str())));
+        Ok(held
+            .into_iter()
+            .take(usize::try_from(limit).unwrap_or(usize::MAX))
+            .map(|l| l.id.clone())
+            .collect())
+    }
+
+    async fn arm_timer(&mut self, timer: &Timer) -> Result<(), StorageError> {
+        self.work.timers.push(timer.clone());
+        Ok(())
+    }
+
+    async fn disarm_timers(&mut self, lead: &LeadId) -> Result<(), StorageError> {
+        self.work.timers.retain(|t| &t.lead_id != lead);
+        Ok(())
+    }
+
+    async fn timer(&mut self, id: &TimerId) -> Result<Option<Timer>, StorageError> {
+        Ok(self.work.timers.iter().find(|t| &t.id == id).cloned())
+    }
+
+    async fn take_timer(&mut self, id: &TimerId) -> Result<bool, StorageError> {
+        let before = self.work.timers.len();
+        self.work.timers.retain(|t| &t.id != id);
+        Ok(self.work.timers.len() < before)
     }
 
     async fn count_assignment(
@@ -317,4 +357,36 @@ pub(crate) fn latest(t: &Tenant, lead: &LeadId) -> Option<Proposal> {
         .filter(|p| &p.lead_id == lead)
         .max_by(|a, b| (a.created_at, a.id.as_str()).cmp(&(b.created_at, b.id.as_str())))
         .cloned()
+}
+
+#[async_trait]
+impl TimerQueue for MemoryStore {
+    async fn due(&self, now: DateTime<Utc>, limit: u64) -> Result<Vec<DueTimer>, StorageError> {
+        let state = self.state.lock().await;
+        let mut due: Vec<(DateTime<Utc>, DueTimer)> = state
+            .tenants
+            .iter()
+            .flat_map(|(org, tenant)| {
+                tenant
+                    .timers
+                    .iter()
+                    .filter(|t| t.due_at <= now)
+                    .filter_map(move |t| {
+                        Some((
+                            t.due_at,
+                            DueTimer {
+                                org_id: OrgId::parse(org)?,
+                                id: t.id.clone(),
+                            },
+                        ))
+                    })
+            })
+            .collect();
+        due.sort_by(|a, b| (a.0, a.1.id.as_str()).cmp(&(b.0, b.1.id.as_str())));
+        Ok(due
+            .into_iter()
+            .take(usize::try_from(limit).unwrap_or(usize::MAX))
+            .map(|(_, d)| d)
+            .collect())
+    }
 }

@@ -421,3 +421,122 @@ async fn the_dashboard_counts_what_the_organization_has() {
     assert_eq!((d.agents, d.leads, d.proposals), (1, 2, 2));
     assert_eq!(d.organization.name.as_str(), "acme");
 }
+
+/// Fires what is due at `at` (the scheduler's pass, with the clock given).
+async fn fire_at(w: &World, at: chrono::DateTime<chrono::Utc>) -> proposal::workflow::FiredCount {
+    proposal::workflow::fire_due(w.store.as_ref(), w.store.as_ref(), at)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_unreviewed_lead_walks_through_every_agent_once_then_breaches_its_sla() {
+    let w = World::new();
+    let m = w.org("acme", json!({"reviewSlaSeconds": 60})).await;
+    let agents = [
+        w.agent(&m, "a", |_| {}).await,
+        w.agent(&m, "b", |_| {}).await,
+        w.agent(&m, "c", |_| {}).await,
+    ];
+    w.pool_for_all(&m, &[&agents[0], &agents[1], &agents[2]])
+        .await;
+    let routed = w.lead(&m, NewLeadInput::default()).await;
+    let start = tenancy::now();
+    // Not yet due: nothing fires.
+    assert_eq!(fire_at(&w, start).await.rerouted, 0);
+    let mut seen = vec![agent_of(&routed).unwrap().clone()];
+    for step in 1..=3 {
+        let fired = fire_at(&w, start + chrono::TimeDelta::seconds(61 * step)).await;
+        assert_eq!(fired.rerouted, 1, "step {step}");
+        let (lead, latest) = w.leads.get_lead(&m, &routed.lead.id).await.unwrap();
+        if step < 3 {
+            assert_eq!(lead.status, LeadStatus::Proposed);
+            let next = latest.unwrap().agent_id;
+            assert!(!seen.contains(&next), "{next} again");
+            seen.push(next);
+        } else {
+            assert_eq!(lead.status, LeadStatus::Unrouted);
+        }
+    }
+    // Nothing left to fire.
+    let later = start + chrono::TimeDelta::days(1);
+    assert_eq!(fire_at(&w, later).await, Default::default());
+    let events = w.leads.timeline(&m, &routed.lead.id).await.unwrap();
+    let count = |k: &str| events.iter().filter(|e| e.kind == k).count();
+    assert_eq!(count("proposal.expired"), 3);
+    assert_eq!(count("lead.sla_breached"), 1);
+    assert_eq!(events.last().unwrap().kind, "lead.sla_breached");
+    // What the expired proposals took was given back.
+    for agent in &agents {
+        assert_eq!(w.open_leads(&m, agent).await, (0, 0), "{}", agent.name);
+    }
+}
+
+#[tokio::test]
+async fn a_reviewed_proposal_has_no_timer_and_a_timer_fires_once() {
+    let w = World::new();
+    let m = w.org("acme", json!({"reviewSlaSeconds": 1})).await;
+    let (a, b) = (
+        w.agent(&m, "a", |_| {}).await,
+        w.agent(&m, "b", |_| {}).await,
+    );
+    w.pool_for_all(&m, &[&a, &b]).await;
+    let reviewed = w.lead(&m, NewLeadInput::default()).await;
+    w.leads
+        .approve(&m, &reviewed.proposal.unwrap().id, None)
+        .await
+        .unwrap();
+    let waiting = w.lead(&m, NewLeadInput::default()).await;
+    let later = tenancy::now() + chrono::TimeDelta::seconds(5);
+    let due = proposal::TimerQueue::due(w.store.as_ref(), later, 10)
+        .await
+        .unwrap();
+    assert_eq!(due.len(), 1, "only the pending proposal waits");
+    let scope = tenancy::TenantScope::system(m.org_id().clone());
+    let first = proposal::workflow::fire_timer(w.store.as_ref(), &scope, &due[0].id, later)
+        .await
+        .unwrap();
+    assert!(matches!(first, proposal::workflow::Fired::Rerouted(_)));
+    let second = proposal::workflow::fire_timer(w.store.as_ref(), &scope, &due[0].id, later)
+        .await
+        .unwrap();
+    assert_eq!(second, proposal::workflow::Fired::Gone);
+    let (lead, _) = w.leads.get_lead(&m, &waiting.lead.id).await.unwrap();
+    assert_eq!(lead.status, LeadStatus::Proposed);
+}
+
+#[tokio::test]
+async fn a_decline_and_a_manual_reroute_never_go_back_to_an_earlier_agent() {
+    let w = World::new();
+    let m = w.org("acme", json!({"allowAutoRouting": true})).await;
+    let agents = [
+        w.agent(&m, "a", |i| i.user_id = Some(Some("usr_a".into())))
+            .await,
+        w.agent(&m, "b", |_| {}).await,
+        w.agent(&m, "c", |_| {}).await,
+    ];
+    w.pool_for_all(&m, &[&agents[0], &agents[1], &agents[2]])
+        .await;
+    let routed = w.lead(&m, NewLeadInput::default()).await;
+    assert_eq!(routed.lead.assigned_agent_id(), Some(&agents[0].id));
+    let rep = Actor::new(
+        m.org_id().clone(),
+        Principal::User("usr_a".into()),
+        Role::Agent,
+    );
+    let declined = w.leads.decline(&rep, &routed.lead.id, None).await.unwrap();
+    assert_eq!(declined.lead.assigned_agent_id(), Some(&agents[1].id));
+    // The rep no longer holds it: neither accept nor decline.
+    assert!(matches!(
+        w.leads.accept(&rep, &routed.lead.id).await,
+        Err(RoutingError::NotFound("lead"))
+    ));
+    let again = w.leads.reroute(&m, &routed.lead.id, None).await.unwrap();
+    assert_eq!(again.lead.assigned_agent_id(), Some(&agents[2].id));
+    let last = w.leads.reroute(&m, &routed.lead.id, None).await.unwrap();
+    assert_eq!(last.lead.status, LeadStatus::Unrouted);
+    assert!(last.proposal.is_none());
+    for agent in &agents {
+        assert_eq!(w.open_leads(&m, agent).await.0, 0, "{}", agent.name);
+    }
+}

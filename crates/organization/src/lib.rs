@@ -43,5 +43,8 @@ pub use model::{
 };
 pub use repository::OrganizationRepository;
 pub use service::OrganizationService;
-pub use settings::{MAX_SETTINGS_BYTES, MAX_SETTINGS_KEY_CHARS, MAX_SETTINGS_KEYS, Settings};
+pub use settings::{
+    DEFAULT_MAX_REROUTES, MAX_REROUTES_LIMIT, MAX_SETTINGS_BYTES, MAX_SETTINGS_KEY_CHARS,
+    MAX_SETTINGS_KEYS, MAX_SLA_SECONDS, Settings,
+};
 pub use values::{DisplayName, ExternalRef, OrgName, Phone, Tier};

@@ -15,6 +15,9 @@ use tenancy::{FieldError, ValidationErrors};
 /// | `defaultPoolId` | string: the pool of leads no rule matches |
 /// | `fallbackAgentId` | string: who gets a lead no pool member can take |
 /// | `stickyByDomain` | boolean: a lead goes first to the owner of earlier leads of its e-mail domain |
+/// | `reviewSlaSeconds` | integer 1 to 2,592,000 (30 days) or null: a pending proposal not reviewed in time expires and the lead is routed again |
+/// | `acceptSlaSeconds` | integer 1 to 2,592,000 or null: an assigned lead its agent has not accepted in time is routed again |
+/// | `maxReroutes` | integer 0 to 100 (default 3): how many times one lead is routed again by SLAs and declines |
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Settings(Map<String, Value>);
 
@@ -27,6 +30,13 @@ pub const MAX_SETTINGS_KEY_CHARS: usize = 64;
 
 /// The largest `maxAgents` accepted.
 const MAX_AGENTS_LIMIT: u64 = 1_000_000;
+
+/// The longest SLA: 30 days, in seconds.
+pub const MAX_SLA_SECONDS: u64 = 30 * 24 * 3600;
+/// The most re-routes `maxReroutes` may allow.
+pub const MAX_REROUTES_LIMIT: u64 = 100;
+/// Re-routes of one lead when `maxReroutes` is not set.
+pub const DEFAULT_MAX_REROUTES: u32 = 3;
 
 impl Settings {
     /// Validates a JSON value as settings.
@@ -78,6 +88,28 @@ impl Settings {
             errors.push(FieldError::new(
                 "settings.maxAgents",
                 format!("must be an integer between 1 and {MAX_AGENTS_LIMIT}"),
+            ));
+        }
+        for key in ["reviewSlaSeconds", "acceptSlaSeconds"] {
+            let valid = |v: &Value| {
+                v.is_null()
+                    || v.as_u64()
+                        .is_some_and(|n| (1..=MAX_SLA_SECONDS).contains(&n))
+            };
+            if map.get(key).is_some_and(|v| !valid(v)) {
+                errors.push(FieldError::new(
+                    format!("settings.{key}"),
+                    format!("must be null (off) or a whole number of seconds between 1 and {MAX_SLA_SECONDS}"),
+                ));
+            }
+        }
+        if map
+            .get("maxReroutes")
+            .is_some_and(|v| v.as_u64().is_none_or(|n| n > MAX_REROUTES_LIMIT))
+        {
+            errors.push(FieldError::new(
+                "settings.maxReroutes",
+                format!("must be an integer between 0 and {MAX_REROUTES_LIMIT}"),
             ));
         }
         errors.into_result(Self(map))
@@ -141,6 +173,35 @@ impl Settings {
     /// The most agents allowed, if limited.
     pub fn max_agents(&self) -> Option<u64> {
         self.0.get("maxAgents").and_then(Value::as_u64)
+    }
+
+    /// How long a pending proposal may wait for review, in seconds (`None`:
+    /// no limit).
+    pub fn review_sla_seconds(&self) -> Option<u32> {
+        self.seconds("reviewSlaSeconds")
+    }
+
+    /// How long an assigned lead may wait for its agent to accept, in
+    /// seconds (`None`: no limit).
+    pub fn accept_sla_seconds(&self) -> Option<u32> {
+        self.seconds("acceptSlaSeconds")
+    }
+
+    /// How many times one lead may be routed again by SLAs and declines.
+    pub fn max_reroutes(&self) -> u32 {
+        self.0
+            .get("maxReroutes")
+            .and_then(Value::as_u64)
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or(DEFAULT_MAX_REROUTES)
+    }
+
+    fn seconds(&self, key: &str) -> Option<u32> {
+        self.0
+            .get(key)
+            .and_then(Value::as_u64)
+            .and_then(|n| u32::try_from(n).ok())
+            .filter(|n| *n > 0)
     }
 
     /// The settings as a JSON object.
@@ -239,6 +300,30 @@ mod tests {
         for bad in [json!(-1), json!(2.5), json!("10"), json!(null)] {
             assert!(Settings::parse(json!({"maxAgents": bad})).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn slas_are_seconds_within_thirty_days_or_off() {
+        let s = Settings::parse(
+            json!({"reviewSlaSeconds": 1, "acceptSlaSeconds": null, "maxReroutes": 0}),
+        )
+        .unwrap();
+        assert_eq!(s.review_sla_seconds(), Some(1));
+        assert_eq!(s.accept_sla_seconds(), None);
+        assert_eq!(s.max_reroutes(), 0);
+        assert_eq!(Settings::default().max_reroutes(), DEFAULT_MAX_REROUTES);
+        for bad in [
+            json!(0),
+            json!(-5),
+            json!(1.5),
+            json!("60"),
+            json!(MAX_SLA_SECONDS + 1),
+        ] {
+            let e = Settings::parse(json!({"reviewSlaSeconds": bad})).unwrap_err();
+            assert_eq!(fields(&e), ["settings.reviewSlaSeconds"], "{bad}");
+        }
+        let e = Settings::parse(json!({"maxReroutes": 101})).unwrap_err();
+        assert_eq!(fields(&e), ["settings.maxReroutes"]);
     }
 
     #[test]

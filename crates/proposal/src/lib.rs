@@ -8,6 +8,9 @@
 //!   decision, approve, reject and route again, reassign, written once over
 //!   the [`ports::RoutingTx`] unit of work that storage adapters implement
 //!   with queries only.
+//! - [`Timer`]: the SLA waits (review, accept) the workflow arms in the
+//!   transaction that starts them, and a scheduler fires through
+//!   [`TimerQueue`] and [`workflow::fire_timer`].
 //! - [`LeadService`]: the use cases the API calls (leads, proposals, the
 //!   dashboard), checked against [`routing::policy`].
 //!
@@ -25,9 +28,11 @@
 mod model;
 pub mod ports;
 mod service;
+mod timer;
 pub mod workflow;
 
 pub use model::{AlreadyDecided, Proposal, ProposalId, ProposalStatus, SYSTEM};
 pub use ports::{ProposalFilter, ProposalRepository, Reporting, RoutingTx, UnitOfWork};
 pub use service::{Dashboard, LeadPorts, LeadService};
+pub use timer::{DueTimer, Timer, TimerId, TimerKind, TimerQueue};
 pub use workflow::Routed;

@@ -20,17 +20,22 @@ pub enum ProposalStatus {
     Approved,
     /// Refused; the lead was re-routed or reassigned.
     Rejected,
-    /// Replaced by a later decision before review.
+    /// Replaced by a later decision before review (a manager assigned or
+    /// re-routed the lead).
     Superseded,
+    /// Not reviewed within the organization's `reviewSlaSeconds`; the lead
+    /// was routed again.
+    Expired,
 }
 
 impl ProposalStatus {
     /// Every status.
-    pub const ALL: [ProposalStatus; 4] = [
+    pub const ALL: [ProposalStatus; 5] = [
         ProposalStatus::Pending,
         ProposalStatus::Approved,
         ProposalStatus::Rejected,
         ProposalStatus::Superseded,
+        ProposalStatus::Expired,
     ];
 
     /// The wire name.
@@ -40,6 +45,7 @@ impl ProposalStatus {
             ProposalStatus::Approved => "approved",
             ProposalStatus::Rejected => "rejected",
             ProposalStatus::Superseded => "superseded",
+            ProposalStatus::Expired => "expired",
         }
     }
 
@@ -51,7 +57,7 @@ impl ProposalStatus {
         Self::ALL
             .into_iter()
             .find(|status| status.as_str() == s)
-            .ok_or("must be one of pending, approved, rejected, superseded")
+            .ok_or("must be one of pending, approved, rejected, superseded, expired")
     }
 }
 

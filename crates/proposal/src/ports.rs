@@ -20,7 +20,7 @@ use lead::{Lead, LeadId};
 use routing::{DayWindow, DecisionReads, LeadActivity, PoolId};
 use tenancy::{AgentId, Page, PageRequest, StorageError, TenantScope};
 
-use crate::{Proposal, ProposalId, ProposalStatus};
+use crate::{Proposal, ProposalId, ProposalStatus, Timer, TimerId};
 
 /// Which proposals a list returns.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -186,15 +186,53 @@ pub trait RoutingTx: DecisionReads {
     /// [`StorageError`] only.
     async fn update_review(&mut self, proposal: &Proposal) -> Result<(), StorageError>;
 
-    /// Every agent with a proposal in `status` for the lead.
+    /// Every agent with a proposal for the lead (in `status`, or in any
+    /// status with `None`): who has had it.
     ///
     /// # Errors
     /// [`StorageError`] only.
     async fn agents_proposed(
         &mut self,
         lead: &LeadId,
-        status: ProposalStatus,
+        status: Option<ProposalStatus>,
     ) -> Result<HashSet<AgentId>, StorageError>;
+
+    /// The organization's leads `agent` holds in one of `statuses`, oldest
+    /// first, at most `limit`.
+    ///
+    /// # Errors
+    /// [`StorageError`] only.
+    async fn leads_held_by(
+        &mut self,
+        agent: &AgentId,
+        statuses: &[lead::LeadStatus],
+        limit: u64,
+    ) -> Result<Vec<LeadId>, StorageError>;
+
+    /// Stores a timer.
+    ///
+    /// # Errors
+    /// [`StorageError`] only.
+    async fn arm_timer(&mut self, timer: &Timer) -> Result<(), StorageError>;
+
+    /// Removes every timer of the lead (its wait ended).
+    ///
+    /// # Errors
+    /// [`StorageError`] only.
+    async fn disarm_timers(&mut self, lead: &LeadId) -> Result<(), StorageError>;
+
+    /// The timer, unlocked (the lead's lock orders concurrent firings).
+    ///
+    /// # Errors
+    /// [`StorageError`] only.
+    async fn timer(&mut self, id: &TimerId) -> Result<Option<Timer>, StorageError>;
+
+    /// Removes the timer: `true` when this transaction removed it, `false`
+    /// when it was gone (fired or disarmed by another transaction).
+    ///
+    /// # Errors
+    /// [`StorageError`] only.
+    async fn take_timer(&mut self, id: &TimerId) -> Result<bool, StorageError>;
 
     /// Counts one lead for the agent on its local `day` (the count starts
     /// over on a new day) and records `now` as its last assignment, in one

@@ -17,7 +17,7 @@ use tenancy::{Actor, AgentId, Page, PageRequest, Principal};
 use crate::{
     Proposal, ProposalId,
     ports::{ProposalFilter, ProposalRepository, Reporting, UnitOfWork},
-    workflow::{self, Routed},
+    workflow::{self, Assigned, RerouteSummary, Routed},
 };
 
 /// The dashboard numbers of an organization.
@@ -298,6 +298,138 @@ impl LeadService {
             &decided_by(actor),
             note,
             reassign_to.as_ref(),
+            tenancy::now(),
+        )
+        .await
+    }
+
+    /// The agent record of an agent-role caller acting on its own lead.
+    async fn own_agent_for(&self, actor: &Actor, id: &LeadId) -> Result<AgentId, RoutingError> {
+        let me = self.own_agent(actor).await?;
+        let lead = self.visible_lead(actor, id).await?;
+        match me {
+            Some(me) if lead.assigned_agent_id() == Some(&me) => Ok(me),
+            _ => Err(RoutingError::Forbidden(
+                "only the agent the lead is assigned to may accept or decline it",
+            )),
+        }
+    }
+
+    /// The assigned agent accepts its lead (the user linked to the agent
+    /// record; managers assign instead).
+    ///
+    /// # Errors
+    /// [`RoutingError::NotFound`] for a lead the caller may not read;
+    /// [`RoutingError::Forbidden`] for anyone but its agent;
+    /// [`RoutingError::InvalidTransition`] unless assigned or accepted.
+    pub async fn accept(&self, actor: &Actor, id: &LeadId) -> Result<Lead, RoutingError> {
+        let me = self.own_agent_for(actor, id).await?;
+        workflow::accept(
+            self.ports.uow.as_ref(),
+            &actor.scope(),
+            id,
+            &me,
+            tenancy::now(),
+        )
+        .await
+    }
+
+    /// The assigned agent declines its lead: it is routed again at once.
+    ///
+    /// # Errors
+    /// As [`LeadService::accept`].
+    pub async fn decline(
+        &self,
+        actor: &Actor,
+        id: &LeadId,
+        note: Option<String>,
+    ) -> Result<Routed, RoutingError> {
+        let me = self.own_agent_for(actor, id).await?;
+        workflow::decline(
+            self.ports.uow.as_ref(),
+            &actor.scope(),
+            id,
+            &me,
+            note,
+            tenancy::now(),
+        )
+        .await
+    }
+
+    /// Gives a lead to an agent by hand (managers).
+    ///
+    /// # Errors
+    /// [`RoutingError::Forbidden`], [`RoutingError::NotFound`],
+    /// [`RoutingError::Invalid`] for `agentId`,
+    /// [`RoutingError::InvalidTransition`].
+    pub async fn assign(
+        &self,
+        actor: &Actor,
+        id: &LeadId,
+        agent: &AgentId,
+        note: Option<String>,
+    ) -> Result<Assigned, RoutingError> {
+        require_manager(actor)?;
+        workflow::assign(
+            self.ports.uow.as_ref(),
+            &actor.scope(),
+            id,
+            agent,
+            &decided_by(actor),
+            note,
+            tenancy::now(),
+        )
+        .await
+    }
+
+    /// Sends a lead back to the engine, never to an agent who had it
+    /// (managers).
+    ///
+    /// # Errors
+    /// [`RoutingError::Forbidden`], [`RoutingError::NotFound`],
+    /// [`RoutingError::InvalidTransition`].
+    pub async fn reroute(
+        &self,
+        actor: &Actor,
+        id: &LeadId,
+        note: Option<String>,
+    ) -> Result<Routed, RoutingError> {
+        require_manager(actor)?;
+        workflow::reroute(
+            self.ports.uow.as_ref(),
+            &actor.scope(),
+            id,
+            &decided_by(actor),
+            note,
+            tenancy::now(),
+        )
+        .await
+    }
+
+    /// Sends every open lead of an agent back to the engine, each in its
+    /// own transaction (managers): the agent is leaving.
+    ///
+    /// # Errors
+    /// [`RoutingError::Forbidden`], [`RoutingError::NotFound`] for an agent
+    /// of another organization.
+    pub async fn reroute_agent_leads(
+        &self,
+        actor: &Actor,
+        agent: &AgentId,
+        note: Option<String>,
+    ) -> Result<RerouteSummary, RoutingError> {
+        require_manager(actor)?;
+        self.ports
+            .agents
+            .find(&actor.scope(), agent, tenancy::now())
+            .await?
+            .ok_or(RoutingError::NotFound("agent"))?;
+        workflow::reroute_agent_leads(
+            self.ports.uow.as_ref(),
+            &actor.scope(),
+            agent,
+            &decided_by(actor),
+            note,
             tenancy::now(),
         )
         .await

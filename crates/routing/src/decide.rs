@@ -145,7 +145,7 @@ pub fn over_caps(c: &Candidate) -> bool {
 /// chosen agent is still under its capacity and daily cap under its own row
 /// lock, planning again without it when it is full after all.
 ///
-/// `excluded` agents are never chosen (already rejected for this lead).
+/// `excluded` agents are never chosen (already had this lead).
 ///
 /// # Errors
 /// [`StorageError`] only.

@@ -7,7 +7,7 @@
 //!    to write back.
 //!
 //! Eligibility, in the order checked (the first failure is the reason):
-//! not already rejected for this lead, active, `available`, holding the rule's
+//! that has not had this lead yet, active, `available`, holding the rule's
 //! required skills, inside its working hours, under capacity (open leads,
 //! pending proposals included), under its daily cap.
 
@@ -74,7 +74,8 @@ pub struct PlanInput<'a> {
     pub sticky: Option<&'a Candidate>,
     /// The organization's fallback agent, if set and existing.
     pub fallback: Option<&'a Candidate>,
-    /// Agents already rejected for this lead: never proposed again.
+    /// Agents that already had this lead (proposed or assigned): never
+    /// proposed again.
     pub excluded: &'a HashSet<AgentId>,
     /// The time of the decision.
     pub now: DateTime<Utc>,
@@ -125,7 +126,7 @@ pub fn ineligibility(
     let agent = &candidate.agent;
     let load = &candidate.load;
     if excluded.contains(&agent.id) {
-        return Some("already rejected for this lead".into());
+        return Some("already had this lead".into());
     }
     if !agent.is_active {
         return Some("deactivated".into());
@@ -286,7 +287,7 @@ fn fallback_or_unrouted(
 ) -> Plan {
     if let Some(fb) = input.fallback {
         let refused = if input.excluded.contains(&fb.agent.id) {
-            Some("already rejected for this lead")
+            Some("already had this lead")
         } else if !fb.agent.is_active {
             Some("deactivated")
         } else {

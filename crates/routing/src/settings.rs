@@ -6,7 +6,7 @@ use tenancy::AgentId;
 use crate::PoolId;
 
 /// Routing policy read from the organization's settings.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RoutingSettings {
     /// Approve proposals at once (`allowAutoRouting`).
     pub auto_approve: bool,
@@ -16,6 +16,15 @@ pub struct RoutingSettings {
     pub fallback_agent_id: Option<AgentId>,
     /// Send a lead to the owner of earlier leads of its e-mail domain (`stickyByDomain`).
     pub sticky_by_domain: bool,
+    /// Seconds a pending proposal waits for review before it expires
+    /// (`reviewSlaSeconds`; `None`: forever).
+    pub review_sla_seconds: Option<u32>,
+    /// Seconds an assigned lead waits for its agent to accept before it is
+    /// routed again (`acceptSlaSeconds`; `None`: forever).
+    pub accept_sla_seconds: Option<u32>,
+    /// How many times one lead may be routed again by SLAs and declines
+    /// (`maxReroutes`).
+    pub max_reroutes: u32,
 }
 
 impl From<&Settings> for RoutingSettings {
@@ -30,6 +39,15 @@ impl From<&Settings> for RoutingSettings {
                 .get("stickyByDomain")
                 .and_then(|v| v.as_bool())
                 .unwrap_or(false),
+            review_sla_seconds: s.review_sla_seconds(),
+            accept_sla_seconds: s.accept_sla_seconds(),
+            max_reroutes: s.max_reroutes(),
         }
+    }
+}
+
+impl Default for RoutingSettings {
+    fn default() -> Self {
+        Self::from(&Settings::default())
     }
 }

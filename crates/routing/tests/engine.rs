@@ -415,7 +415,7 @@ fn each_eligibility_check_speaks_only_when_every_earlier_one_passes() {
 
     assert_eq!(
         check(&c, &excluded).as_deref(),
-        Some("already rejected for this lead")
+        Some("already had this lead")
     );
     excluded.clear();
     assert_eq!(check(&c, &excluded).as_deref(), Some("deactivated"));
@@ -453,7 +453,7 @@ fn an_agent_already_rejected_for_this_lead_is_excluded_even_when_otherwise_perfe
     let excluded = HashSet::from([agent_id("a")]);
     assert_eq!(
         ineligibility(&c, &[], &excluded, now()).as_deref(),
-        Some("already rejected for this lead")
+        Some("already had this lead")
     );
     // Excluding someone else changes nothing.
     let others = HashSet::from([agent_id("b")]);
@@ -713,7 +713,7 @@ fn the_plan_uses_the_same_eligibility_for_every_member() {
     assert_eq!(reason(&p, "b"), "away");
     assert_eq!(reason(&p, "c"), "paused");
     assert_eq!(reason(&p, "d"), "missing skills: spanish");
-    assert_eq!(reason(&p, "i"), "already rejected for this lead");
+    assert_eq!(reason(&p, "i"), "already had this lead");
 }
 
 // ------------------------------------------------------------------ rules --
@@ -1507,7 +1507,7 @@ fn a_sticky_owner_at_capacity_or_already_rejected_does_not_get_the_lead() {
     assert_eq!(winner(&p), "agt_a");
     assert_eq!(
         reason(&p, "owner"),
-        "owns earlier leads from acme.com, but already rejected for this lead"
+        "owns earlier leads from acme.com, but already had this lead"
     );
 }
 
@@ -1678,7 +1678,7 @@ fn a_fallback_agent_already_rejected_for_this_lead_is_not_proposed_again() {
     assert_eq!(p.choice, None);
     assert_eq!(
         reason(&p, "fb"),
-        "fallback agent, but already rejected for this lead"
+        "fallback agent, but already had this lead"
     );
     assert_eq!(
         p.unrouted_reason.as_deref(),

@@ -19,6 +19,7 @@ mod routing_tx;
 mod rules;
 mod scope;
 mod sessions;
+mod timers;
 mod users;
 
 pub use agents::SeaOrmAgentRepository;
@@ -31,4 +32,5 @@ pub use pools::SeaOrmPoolRepository;
 pub use routing_tx::{SeaOrmUnitOfWork, SqlRoutingTx};
 pub use rules::SeaOrmRuleRepository;
 pub use sessions::SeaOrmSessionRepository;
+pub use timers::SeaOrmTimerQueue;
 pub use users::SeaOrmUserRepository;

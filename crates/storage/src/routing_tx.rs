@@ -20,7 +20,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use events::NewEvent;
 use lead::{Lead, LeadId, LeadStatus};
 use proposal::{
-    Proposal, ProposalId, ProposalStatus,
+    Proposal, ProposalId, ProposalStatus, Timer, TimerId,
     ports::{Inserted, RoutingTx, UnitOfWork},
 };
 use routing::{
@@ -36,7 +36,7 @@ use tenancy::{AgentId, StorageError, TenantScope};
 
 use crate::{
     Database,
-    entity::{agents, leads, pool_members, proposals, routing_pools},
+    entity::{agents, leads, pool_members, proposals, routing_pools, timers},
     error::{corrupt, failed, violates_unique},
     routing_rows::{
         AgentSet, all_rules, candidate, candidates, day_key, find_lead, latest_proposal,
@@ -45,6 +45,7 @@ use crate::{
         update_lead,
     },
     scope::Scoped,
+    timers::{timer_to_active, timer_to_domain},
 };
 
 /// The name of the savepoint of the capacity re-check.
@@ -341,14 +342,18 @@ impl RoutingTx for SqlRoutingTx {
     async fn agents_proposed(
         &mut self,
         lead: &LeadId,
-        status: ProposalStatus,
+        status: Option<ProposalStatus>,
     ) -> Result<HashSet<AgentId>, StorageError> {
-        self.scoped()
+        let mut query = self
+            .scoped()
             .find::<proposals::Entity>()
             .select_only()
             .column(proposals::Column::AgentId)
-            .filter(proposals::Column::LeadId.eq(lead.as_str()))
-            .filter(proposals::Column::Status.eq(status.as_str()))
+            .filter(proposals::Column::LeadId.eq(lead.as_str()));
+        if let Some(status) = status {
+            query = query.filter(proposals::Column::Status.eq(status.as_str()));
+        }
+        query
             .into_tuple::<String>()
             .all(&self.txn)
             .await
@@ -356,6 +361,70 @@ impl RoutingTx for SqlRoutingTx {
             .iter()
             .map(|id| AgentId::parse(id).ok_or_else(|| corrupt(format!("proposal agent id {id}"))))
             .collect()
+    }
+
+    async fn leads_held_by(
+        &mut self,
+        agent: &AgentId,
+        statuses: &[LeadStatus],
+        limit: u64,
+    ) -> Result<Vec<LeadId>, StorageError> {
+        self.scoped()
+            .find::<leads::Entity>()
+            .select_only()
+            .column(leads::Column::Id)
+            .filter(leads::Column::AgentId.eq(agent.as_str()))
+            .filter(leads::Column::Status.is_in(statuses.iter().map(|s| s.as_str())))
+            .order_by_asc(leads::Column::CreatedAt)
+            .order_by_asc(leads::Column::Id)
+            .limit(limit)
+            .into_tuple::<String>()
+            .all(&self.txn)
+            .await
+            .map_err(failed("read the leads an agent holds"))?
+            .iter()
+            .map(|id| LeadId::parse(id).ok_or_else(|| corrupt(format!("lead id {id}"))))
+            .collect()
+    }
+
+    async fn arm_timer(&mut self, timer: &Timer) -> Result<(), StorageError> {
+        timers::Entity::insert(timer_to_active(self.scoped().org_id(), timer))
+            .exec_without_returning(&self.txn)
+            .await
+            .map_err(failed("arm a timer"))?;
+        Ok(())
+    }
+
+    async fn disarm_timers(&mut self, lead: &LeadId) -> Result<(), StorageError> {
+        self.scoped()
+            .delete::<timers::Entity>()
+            .filter(timers::Column::LeadId.eq(lead.as_str()))
+            .exec(&self.txn)
+            .await
+            .map_err(failed("disarm a lead's timers"))?;
+        Ok(())
+    }
+
+    async fn timer(&mut self, id: &TimerId) -> Result<Option<Timer>, StorageError> {
+        self.scoped()
+            .one::<timers::Entity>(&self.txn, id.as_str(), false)
+            .await?
+            .as_ref()
+            .map(timer_to_domain)
+            .transpose()
+    }
+
+    async fn take_timer(&mut self, id: &TimerId) -> Result<bool, StorageError> {
+        // Of two transactions deleting the row, the second waits for the
+        // first and then deletes nothing.
+        let done = self
+            .scoped()
+            .delete::<timers::Entity>()
+            .filter(timers::Column::Id.eq(id.as_str()))
+            .exec(&self.txn)
+            .await
+            .map_err(failed("take a timer"))?;
+        Ok(done.rows_affected == 1)
     }
 
     async fn count_assignment(

@@ -12,7 +12,7 @@ use tenancy::{OrgId, Page, PageRequest, StorageError, TenantScope};
 use crate::{
     entity::{
         agents, api_keys, events, leads, pool_members, proposals, refresh_sessions, routing_pools,
-        routing_rules, users,
+        routing_rules, timers, users,
     },
     error::{failed, storage},
 };
@@ -48,6 +48,7 @@ tenant_tables!(
     refresh_sessions: Id,
     routing_pools: Id,
     routing_rules: Id,
+    timers: Id,
     users: Id,
 );
 

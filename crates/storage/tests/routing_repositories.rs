@@ -1019,7 +1019,7 @@ async fn a_rejection_routes_to_the_next_agent_and_never_back() {
     assert_eq!(routed.lead.agent_id, Some(b.id.clone()));
     let ann_trace = p2.trace.iter().find(|e| e.agent_id == a.id).unwrap();
     assert!(!ann_trace.eligible);
-    assert_eq!(ann_trace.reason, "already rejected for this lead");
+    assert_eq!(ann_trace.reason, "already had this lead");
     // Ann's turn and day were given back.
     let view = t
         .agents()

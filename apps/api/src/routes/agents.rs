@@ -349,9 +349,20 @@ pub async fn update(
     Ok(envelope::ok(AgentDto::from(agent)))
 }
 
-/// Deactivate an agent (managers); its open leads stay where they are.
+/// `DELETE /agents/{id}` options.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct DeactivateQuery {
+    /// Also route the agent's open leads again (as
+    /// `POST /agents/{id}/reroute-open-leads`); default false: they stay.
+    pub reroute: Option<bool>,
+}
+
+/// Deactivate an agent (managers); its open leads stay where they are
+/// unless `reroute=true`.
 #[utoipa::path(delete, path = "/agents/{id}", tag = "agents",
-    params(("id" = String, Path, description = "Agent id")),
+    params(("id" = String, Path, description = "Agent id"), DeactivateQuery),
     responses(
         (status = 200, description = "Deactivated", body = MessageEnvelope<AgentDto>,
             example = crate::examples::agents_deactivate_200),
@@ -363,13 +374,19 @@ pub async fn deactivate(
     state: web::Data<AppState>,
     Authenticated(actor): Authenticated,
     id: web::Path<String>,
+    QueryParams(q): QueryParams<DeactivateQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let agent = state
-        .routing
-        .deactivate_agent(&actor, &agent_id(&id)?)
-        .await?;
-    Ok(envelope::message(
-        "Agent deactivated",
-        Some(AgentDto::from(agent)),
-    ))
+    let id = agent_id(&id)?;
+    let agent = state.routing.deactivate_agent(&actor, &id).await?;
+    let message = if q.reroute == Some(true) {
+        // Deactivated first, so that the engine no longer considers the agent.
+        let moved = state.leads.reroute_agent_leads(&actor, &id, None).await?;
+        format!(
+            "Agent deactivated; {} open leads routed again",
+            moved.leads.len()
+        )
+    } else {
+        "Agent deactivated".to_owned()
+    };
+    Ok(envelope::message(&message, Some(AgentDto::from(agent))))
 }

@@ -26,8 +26,10 @@ pub enum LeadStatusDto {
     New,
     /// A proposal waits for review.
     Proposed,
-    /// Owned by an agent.
+    /// Owned by an agent, which has not accepted it yet.
     Assigned,
+    /// Its agent accepted it.
+    Accepted,
     /// No agent could take it (see `unroutedReason`).
     Unrouted,
     /// The agent reached the prospect.
@@ -44,6 +46,7 @@ impl From<LeadStatus> for LeadStatusDto {
             LeadStatus::New => Self::New,
             LeadStatus::Proposed => Self::Proposed,
             LeadStatus::Assigned => Self::Assigned,
+            LeadStatus::Accepted => Self::Accepted,
             LeadStatus::Unrouted => Self::Unrouted,
             LeadStatus::Contacted => Self::Contacted,
             LeadStatus::Won => Self::Won,
@@ -58,6 +61,7 @@ impl From<LeadStatusDto> for LeadStatus {
             LeadStatusDto::New => Self::New,
             LeadStatusDto::Proposed => Self::Proposed,
             LeadStatusDto::Assigned => Self::Assigned,
+            LeadStatusDto::Accepted => Self::Accepted,
             LeadStatusDto::Unrouted => Self::Unrouted,
             LeadStatusDto::Contacted => Self::Contacted,
             LeadStatusDto::Won => Self::Won,
@@ -316,7 +320,7 @@ pub struct ListLeadsQuery {
     pub offset: Option<i64>,
 }
 
-fn lead_id(raw: &str) -> Result<LeadId, ApiError> {
+pub(crate) fn lead_id(raw: &str) -> Result<LeadId, ApiError> {
     LeadId::parse(raw).ok_or_else(|| ApiError::not_found("Lead"))
 }
 

@@ -16,6 +16,7 @@ pub mod auth;
 pub mod dashboard;
 pub mod health;
 pub mod leads;
+pub mod lifecycle;
 pub mod organizations;
 pub mod proposals;
 pub mod routing;
@@ -120,7 +121,12 @@ pub fn register(r: &mut Router) {
         .route(Method::POST, "/agents", agents::create)
         .route(Method::GET, "/agents/{id}", agents::get)
         .route(Method::PUT, "/agents/{id}", agents::update)
-        .route(Method::DELETE, "/agents/{id}", agents::deactivate);
+        .route(Method::DELETE, "/agents/{id}", agents::deactivate)
+        .route(
+            Method::POST,
+            "/agents/{id}/reroute-open-leads",
+            lifecycle::reroute_agent_leads,
+        );
 
     r.route(Method::GET, "/routing/pools", routing::list_pools)
         .route(Method::POST, "/routing/pools", routing::create_pool)
@@ -138,7 +144,11 @@ pub fn register(r: &mut Router) {
         .route(Method::POST, "/leads", leads::create)
         .route(Method::GET, "/leads/{id}", leads::get)
         .route(Method::PUT, "/leads/{id}", leads::update)
-        .route(Method::GET, "/leads/{id}/timeline", audit::timeline);
+        .route(Method::GET, "/leads/{id}/timeline", audit::timeline)
+        .route(Method::POST, "/leads/{id}/accept", lifecycle::accept)
+        .route(Method::POST, "/leads/{id}/decline", lifecycle::decline)
+        .route(Method::POST, "/leads/{id}/assign", lifecycle::assign)
+        .route(Method::POST, "/leads/{id}/reroute", lifecycle::reroute);
 
     r.route(Method::GET, "/audit", audit::list);
 

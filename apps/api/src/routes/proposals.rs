@@ -30,8 +30,10 @@ pub enum ProposalStatusDto {
     Approved,
     /// Refused.
     Rejected,
-    /// Replaced before review.
+    /// Replaced before review (a manager assigned or re-routed the lead).
     Superseded,
+    /// Not reviewed within `reviewSlaSeconds`; the lead was routed again.
+    Expired,
 }
 
 impl From<ProposalStatus> for ProposalStatusDto {
@@ -41,6 +43,7 @@ impl From<ProposalStatus> for ProposalStatusDto {
             ProposalStatus::Approved => Self::Approved,
             ProposalStatus::Rejected => Self::Rejected,
             ProposalStatus::Superseded => Self::Superseded,
+            ProposalStatus::Expired => Self::Expired,
         }
     }
 }
@@ -52,6 +55,7 @@ impl From<ProposalStatusDto> for ProposalStatus {
             ProposalStatusDto::Approved => Self::Approved,
             ProposalStatusDto::Rejected => Self::Rejected,
             ProposalStatusDto::Superseded => Self::Superseded,
+            ProposalStatusDto::Expired => Self::Expired,
         }
     }
 }
@@ -164,7 +168,7 @@ pub struct RejectBody {
     #[schema(max_length = 1000)]
     pub note: Option<String>,
     /// Give the lead to this agent (approved at once). Without it the engine
-    /// proposes the next candidate, never one already rejected for this lead.
+    /// proposes the next candidate, never one already had this lead.
     pub reassign_to: Option<String>,
 }
 
@@ -184,7 +188,7 @@ fn proposal_id(raw: &str) -> Result<ProposalId, ApiError> {
     ProposalId::parse(raw).ok_or_else(|| ApiError::not_found("Proposal"))
 }
 
-fn note(raw: Option<String>) -> Result<Option<String>, ApiError> {
+pub(crate) fn note(raw: Option<String>) -> Result<Option<String>, ApiError> {
     match raw.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()) {
         Some(n) if n.chars().count() > 1000 => Err(ApiError::invalid_field(
             "note",

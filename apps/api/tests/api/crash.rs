@@ -4,7 +4,8 @@
 //! routing outcome, and nothing half-written may remain: no lead left `new`,
 //! no proposal without its lead's status, no pool counter without its
 //! proposal. Runs on SQLite, and on PostgreSQL when `TEST_DATABASE_URL` is
-//! set (in a database of its own, dropped afterwards).
+//! set (in a database of its own, dropped afterwards). SLA timers due while
+//! the server was down fire after it restarts, once even with two servers.
 //!
 //! No timing is asserted: the timeouts only keep a broken server from
 //! hanging the suite.
@@ -650,4 +651,143 @@ impl CrashDb {
         }
         let _ = conn.close().await;
     }
+}
+
+/// SLA timers are rows, not sleeps: leads whose review deadline passes
+/// while no server runs are routed again by the next server to start; with
+/// several servers on one PostgreSQL database, each timer fires once (every
+/// lead walks through each agent exactly once, one `proposal.expired` per
+/// proposal). SQLite is one process: one server restarts there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timers_due_while_the_server_was_down_fire_once_after_restart() {
+    tokio::time::timeout(Duration::from_secs(120), timers_survive_restarts())
+        .await
+        .expect("the timer test finishes (guard: 120 s)");
+}
+
+async fn timers_survive_restarts() {
+    const LEADS: usize = 6;
+    let db = CrashDb::create().await;
+    let client = Client::builder()
+        .timeout(Duration::from_secs(15))
+        .build()
+        .unwrap();
+    let mut first = Server::start(db.url());
+    let dev = |address: &str, method: Method, path: &str, org: Option<&str>| {
+        let req = client
+            .request(method, format!("{address}{path}"))
+            .header("x-api-key", DEV_KEY);
+        match org {
+            Some(org) => req.header("x-org-id", org.to_owned()),
+            None => req,
+        }
+    };
+    let res = dev(&first.address, Method::POST, "/organizations", None)
+        .json(&json!({"name": "timers"}))
+        .send()
+        .await
+        .unwrap();
+    let org = expect_status(res, StatusCode::CREATED).await["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let tenant = Tenant {
+        bearer: None,
+        org_id: org.clone(),
+        auto_approve: false,
+        pool_members: Vec::new(),
+    };
+    let mut members = Vec::new();
+    for i in 0..3 {
+        let agent = tenant
+            .send(
+                &client,
+                &first.address,
+                Method::POST,
+                "/agents",
+                json!({"name": format!("Agent {i}"), "email": format!("a{i}@timers.test")}),
+            )
+            .await;
+        members.push(agent["data"]["id"].clone());
+    }
+    let pool = tenant
+        .send(
+            &client,
+            &first.address,
+            Method::POST,
+            "/routing/pools",
+            json!({"name": "all", "method": "round_robin", "memberIds": members}),
+        )
+        .await;
+    // Long enough to post every lead and kill the server before any is due.
+    tenant
+        .send(
+            &client,
+            &first.address,
+            Method::PUT,
+            &format!("/organizations/{org}"),
+            json!({"settings": {"defaultPoolId": pool["data"]["id"], "reviewSlaSeconds": 2}}),
+        )
+        .await;
+    let mut leads = Vec::new();
+    for i in 0..LEADS {
+        let routed = tenant
+            .send(
+                &client,
+                &first.address,
+                Method::POST,
+                "/leads",
+                json!({"name": format!("Lead {i}")}),
+            )
+            .await;
+        leads.push(routed["data"]["lead"]["id"].as_str().unwrap().to_owned());
+    }
+    first.sigkill();
+    // Every first deadline passes while nothing runs.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let instances = if db.0.is_postgres() { 2 } else { 1 };
+    let servers: Vec<Server> = (0..instances).map(|_| Server::start(db.url())).collect();
+    let address = servers[0].address.clone();
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for lead in &leads {
+        loop {
+            let res = tenant
+                .request(&client, &address, Method::GET, &format!("/leads/{lead}"))
+                .send()
+                .await
+                .unwrap();
+            let got = expect_status(res, StatusCode::OK).await;
+            if got["data"]["lead"]["status"] == "unrouted" {
+                break;
+            }
+            assert!(Instant::now() < deadline, "never unrouted: {got}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let res = tenant
+            .request(
+                &client,
+                &address,
+                Method::GET,
+                &format!("/leads/{lead}/timeline"),
+            )
+            .send()
+            .await
+            .unwrap();
+        let events = expect_status(res, StatusCode::OK).await["data"]
+            .as_array()
+            .unwrap()
+            .clone();
+        let count = |kind: &str| events.iter().filter(|e| e["type"] == kind).count();
+        let proposed: HashSet<&str> = events
+            .iter()
+            .filter(|e| e["type"] == "proposal.created")
+            .map(|e| e["data"]["agentId"].as_str().unwrap())
+            .collect();
+        assert_eq!(count("proposal.created"), 3, "{lead}: {events:?}");
+        assert_eq!(proposed.len(), 3, "each agent once");
+        assert_eq!(count("proposal.expired"), 3, "each timer fired once");
+        assert_eq!(count("lead.sla_breached"), 1);
+    }
+    drop(servers);
 }

@@ -73,6 +73,14 @@ async fn every_id_route_hides_other_organizations_objects() {
     let (_, admin_b) = app.org_with_admin("org-b").await;
     let (_, key_b) = app.add_api_key(&admin_b, "admin").await;
     let objects = objects_of_org_a(&app, &org_a, &admin_a).await;
+    // Bodies that name objects do so with org B's own (valid for B).
+    let res = app
+        .as_user(&admin_b.access_token, Method::POST, "/agents")
+        .json(&json!({"name": "Bea", "email": "bea@b.test"}))
+        .send()
+        .await
+        .unwrap();
+    let agent_b = expect_status(res, StatusCode::CREATED).await["data"]["id"].clone();
 
     let mut walked = 0;
     for route in route_table()
@@ -96,7 +104,9 @@ async fn every_id_route_hides_other_organizations_objects() {
             ),
             ("API key", app.with_key(&key_b, method.clone(), &path)),
         ] {
-            let request = if [Method::POST, Method::PUT].contains(&method) {
+            let request = if route.path.ends_with("/assign") {
+                request.json(&json!({"agentId": agent_b}))
+            } else if [Method::POST, Method::PUT].contains(&method) {
                 request.json(&json!({}))
             } else {
                 request

@@ -16,6 +16,7 @@ mod hardening;
 mod health;
 mod helpers;
 mod isolation;
+mod lifecycle;
 mod observability;
 mod openapi;
 mod organizations;

@@ -10,4 +10,5 @@ pub(crate) mod proposals;
 pub(crate) mod refresh_sessions;
 pub(crate) mod routing_pools;
 pub(crate) mod routing_rules;
+pub(crate) mod timers;
 pub(crate) mod users;

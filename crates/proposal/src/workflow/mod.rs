@@ -14,13 +14,21 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use events::{NewEvent, Subject, types};
 use lead::{Lead, LeadContactPatch, LeadId};
-use routing::{Decision, RoutingError, decide};
+use routing::{Decision, RoutingError, RoutingSettings, decide};
 use serde_json::{Map, Value, json};
 use tenancy::{AgentId, StorageError, TenantScope, ValidationErrors};
 
 use crate::{
-    Proposal, ProposalId, ProposalStatus,
+    Proposal, ProposalId, ProposalStatus, Timer, TimerKind,
     ports::{Inserted, RoutingTx, UnitOfWork},
+};
+
+mod reroute;
+
+pub use reroute::{
+    Assigned, Cause, Fired, FiredCount, MAX_LEADS_PER_AGENT_REROUTE, RerouteSummary,
+    TIMERS_PER_PASS, accept, accept_in, assign, assign_in, decline, decline_in, fire_due,
+    fire_timer, reroute, reroute_agent_leads, reroute_in,
 };
 
 /// What an unrouted lead says when the plan gave no reason.
@@ -51,7 +59,7 @@ pub enum Ingested {
 
 /// Commits on success, rolls back on error (the error reported is the
 /// step's, a failed rollback ends with the connection anyway).
-async fn finish<T>(
+pub(crate) async fn finish<T>(
     tx: Box<dyn RoutingTx>,
     result: Result<T, RoutingError>,
 ) -> Result<T, RoutingError> {
@@ -206,6 +214,7 @@ async fn write_decision(
     }
     if let Some(p) = &proposal {
         tx.insert_proposal(p).await?;
+        arm_wait(tx, p, &decision.settings, now).await?;
     }
     if let Some(turn) = &plan.pool_update {
         // Both counters move whatever the method: the cursor matters to
@@ -240,13 +249,33 @@ async fn write_decision(
     Ok(proposal)
 }
 
+/// Starts the wait that follows `p`, when the organization has an SLA for
+/// it: a pending proposal waits for review, an approved one for its agent
+/// to accept the lead.
+pub(crate) async fn arm_wait(
+    tx: &mut dyn RoutingTx,
+    p: &Proposal,
+    settings: &RoutingSettings,
+    now: DateTime<Utc>,
+) -> Result<(), RoutingError> {
+    let wait = match p.status {
+        ProposalStatus::Pending => settings.review_sla_seconds.map(|s| (TimerKind::Review, s)),
+        ProposalStatus::Approved => settings.accept_sla_seconds.map(|s| (TimerKind::Accept, s)),
+        _ => None,
+    };
+    if let Some((kind, seconds)) = wait {
+        tx.arm_timer(&Timer::arm(kind, p, seconds, now)).await?;
+    }
+    Ok(())
+}
+
 /// An event about `lead`.
-fn lead_event(kind: &'static str, lead: &Lead, now: DateTime<Utc>) -> NewEvent {
+pub(crate) fn lead_event(kind: &'static str, lead: &Lead, now: DateTime<Utc>) -> NewEvent {
     NewEvent::new(kind, Subject::lead(lead.id.to_string()), now).of_lead(lead.id.to_string())
 }
 
 /// An event about `p`, on its lead's timeline.
-fn proposal_event(kind: &'static str, p: &Proposal, now: DateTime<Utc>) -> NewEvent {
+pub(crate) fn proposal_event(kind: &'static str, p: &Proposal, now: DateTime<Utc>) -> NewEvent {
     NewEvent::new(kind, Subject::proposal(p.id.to_string()), now)
         .of_lead(p.lead_id.to_string())
         .with("agentId", p.agent_id.to_string())
@@ -254,7 +283,7 @@ fn proposal_event(kind: &'static str, p: &Proposal, now: DateTime<Utc>) -> NewEv
 
 /// `proposal.created`, with everything the proposal says: who, how, from
 /// which pool and rule, and the trace of every candidate.
-fn proposal_created(p: &Proposal, now: DateTime<Utc>) -> NewEvent {
+pub(crate) fn proposal_created(p: &Proposal, now: DateTime<Utc>) -> NewEvent {
     let trace: Vec<Value> = p
         .trace
         .iter()
@@ -308,6 +337,9 @@ pub async fn approve_in(
     lead.assign_to(proposal.agent_id.clone(), now)?;
     tx.update_review(&proposal).await?;
     tx.update_lead(&lead).await?;
+    tx.disarm_timers(&lead.id).await?;
+    let settings = tx.routing_settings().await?;
+    arm_wait(tx, &proposal, &settings, now).await?;
     tx.append_event(
         proposal_event(types::PROPOSAL_APPROVED, &proposal, now)
             .with("note", proposal.note.clone()),
@@ -347,8 +379,8 @@ pub async fn approve(
 
 /// Rejects a pending proposal. With `reassign_to`, an approved
 /// [`routing::Method::Manual`] proposal gives the lead to that agent;
-/// otherwise the lead is routed again, never to an agent already rejected
-/// for it, and ends proposed, assigned (auto-approval) or unrouted with the
+/// otherwise the lead is routed again, never to an agent who had it
+/// before (proposed or assigned), and ends proposed, assigned (auto-approval) or unrouted with the
 /// reason. Then what the rejected proposal took from its agent is given
 /// back: one lead of its daily count (while that count is of the
 /// proposal's day) and its turn in the pool (the round-robin cursor stays);
@@ -389,6 +421,7 @@ pub async fn reject_in(
         None => None,
     };
     tx.update_review(&rejected).await?;
+    tx.disarm_timers(&lead.id).await?;
     tx.append_event(
         proposal_event(types::PROPOSAL_REJECTED, &rejected, now)
             .with("note", rejected.note.clone()),
@@ -402,6 +435,8 @@ pub async fn reject_in(
             tx.count_assignment(&agent.id, agent.local_day(now), now)
                 .await?;
             tx.insert_proposal(&manual).await?;
+            let settings = tx.routing_settings().await?;
+            arm_wait(tx, &manual, &settings, now).await?;
             tx.append_event(proposal_created(&manual, now)).await?;
             tx.append_event(
                 lead_event(types::LEAD_REASSIGNED, &lead, now)
@@ -413,10 +448,9 @@ pub async fn reject_in(
             Some(manual)
         }
         None => {
-            // Stored as rejected above, so the agent just refused is among them.
-            let excluded = tx
-                .agents_proposed(&lead.id, ProposalStatus::Rejected)
-                .await?;
+            // Stored as rejected above, so the agent just refused is among
+            // them, with everyone who had the lead before.
+            let excluded = tx.agents_proposed(&lead.id, None).await?;
             route_in(tx, &mut lead, &excluded, now).await?
         }
     };
@@ -452,7 +486,7 @@ pub async fn reject(
 
 /// Gives back what a rejected proposal took from its agent (see
 /// [`reject_in`]).
-async fn release(
+pub(crate) async fn release(
     tx: &mut dyn RoutingTx,
     rejected: &Proposal,
     now: DateTime<Utc>,
@@ -485,6 +519,8 @@ pub async fn update_lead_in(
     lead.apply(patch, now)?;
     tx.update_lead(&lead).await?;
     if before.status != lead.status {
+        // Accepted, contacted or closed: no longer waiting to be accepted.
+        tx.disarm_timers(&lead.id).await?;
         tx.append_event(
             lead_event(types::LEAD_STATUS_CHANGED, &lead, now)
                 .with("from", before.status.as_str())
