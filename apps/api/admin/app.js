@@ -780,7 +780,7 @@
     const filters = h('form', { class: 'filters', 'aria-label': 'Filters', onsubmit: (e) => e.preventDefault(), onchange: (e) => {
       proposalFilter.status = e.target.value; proposalFilter.offset = 0; route();
     } }, field({ name: 'status', label: 'Status', type: 'select', value: proposalFilter.status,
-      options: [['', 'All (pending first)'], ['pending', 'Pending'], ['approved', 'Approved'], ['rejected', 'Rejected'], ['superseded', 'Superseded']] }));
+      options: [['', 'All (pending first)'], ['pending', 'Pending'], ['approved', 'Approved'], ['rejected', 'Rejected'], ['superseded', 'Superseded'], ['expired', 'Expired']] }));
     target.replaceChildren(h('h1', {}, 'Proposals'), filters,
       page.data.length === 0 ? h('p', { class: 'muted empty' }, 'No proposals.') : h('div', { class: 'cards' }, page.data.map((p, i) => proposalCard(p, leads[i], agentName, agents))),
       pager(page, (offset) => { proposalFilter.offset = offset; route(); }));
@@ -984,8 +984,9 @@
 
   // ---------------------------------------------------------------- leads
   const leadFilter = { status: '', offset: 0 };
-  const LEAD_STATUSES = ['new', 'proposed', 'assigned', 'unrouted', 'contacted', 'won', 'lost'];
-  const WORK_STATUSES = [['contacted', 'Contacted'], ['won', 'Won'], ['lost', 'Lost']];
+  const LEAD_STATUSES = ['new', 'proposed', 'assigned', 'accepted', 'unrouted', 'contacted', 'won', 'lost'];
+  // Forward only: each status offers the ones after it.
+  const WORK_STATUSES = [['accepted', 'Accepted'], ['contacted', 'Contacted'], ['won', 'Won'], ['lost', 'Lost']];
 
   async function renderLeads(target) {
     const manager = hasRole('manager');
@@ -996,14 +997,14 @@
     const agentName = new Map(agents.map((a) => [a.id, a.name]));
     const rows = page.data.map((l) => {
       let work = null;
-      if (!manager && ['assigned', 'contacted'].includes(l.status)) {
+      if (!manager && ['assigned', 'accepted', 'contacted'].includes(l.status)) {
         const sid = nextId('lead-status');
         work = h('form', { class: 'inline-form', onsubmit: async (e) => {
           e.preventDefault();
           try { await api.put(`/leads/${encodeURIComponent(l.id)}`, { status: e.target.elements.status.value }); route(); flash(`${l.name} is ${e.target.elements.status.value}.`); } catch (error) { flash(error.message, 'error'); }
         } },
           h('label', { for: sid, class: 'visually-hidden' }, `New status of ${l.name}`),
-          h('select', { id: sid, name: 'status' }, WORK_STATUSES.filter(([v]) => v !== l.status).map(([v, t]) => h('option', { value: v }, t))),
+          h('select', { id: sid, name: 'status' }, WORK_STATUSES.slice(WORK_STATUSES.findIndex(([v]) => v === l.status) + 1).map(([v, t]) => h('option', { value: v }, t))),
           h('button', { type: 'submit', class: 'secondary' }, 'Update'));
       }
       return h('tr', { 'data-lead': l.name },
