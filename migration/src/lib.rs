@@ -6,7 +6,7 @@
 //!   rows are one index range and the tables can be distributed by it (the
 //!   only exceptions are the lookups that discover the organization: a user
 //!   by e-mail, a refresh token by hash, an API key by prefix, and the
-//!   scheduler's due timers);
+//!   scheduler's due timers and the webhook sender's due deliveries);
 //! - a row that points at another tenant row does so through `(org_id, id)`,
 //!   so the database itself refuses a cross-tenant reference.
 
@@ -18,6 +18,7 @@ mod m20261129_000003_create_routing_tables;
 mod m20261207_000004_agents_user_in_org;
 mod m20261207_000005_create_events;
 mod m20261207_000006_lead_lifecycle;
+mod m20261207_000007_create_webhooks;
 
 /// The default organization created by the first migration.
 pub const DEFAULT_ORG_ID: &str = "org_default_001";
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000004_agents_user_in_org::Migration),
             Box::new(m20261207_000005_create_events::Migration),
             Box::new(m20261207_000006_lead_lifecycle::Migration),
+            Box::new(m20261207_000007_create_webhooks::Migration),
         ]
     }
 }

@@ -12,6 +12,10 @@
 //! | `CORS_ORIGINS` | none (CORS closed) | comma-separated origins allowed to call the API from a browser |
 //! | `REQUEST_TIMEOUT_SECS` | `30` | a request still running after this answers 503 |
 //! | `JWT_SECRET` | random per process in development | HS256 signing secret; required (at least 32 bytes) in production |
+//! | `WEBHOOK_ALLOW_PRIVATE` | `false` (`true` in development) | webhook endpoints may be loopback, private or link-local addresses |
+//! | `WEBHOOK_TIMEOUT_SECS` | `10` | one delivery attempt's limit (a delivery is leased for this plus 5 s) |
+//! | `WEBHOOK_RETRY_BASE_MS` | `15000` | the first retry's wait; each next one doubles, up to an hour |
+//! | `WEBHOOK_SENDER` | `on` | `off`: this instance sends no webhook (another one does) |
 
 use std::{fmt, str::FromStr};
 
@@ -61,6 +65,23 @@ pub struct Settings {
     pub cors_origins: Vec<String>,
     /// How long a request may run.
     pub request_timeout: std::time::Duration,
+    /// Webhook delivery.
+    pub webhooks: WebhookSettings,
+}
+
+/// How webhooks are delivered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WebhookSettings {
+    /// Loopback, private and link-local endpoints allowed.
+    pub allow_private: bool,
+    /// Plain `http://` endpoints allowed (development only).
+    pub allow_http: bool,
+    /// One attempt's limit.
+    pub timeout: std::time::Duration,
+    /// The first retry's wait.
+    pub retry_base: std::time::Duration,
+    /// Whether this instance runs a sender.
+    pub sender: bool,
 }
 
 /// A configuration variable with an unusable value.
@@ -186,6 +207,45 @@ impl Settings {
                 reason: "must be between 1 and 3600".into(),
             });
         }
+        let flag = |var: &'static str, default: bool| match get(var).as_deref() {
+            None => Ok(default),
+            Some("true" | "on" | "1") => Ok(true),
+            Some("false" | "off" | "0") => Ok(false),
+            Some(other) => Err(ConfigError {
+                var,
+                reason: format!("`{other}` is not true or false"),
+            }),
+        };
+        let development = env == AppEnv::Development;
+        let webhook_timeout = parse_or(
+            get("WEBHOOK_TIMEOUT_SECS"),
+            "WEBHOOK_TIMEOUT_SECS",
+            10u64,
+            "is not a number of seconds",
+        )?;
+        let retry_base = parse_or(
+            get("WEBHOOK_RETRY_BASE_MS"),
+            "WEBHOOK_RETRY_BASE_MS",
+            15_000u64,
+            "is not a number of milliseconds",
+        )?;
+        if !(1..=60).contains(&webhook_timeout) || !(100..=3_600_000).contains(&retry_base) {
+            return Err(ConfigError {
+                var: if (1..=60).contains(&webhook_timeout) {
+                    "WEBHOOK_RETRY_BASE_MS"
+                } else {
+                    "WEBHOOK_TIMEOUT_SECS"
+                },
+                reason: "out of range (timeout 1-60 s, retry base 100 ms - 1 h)".into(),
+            });
+        }
+        let webhooks = WebhookSettings {
+            allow_private: flag("WEBHOOK_ALLOW_PRIVATE", development)?,
+            allow_http: development,
+            timeout: std::time::Duration::from_secs(webhook_timeout),
+            retry_base: std::time::Duration::from_millis(retry_base),
+            sender: flag("WEBHOOK_SENDER", true)?,
+        };
         let mut database = DatabaseSettings::new(database_url);
         database.max_connections = max_connections;
         Ok(Self {
@@ -197,6 +257,7 @@ impl Settings {
             jwt_secret,
             cors_origins,
             request_timeout: std::time::Duration::from_secs(timeout_secs),
+            webhooks,
         })
     }
 

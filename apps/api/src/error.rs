@@ -353,3 +353,16 @@ impl From<routing::RoutingError> for ApiError {
         }
     }
 }
+
+impl From<webhook::WebhookError> for ApiError {
+    fn from(err: webhook::WebhookError) -> Self {
+        use webhook::WebhookError as E;
+        let message = err.to_string();
+        match err {
+            E::Forbidden => Self::new(StatusCode::FORBIDDEN, "FORBIDDEN", message),
+            E::NotFound => Self::not_found("Webhook"),
+            E::Invalid(errors) => Self::validation(&errors),
+            E::Storage(e) => e.into(),
+        }
+    }
+}

@@ -1015,3 +1015,63 @@ pub fn lifecycle_assigned_dto() -> Value {
 pub fn lifecycle_rerouted_dto() -> Value {
     json!({"rerouted": 1, "leads": [leads_routed_lead_dto()]})
 }
+
+/// Example of `webhooks.rs`.
+pub fn webhooks_webhook_dto() -> Value {
+    json!({
+        "id": "whk_01955c60a1b27c3d9e8f0a1b2c3d4e5f",
+        "url": "https://hooks.slack.com/services/T000/B000/XXXX",
+        "events": ["lead.routed", "lead.assigned", "proposal.*"],
+        "description": "#sales-inbound",
+        "format": "slack",
+        "isActive": true,
+        "disabledReason": null,
+        "failingSince": null,
+        "createdAt": "2025-03-03T15:00:00.000000Z",
+        "updatedAt": "2025-03-03T15:00:00.000000Z"
+    })
+}
+
+/// Example of `webhooks.rs`.
+pub fn webhooks_created_webhook_dto() -> Value {
+    let mut created = webhooks_webhook_dto();
+    created["secret"] =
+        json!("whsec_5f0c1d2e3a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d");
+    created
+}
+
+/// Example of `webhooks.rs`.
+pub fn webhooks_webhook_body() -> Value {
+    json!({
+        "url": "https://hooks.slack.com/services/T000/B000/XXXX",
+        "events": ["lead.routed", "lead.assigned", "proposal.*"],
+        "description": "#sales-inbound",
+        "format": "slack"
+    })
+}
+
+/// Example of `webhooks.rs`.
+pub fn webhooks_delivery_dto() -> Value {
+    json!({
+        "id": "dlv_01955c61b2c37d4e8f9a0b1c2d3e4f5a",
+        "eventId": "evt_01955c5530a47e1e8d2f5b6c7a8b9c0d",
+        "eventType": "lead.routed",
+        "status": "delivered",
+        "attempts": 2,
+        "nextAttemptAt": null,
+        "lastStatusCode": 200,
+        "lastError": null,
+        "lastLatencyMs": 84,
+        "createdAt": "2025-03-03T15:01:00.000000Z",
+        "deliveredAt": "2025-03-03T15:01:16.210000Z",
+        "attemptLog": [
+            {"number": 2, "at": "2025-03-03T15:01:16.126000Z", "statusCode": 200, "latencyMs": 84, "error": null},
+            {"number": 1, "at": "2025-03-03T15:01:00.031000Z", "statusCode": 500, "latencyMs": 112, "error": "the endpoint answered 500"}
+        ]
+    })
+}
+
+/// Example of `webhooks.rs`.
+pub fn webhooks_delete_200() -> Value {
+    json!({"ok": true, "message": "Webhook deleted", "data": webhooks_webhook_dto()})
+}

@@ -21,3 +21,4 @@ pub mod services;
 pub mod startup;
 pub mod strict_json;
 pub mod telemetry;
+pub mod webhook_sender;

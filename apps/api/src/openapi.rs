@@ -9,7 +9,7 @@ use crate::{
     error::ErrorEnvelope,
     routes::{
         agents, api_keys, audit, auth, dashboard, health, leads, lifecycle, organizations,
-        proposals, routing, users,
+        proposals, routing, users, webhooks,
     },
 };
 
@@ -81,8 +81,16 @@ use crate::{
         dashboard::dashboard,
         dashboard::leads_per_agent,
         audit::list,
+        webhooks::create,
+        webhooks::list,
+        webhooks::get,
+        webhooks::update,
+        webhooks::delete,
+        webhooks::rotate_secret,
+        webhooks::test,
+        webhooks::deliveries,
     ),
-    components(schemas(ErrorEnvelope)),
+    components(schemas(ErrorEnvelope, audit::EventDto, webhooks::SlackMessageDto)),
     modifiers(&SecuritySchemes),
     security(("apiKey" = []), ("bearerAuth" = [])),
     tags(
@@ -97,6 +105,7 @@ use crate::{
         (name = "proposals", description = "The manager's review queue"),
         (name = "dashboard", description = "Your organization at a glance"),
         (name = "audit", description = "Every change, by whom, when: the audit trail"),
+        (name = "webhooks", description = "Events posted to your endpoints (or Slack), signed, at least once"),
     )
 )]
 pub struct ApiDoc;
@@ -128,9 +137,54 @@ impl Modify for SecuritySchemes {
     }
 }
 
+/// What we post to a webhook endpoint, as OpenAPI 3.1 `webhooks` (utoipa
+/// has no attribute for them, so they are added to the rendered document).
+fn webhooks() -> serde_json::Value {
+    let header = |name: &str, description: &str, example: &str| {
+        serde_json::json!({
+            "name": name, "in": "header", "required": true,
+            "description": description,
+            "schema": {"type": "string"}, "example": example,
+        })
+    };
+    serde_json::json!({
+        "event": {"post": {
+            "summary": "An event of your organization, posted to each endpoint that subscribed to its type",
+            "description": "At least once, from the transactional outbox: deduplicate on \
+                `X-Lead-Routing-Delivery`. Events of one lead arrive at an endpoint in order. A 2xx \
+                answer acknowledges; anything else (or no answer within 10 s) is retried with \
+                exponential backoff and jitter (first retry within 30 s) for 24 hours; 410 turns \
+                the endpoint off. Redirects are not followed. Verify the signature: HMAC-SHA256 of \
+                `<t>.<raw body>` with the endpoint's secret, hex, compared in constant time, and \
+                reject a `t` older than 5 minutes. `format: \"slack\"` endpoints receive \
+                `SlackMessageDto` instead.",
+            "tags": ["webhooks"],
+            "parameters": [
+                header("X-Lead-Routing-Event", "The event's type", "lead.routed"),
+                header("X-Lead-Routing-Delivery", "The event's id: the same on every retry", "evt_01955c5530a47e1e8d2f5b6c7a8b9c0d"),
+                header("X-Lead-Routing-Signature", "`t=<unix seconds>,v1=<hex HMAC-SHA256(secret, \"<t>.<raw body>\")>`", "t=1741010000,v1=5257a869e7ecebeda32affa62cdca3fa51cad7e77a0e56ff536d0ce8e108d8bd"),
+            ],
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                "oneOf": [
+                    {"$ref": "#/components/schemas/EventDto"},
+                    {"$ref": "#/components/schemas/SlackMessageDto"},
+                ]
+            }}}},
+            "responses": {
+                "2XX": {"description": "Acknowledged: not sent again"},
+                "410": {"description": "Gone: the endpoint is turned off"},
+                "default": {"description": "Retried with backoff"},
+            },
+            "security": [],
+        }}
+    })
+}
+
 /// The document as JSON.
 pub fn document_json() -> String {
-    ApiDoc::openapi()
-        .to_pretty_json()
-        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+    if let Some(map) = doc.as_object_mut() {
+        map.insert("webhooks".to_owned(), webhooks());
+    }
+    serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }

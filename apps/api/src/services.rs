@@ -16,13 +16,20 @@ use organization::{OrganizationRepository, OrganizationService};
 use proposal::{LeadPorts, LeadService};
 use routing::RoutingService;
 use storage::{
-    Database, SeaOrmAgentRepository, SeaOrmApiKeyRepository, SeaOrmEventRepository,
-    SeaOrmLeadRepository, SeaOrmOrganizationRepository, SeaOrmPoolRepository,
-    SeaOrmProposalRepository, SeaOrmReporting, SeaOrmRuleRepository, SeaOrmSessionRepository,
-    SeaOrmTimerQueue, SeaOrmUnitOfWork, SeaOrmUserRepository,
+    Database, SeaOrmAgentRepository, SeaOrmApiKeyRepository, SeaOrmDeliveryQueue,
+    SeaOrmEventRepository, SeaOrmLeadRepository, SeaOrmOrganizationRepository,
+    SeaOrmPoolRepository, SeaOrmProposalRepository, SeaOrmReporting, SeaOrmRuleRepository,
+    SeaOrmSessionRepository, SeaOrmTimerQueue, SeaOrmUnitOfWork, SeaOrmUserRepository,
+    SeaOrmWebhookRepository,
 };
+use webhook::{UrlPolicy, WebhookService};
 
-use crate::{config::Settings, password_pool::BlockingHasher, scheduler::Scheduler};
+use crate::{
+    config::{Settings, WebhookSettings},
+    password_pool::BlockingHasher,
+    scheduler::Scheduler,
+    webhook_sender::{NameSources, Sender},
+};
 
 /// The `iss` claim of our access tokens.
 pub const TOKEN_ISSUER: &str = "lead-routing";
@@ -50,6 +57,10 @@ pub struct Services {
     pub audit: AuditService,
     /// The SLA timers' scheduler.
     pub scheduler: Scheduler,
+    /// Webhook endpoints.
+    pub webhooks: WebhookService,
+    /// The webhook sender.
+    pub sender: Sender,
 }
 
 /// Why the services could not be built.
@@ -65,8 +76,8 @@ pub enum ServicesError {
 
 impl Services {
     /// Wires the repositories of `db` into the services; access tokens are
-    /// signed and checked with `keys`.
-    pub fn new(db: Database, keys: TokenKeys) -> Self {
+    /// signed and checked with `keys`, webhooks delivered with `webhooks`.
+    pub fn new(db: Database, keys: TokenKeys, webhooks: &WebhookSettings) -> Self {
         let orgs: Arc<dyn OrganizationRepository> =
             Arc::new(SeaOrmOrganizationRepository::new(db.clone()));
         let users = Arc::new(SeaOrmUserRepository::new(db.clone()));
@@ -75,23 +86,39 @@ impl Services {
         let agents = Arc::new(SeaOrmAgentRepository::new(db.clone()));
         let uow = Arc::new(SeaOrmUnitOfWork::new(db.clone()));
         let events = Arc::new(SeaOrmEventRepository::new(db.clone()));
+        let leads = Arc::new(SeaOrmLeadRepository::new(db.clone()));
+        let pools = Arc::new(SeaOrmPoolRepository::new(db.clone()));
+        let rules = Arc::new(SeaOrmRuleRepository::new(db.clone()));
+        let names = NameSources {
+            leads: leads.clone(),
+            agents: agents.clone(),
+            pools: pools.clone(),
+            rules: rules.clone(),
+        };
         Self {
+            webhooks: WebhookService::new(
+                Arc::new(SeaOrmWebhookRepository::new(db.clone())),
+                UrlPolicy {
+                    allow_http: webhooks.allow_http,
+                    allow_private: webhooks.allow_private,
+                },
+            ),
+            sender: Sender::new(
+                Arc::new(SeaOrmDeliveryQueue::new(db.clone())),
+                names,
+                webhooks,
+            ),
             orgs: OrganizationService::new(orgs.clone()),
             // argon2 runs off the HTTP workers, a core's worth at a time.
             auth: AuthService::new(users.clone(), sessions, orgs.clone(), keys.clone())
                 .with_hasher(Arc::new(BlockingHasher::for_this_machine())),
             api_keys: ApiKeyService::new(api_keys.clone()),
             authenticator: Authenticator::new(users, api_keys, orgs.clone(), keys),
-            routing: RoutingService::new(
-                agents.clone(),
-                Arc::new(SeaOrmPoolRepository::new(db.clone())),
-                Arc::new(SeaOrmRuleRepository::new(db.clone())),
-                uow.clone(),
-            ),
+            routing: RoutingService::new(agents.clone(), pools, rules, uow.clone()),
             scheduler: Scheduler::new(uow.clone(), Arc::new(SeaOrmTimerQueue::new(db.clone()))),
             leads: LeadService::new(LeadPorts {
                 uow,
-                leads: Arc::new(SeaOrmLeadRepository::new(db.clone())),
+                leads,
                 proposals: Arc::new(SeaOrmProposalRepository::new(db.clone())),
                 agents,
                 reporting: Arc::new(SeaOrmReporting::new(db.clone())),
@@ -120,6 +147,6 @@ impl Services {
         let keys = Self::token_keys(settings)?;
         let db = Database::connect(&settings.database).await?;
         db.migrate().await?;
-        Ok(Self::new(db, keys))
+        Ok(Self::new(db, keys, &settings.webhooks))
     }
 }

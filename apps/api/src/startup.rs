@@ -45,6 +45,8 @@ pub struct AppState {
     pub leads: LeadService,
     /// The audit trail.
     pub audit: events::AuditService,
+    /// Webhook endpoints.
+    pub webhooks: webhook::WebhookService,
     /// Prometheus metrics.
     pub metrics: crate::observability::Metrics,
     /// How long a request may run.
@@ -68,6 +70,8 @@ impl AppState {
             leads,
             audit,
             scheduler: _,
+            webhooks,
+            sender: _,
         } = services;
         Self {
             db,
@@ -79,6 +83,7 @@ impl AppState {
             routing,
             leads,
             audit,
+            webhooks,
             metrics: crate::observability::Metrics::new(),
             request_timeout: settings.request_timeout,
             dev_mode: settings.is_development(),
@@ -111,6 +116,7 @@ pub struct Application {
     port: u16,
     server: Server,
     scheduler: Scheduler,
+    sender: crate::webhook_sender::Sender,
 }
 
 impl std::fmt::Debug for Application {
@@ -152,8 +158,9 @@ impl Application {
             .unwrap_or_default();
         let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
         let keys = Services::token_keys(settings)?;
-        let services = Services::new(db, keys);
+        let services = Services::new(db, keys, &settings.webhooks);
         let scheduler = services.scheduler.clone();
+        let sender = services.sender.clone();
         let state = web::Data::new(AppState::new(services, settings));
         let cors_origins = settings.cors_origins.clone();
         let mut server = HttpServer::new(move || {
@@ -186,6 +193,7 @@ impl Application {
             port,
             server,
             scheduler,
+            sender,
         })
     }
 
@@ -200,10 +208,13 @@ impl Application {
     /// # Errors
     /// An I/O error of the server.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        // The SLA timers run exactly as long as the server.
+        // The SLA timers and the webhook sender run exactly as long as the
+        // server.
         let scheduler = tokio::spawn(self.scheduler.run());
+        let sender = tokio::spawn(self.sender.run());
         let result = self.server.await;
         scheduler.abort();
+        sender.abort();
         result
     }
 }

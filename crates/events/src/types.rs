@@ -39,8 +39,15 @@ pub const PROPOSAL_EXPIRED: &str = "proposal.expired";
 /// re-routed the lead).
 pub const PROPOSAL_SUPERSEDED: &str = "proposal.superseded";
 
+/// A test delivery an admin asked for (`POST /webhooks/{id}/test`); sent
+/// to that endpoint only.
+pub const WEBHOOK_TEST: &str = "webhook.test";
+/// The sender turned an endpoint off: it answered 410, or every delivery
+/// failed for 24 hours (`data.reason`, `data.url`).
+pub const WEBHOOK_DISABLED: &str = "webhook.disabled";
+
 /// Every type above, for validation of filters and documentation.
-pub const ALL: [&str; 16] = [
+pub const ALL: [&str; 18] = [
     LEAD_CREATED,
     LEAD_ROUTED,
     LEAD_UNROUTED,
@@ -57,4 +64,6 @@ pub const ALL: [&str; 16] = [
     PROPOSAL_REJECTED,
     PROPOSAL_EXPIRED,
     PROPOSAL_SUPERSEDED,
+    WEBHOOK_TEST,
+    WEBHOOK_DISABLED,
 ];

@@ -103,8 +103,28 @@ impl EventRepository for SeaOrmEventRepository {
     }
 }
 
-/// Appends `event` in the caller's transaction.
+/// Appends `event` in the caller's transaction, with its webhook
+/// deliveries: to `endpoints` when the caller read the organization's
+/// active endpoints already (a transaction appending several events reads
+/// them once), else to those read now.
 pub(crate) async fn append(
+    conn: &impl ConnectionTrait,
+    org: Scoped<'_>,
+    event: &Event,
+    endpoints: Option<&[webhook::Webhook]>,
+) -> Result<(), StorageError> {
+    insert(conn, org, event).await?;
+    match endpoints {
+        Some(endpoints) => crate::webhooks::fan_out(conn, event, endpoints).await,
+        None => {
+            let endpoints = crate::webhooks::active_webhooks(conn, org).await?;
+            crate::webhooks::fan_out(conn, event, &endpoints).await
+        }
+    }
+}
+
+/// Writes the event row alone (a test ping's delivery is made by hand).
+pub(crate) async fn insert(
     conn: &impl ConnectionTrait,
     org: Scoped<'_>,
     event: &Event,
@@ -129,7 +149,7 @@ pub(crate) async fn append(
     Ok(())
 }
 
-fn to_domain(m: rows::Model) -> Result<Event, StorageError> {
+pub(crate) fn to_domain(m: rows::Model) -> Result<Event, StorageError> {
     let bad = |field: &str| corrupt(format!("event {}: invalid {field}", m.id));
     Ok(Event {
         id: EventId::parse(&m.id).ok_or_else(|| bad("id"))?,

@@ -21,6 +21,7 @@ mod scope;
 mod sessions;
 mod timers;
 mod users;
+mod webhooks;
 
 pub use agents::SeaOrmAgentRepository;
 pub use api_keys::SeaOrmApiKeyRepository;
@@ -34,3 +35,4 @@ pub use rules::SeaOrmRuleRepository;
 pub use sessions::SeaOrmSessionRepository;
 pub use timers::SeaOrmTimerQueue;
 pub use users::SeaOrmUserRepository;
+pub use webhooks::{SeaOrmDeliveryQueue, SeaOrmWebhookRepository};

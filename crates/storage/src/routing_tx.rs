@@ -76,6 +76,7 @@ impl UnitOfWork for SeaOrmUnitOfWork {
             txn,
             scope: scope.clone(),
             write: true,
+            webhooks: None,
         }))
     }
 }
@@ -94,6 +95,7 @@ impl DecisionSource for SeaOrmUnitOfWork {
             txn,
             scope: scope.clone(),
             write: false,
+            webhooks: None,
         }))
     }
 }
@@ -106,6 +108,9 @@ pub struct SqlRoutingTx {
     scope: TenantScope,
     /// Whether rows are locked (`FOR UPDATE`) where the workflow says so.
     write: bool,
+    /// The organization's active webhook endpoints, read at the first event
+    /// the transaction appends.
+    webhooks: Option<Vec<webhook::Webhook>>,
 }
 
 impl SqlRoutingTx {
@@ -524,7 +529,11 @@ impl RoutingTx for SqlRoutingTx {
 
     async fn append_event(&mut self, event: NewEvent) -> Result<(), StorageError> {
         let event = event.stamp(&self.scope);
-        crate::events::append(&self.txn, self.scoped(), &event).await
+        if self.webhooks.is_none() {
+            self.webhooks = Some(crate::webhooks::active_webhooks(&self.txn, self.scoped()).await?);
+        }
+        let endpoints = self.webhooks.as_deref();
+        crate::events::append(&self.txn, Scoped::new(&self.scope), &event, endpoints).await
     }
 
     async fn commit(self: Box<Self>) -> Result<(), StorageError> {

@@ -12,7 +12,7 @@ use tenancy::{OrgId, Page, PageRequest, StorageError, TenantScope};
 use crate::{
     entity::{
         agents, api_keys, events, leads, pool_members, proposals, refresh_sessions, routing_pools,
-        routing_rules, timers, users,
+        routing_rules, timers, users, webhook_attempts, webhook_deliveries, webhooks,
     },
     error::{failed, storage},
 };
@@ -50,6 +50,9 @@ tenant_tables!(
     routing_rules: Id,
     timers: Id,
     users: Id,
+    webhook_attempts: Id,
+    webhook_deliveries: Id,
+    webhooks: Id,
 );
 
 /// Statements of one organization.

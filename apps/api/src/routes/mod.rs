@@ -21,6 +21,7 @@ pub mod organizations;
 pub mod proposals;
 pub mod routing;
 pub mod users;
+pub mod webhooks;
 
 /// One served route: its method and path pattern (`/organizations/{id}`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -151,6 +152,23 @@ pub fn register(r: &mut Router) {
         .route(Method::POST, "/leads/{id}/reroute", lifecycle::reroute);
 
     r.route(Method::GET, "/audit", audit::list);
+
+    r.route(Method::GET, "/webhooks", webhooks::list)
+        .route(Method::POST, "/webhooks", webhooks::create)
+        .route(Method::GET, "/webhooks/{id}", webhooks::get)
+        .route(Method::PUT, "/webhooks/{id}", webhooks::update)
+        .route(Method::DELETE, "/webhooks/{id}", webhooks::delete)
+        .route(
+            Method::POST,
+            "/webhooks/{id}/rotate-secret",
+            webhooks::rotate_secret,
+        )
+        .route(Method::POST, "/webhooks/{id}/test", webhooks::test)
+        .route(
+            Method::GET,
+            "/webhooks/{id}/deliveries",
+            webhooks::deliveries,
+        );
 
     r.route(Method::GET, "/manager/proposals", proposals::list)
         .route(Method::GET, "/manager/proposals/{id}", proposals::get)

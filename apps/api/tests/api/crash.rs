@@ -512,7 +512,14 @@ impl Server {
     /// Starts `lead-routing` on `db_url` (migrating it) and waits until it
     /// listens.
     fn start(db_url: &str) -> Self {
-        let mut child = Command::new(BIN)
+        Self::start_with(db_url, &[])
+    }
+
+    /// As [`Server::start`], with more environment variables.
+    fn start_with(db_url: &str, env: &[(&str, &str)]) -> Self {
+        let mut command = Command::new(BIN);
+        command.envs(env.iter().copied());
+        let mut child = command
             .env("DATABASE_URL", db_url)
             .env("APP_ENV", "development")
             .env("JWT_SECRET", JWT_SECRET)
@@ -789,5 +796,140 @@ async fn timers_survive_restarts() {
         assert_eq!(count("proposal.expired"), 3, "each timer fired once");
         assert_eq!(count("lead.sla_breached"), 1);
     }
+    drop(servers);
+}
+
+/// Webhook deliveries are rows written with their events: events committed
+/// by a server killed before it sent anything are delivered by the next
+/// one, every one of them, and with two senders on one PostgreSQL database
+/// none is delivered twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_deliveries_survive_a_sigkill_and_two_senders_never_double_send() {
+    tokio::time::timeout(Duration::from_secs(120), deliveries_survive())
+        .await
+        .expect("the delivery test finishes (guard: 120 s)");
+}
+
+async fn deliveries_survive() {
+    const LEADS: usize = 15;
+    let db = CrashDb::create().await;
+    let receiver = crate::receiver::Receiver::start();
+    let client = Client::builder()
+        .timeout(Duration::from_secs(15))
+        .build()
+        .unwrap();
+    let quick = [
+        ("WEBHOOK_RETRY_BASE_MS", "200"),
+        ("WEBHOOK_TIMEOUT_SECS", "2"),
+    ];
+    // The first server commits events but sends nothing: every delivery is
+    // pending when it dies.
+    let mut first = Server::start_with(db.url(), &[quick[0], quick[1], ("WEBHOOK_SENDER", "off")]);
+    let res = client
+        .post(format!("{}/organizations", first.address))
+        .header("x-api-key", DEV_KEY)
+        .json(&json!({"name": "hooks"}))
+        .send()
+        .await
+        .unwrap();
+    let org = expect_status(res, StatusCode::CREATED).await["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let tenant = Tenant {
+        bearer: None,
+        org_id: org.clone(),
+        auto_approve: true,
+        pool_members: Vec::new(),
+    };
+    let agent = tenant
+        .send(
+            &client,
+            &first.address,
+            Method::POST,
+            "/agents",
+            json!({"name": "Ann", "email": "ann@hooks.test"}),
+        )
+        .await;
+    let pool = tenant
+        .send(
+            &client,
+            &first.address,
+            Method::POST,
+            "/routing/pools",
+            json!({"name": "all", "method": "round_robin", "memberIds": [agent["data"]["id"]]}),
+        )
+        .await;
+    tenant
+        .send(
+            &client,
+            &first.address,
+            Method::PUT,
+            &format!("/organizations/{org}"),
+            json!({"settings": {"defaultPoolId": pool["data"]["id"], "allowAutoRouting": true}}),
+        )
+        .await;
+    tenant
+        .send(
+            &client,
+            &first.address,
+            Method::POST,
+            "/webhooks",
+            json!({"url": receiver.url("/crm"), "events": ["lead.*", "proposal.*"]}),
+        )
+        .await;
+    for i in 0..LEADS {
+        tenant
+            .send(
+                &client,
+                &first.address,
+                Method::POST,
+                "/leads",
+                json!({"name": format!("Lead {i}")}),
+            )
+            .await;
+    }
+    first.sigkill();
+    assert!(
+        receiver.received("/crm").is_empty(),
+        "nothing sent before the kill"
+    );
+
+    let instances = if db.0.is_postgres() { 2 } else { 1 };
+    let servers: Vec<Server> = (0..instances)
+        .map(|_| Server::start_with(db.url(), &quick))
+        .collect();
+    let res = tenant
+        .request(
+            &client,
+            &servers[0].address,
+            Method::GET,
+            "/audit?limit=500",
+        )
+        .send()
+        .await
+        .unwrap();
+    let events = expect_status(res, StatusCode::OK).await["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            let kind = e["type"].as_str().unwrap();
+            kind.starts_with("lead.") || kind.starts_with("proposal.")
+        })
+        .map(|e| e["id"].as_str().unwrap().to_owned())
+        .collect::<HashSet<String>>();
+    // lead.created, proposal.created, lead.assigned per lead.
+    assert_eq!(events.len(), LEADS * 3);
+    let got = receiver.wait_for("/crm", |r| r.len() >= events.len()).await;
+    // A little longer, to see a double send if there were one.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let got_after = receiver.received("/crm");
+    assert_eq!(got_after.len(), got.len(), "no delivery sent twice");
+    let delivered: HashSet<String> = got_after
+        .iter()
+        .map(|r| r.header("x-lead-routing-delivery").to_owned())
+        .collect();
+    assert_eq!(delivered, events, "every committed event delivered once");
     drop(servers);
 }

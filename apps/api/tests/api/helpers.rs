@@ -55,6 +55,9 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         auth::JwtSecret::from_env_value(Some(JWT_SECRET.into()), true).expect("secret");
     settings.database = DatabaseSettings::new(db.url.clone());
     settings.database.max_connections = 5;
+    // Webhook retries a few hundred milliseconds apart, not 15 s.
+    settings.webhooks.retry_base = std::time::Duration::from_millis(200);
+    settings.webhooks.timeout = std::time::Duration::from_secs(2);
     adjust(&mut settings);
     let app = Application::build(&settings).await.expect("the app starts");
     let address = format!("http://127.0.0.1:{}", app.port());

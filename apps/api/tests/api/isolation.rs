@@ -51,6 +51,14 @@ async fn objects_of_org_a(
         .unwrap()
         .to_owned();
     let routed = post("/leads", json!({"name": "Jane"})).await;
+    let webhook = post(
+        "/webhooks",
+        json!({"url": "https://hooks.example.com/a", "events": ["*"]}),
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     HashMap::from([
         ("/organizations", org_a["id"].as_str().unwrap().to_owned()),
         ("/users", agent.id()),
@@ -63,6 +71,7 @@ async fn objects_of_org_a(
             "/manager/proposals",
             routed["proposal"]["id"].as_str().unwrap().to_owned(),
         ),
+        ("/webhooks", webhook),
     ])
 }
 
@@ -135,6 +144,7 @@ async fn every_id_route_hides_other_organizations_objects() {
         "/leads",
         "/manager/proposals",
         "/audit",
+        "/webhooks",
     ] {
         for (credential, request) in [
             ("JWT", app.as_user(&admin_b.access_token, Method::GET, list)),

@@ -20,5 +20,7 @@ mod lifecycle;
 mod observability;
 mod openapi;
 mod organizations;
+mod receiver;
 mod roles;
 mod routing;
+mod webhooks;

@@ -360,3 +360,48 @@ async fn every_example_matches_its_schema() {
         invalid.join("\n  ")
     );
 }
+
+#[tokio::test]
+async fn the_webhook_payload_is_documented() {
+    let doc = document().await;
+    let post = &doc["webhooks"]["event"]["post"];
+    let headers: Vec<&str> = post["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        headers,
+        [
+            "X-Lead-Routing-Event",
+            "X-Lead-Routing-Delivery",
+            "X-Lead-Routing-Signature"
+        ]
+    );
+    let shapes = post["requestBody"]["content"]["application/json"]["schema"]["oneOf"]
+        .as_array()
+        .unwrap();
+    for shape in shapes {
+        let name = shape["$ref"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("#/components/schemas/");
+        assert!(
+            doc["components"]["schemas"][name].is_object(),
+            "{name} is in the components"
+        );
+    }
+    let event = &doc["components"]["schemas"]["EventDto"]["properties"];
+    for field in [
+        "id",
+        "type",
+        "createdAt",
+        "orgId",
+        "actor",
+        "subject",
+        "data",
+    ] {
+        assert!(event[field].is_object(), "EventDto.{field}");
+    }
+}

@@ -230,13 +230,8 @@ async fn write_decision(
             } else {
                 types::LEAD_ROUTED
             };
-            tx.append_event(
-                lead_event(kind, lead, now)
-                    .with("proposalId", p.id.to_string())
-                    .with("agentId", p.agent_id.to_string())
-                    .with("method", p.method.as_str()),
-            )
-            .await?;
+            tx.append_event(assignment_event(kind, lead, p, now))
+                .await?;
         }
         None => {
             tx.append_event(
@@ -267,6 +262,17 @@ pub(crate) async fn arm_wait(
         tx.arm_timer(&Timer::arm(kind, p, seconds, now)).await?;
     }
     Ok(())
+}
+
+/// `lead.routed` or `lead.assigned`: to whom, how, and by which rule and
+/// pool (what a notification says).
+fn assignment_event(kind: &'static str, lead: &Lead, p: &Proposal, now: DateTime<Utc>) -> NewEvent {
+    lead_event(kind, lead, now)
+        .with("proposalId", p.id.to_string())
+        .with("agentId", p.agent_id.to_string())
+        .with("method", p.method.as_str())
+        .with("poolId", p.pool_id.as_ref().map(ToString::to_string))
+        .with("ruleId", p.rule_id.as_ref().map(ToString::to_string))
 }
 
 /// An event about `lead`.
@@ -345,12 +351,12 @@ pub async fn approve_in(
             .with("note", proposal.note.clone()),
     )
     .await?;
-    tx.append_event(
-        lead_event(types::LEAD_ASSIGNED, &lead, now)
-            .with("proposalId", proposal.id.to_string())
-            .with("agentId", proposal.agent_id.to_string())
-            .with("method", proposal.method.as_str()),
-    )
+    tx.append_event(assignment_event(
+        types::LEAD_ASSIGNED,
+        &lead,
+        &proposal,
+        now,
+    ))
     .await?;
     Ok(Routed {
         lead,

@@ -12,3 +12,6 @@ pub(crate) mod routing_pools;
 pub(crate) mod routing_rules;
 pub(crate) mod timers;
 pub(crate) mod users;
+pub(crate) mod webhook_attempts;
+pub(crate) mod webhook_deliveries;
+pub(crate) mod webhooks;
