@@ -414,6 +414,45 @@ impl fmt::Debug for LoginResult {
     }
 }
 
+impl events::Audited for User {
+    const SUBJECT: &'static str = "user";
+
+    fn audit_id(&self) -> String {
+        self.id.to_string()
+    }
+
+    /// Never the password or its hash.
+    fn audit_fields(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut m = serde_json::Map::new();
+        m.insert("username".into(), self.username.as_str().into());
+        m.insert("email".into(), self.email.to_string().into());
+        m.insert("role".into(), self.role.as_str().into());
+        m.insert("isActive".into(), self.is_active.into());
+        m
+    }
+}
+
+impl events::Audited for ApiKey {
+    const SUBJECT: &'static str = "api_key";
+
+    fn audit_id(&self) -> String {
+        self.id.to_string()
+    }
+
+    /// The visible prefix only, never the secret or its hash.
+    fn audit_fields(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut m = serde_json::Map::new();
+        m.insert("name".into(), self.name.as_str().into());
+        m.insert("prefix".into(), self.prefix.clone().into());
+        m.insert("role".into(), self.role.as_str().into());
+        m.insert(
+            "revokedAt".into(),
+            self.revoked_at.map(|t| t.to_rfc3339()).into(),
+        );
+        m
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

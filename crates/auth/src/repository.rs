@@ -114,7 +114,8 @@ pub trait UserRepository: Send + Sync {
     /// [`StorageError`] only.
     async fn count_in_org(&self, scope: &TenantScope) -> Result<u64, StorageError>;
 
-    /// Sets the user's `last_login_at` to `now`. A missing user is not an
+    /// Sets the user's `last_login_at` to `now` and appends
+    /// `auth.login_succeeded`, in one transaction. A missing user is not an
     /// error.
     ///
     /// # Errors
@@ -123,6 +124,19 @@ pub trait UserRepository: Send + Sync {
         &self,
         scope: &TenantScope,
         id: &UserId,
+        now: DateTime<Utc>,
+    ) -> Result<(), StorageError>;
+
+    /// Appends `auth.login_failed` for a sign-in with this user's e-mail
+    /// that was refused (`reason`: wrong password, user inactive...).
+    ///
+    /// # Errors
+    /// [`StorageError`] only.
+    async fn record_login_failure(
+        &self,
+        scope: &TenantScope,
+        id: &UserId,
+        reason: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StorageError>;
 }

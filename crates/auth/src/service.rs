@@ -164,18 +164,35 @@ impl AuthService {
         // organizations.
         let several = candidates.len() > 1;
         let mut matching = Vec::new();
+        let mut refused = Vec::new();
         for c in candidates {
             if self.hasher.verify(password, &c.password_hash).await {
                 matching.push(c.user);
+            } else {
+                refused.push(c.user);
             }
         }
         let Some(user) = matching.into_iter().next() else {
+            // Each organization's admins see the attempts on their users.
+            for user in &refused {
+                let scope = user_scope(&user.org_id, &user.id);
+                self.users
+                    .record_login_failure(&scope, &user.id, "wrong password", now)
+                    .await?;
+            }
             return Err(AuthError::InvalidCredentials);
         };
         if several {
             return Err(AuthError::AmbiguousEmail);
         }
-        self.ensure_active(&user).await?;
+        if let Err(refusal) = self.ensure_active(&user).await {
+            let scope = user_scope(&user.org_id, &user.id);
+            let reason = refusal.to_string();
+            self.users
+                .record_login_failure(&scope, &user.id, &reason, now)
+                .await?;
+            return Err(refusal);
+        }
         let scope = user_scope(&user.org_id, &user.id);
         self.users.record_login(&scope, &user.id, now).await?;
         let user = User {
@@ -667,6 +684,12 @@ mod tests {
         };
         assert!(matches!(a, AuthError::InvalidCredentials));
         assert_eq!(a.to_string(), b.to_string());
+        // The organization learns of the attempt on its user; an unknown
+        // address is nobody's to record.
+        assert_eq!(
+            f.users.login_failures(),
+            vec![(ann.id.clone(), "wrong password".to_owned())]
+        );
     }
 
     #[tokio::test]

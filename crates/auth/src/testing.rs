@@ -95,19 +95,21 @@ impl OrganizationRepository for FakeOrgs {
         Ok(lock(&self.0).get(id).cloned())
     }
 
-    async fn insert(&self, org: &Organization) -> Result<(), OrganizationError> {
+    async fn insert(&self, _by: &TenantScope, org: &Organization) -> Result<(), OrganizationError> {
         lock(&self.0).insert(org.id.clone(), org.clone());
         Ok(())
     }
 
     async fn update(
         &self,
-        id: &OrgId,
+        scope: &TenantScope,
         patch: OrganizationPatch,
         now: DateTime<Utc>,
     ) -> Result<Organization, OrganizationError> {
         let mut orgs = lock(&self.0);
-        let org = orgs.get_mut(id).ok_or(OrganizationError::NotFound)?;
+        let org = orgs
+            .get_mut(scope.org_id())
+            .ok_or(OrganizationError::NotFound)?;
         org.apply(patch, now)?;
         Ok(org.clone())
     }
@@ -122,7 +124,14 @@ impl OrganizationRepository for FakeOrgs {
 }
 
 #[derive(Default)]
-pub struct FakeUsers(Mutex<Vec<UserCredentials>>);
+pub struct FakeUsers(Mutex<Vec<UserCredentials>>, Mutex<Vec<(UserId, String)>>);
+
+impl FakeUsers {
+    /// The refused sign-ins recorded: (user, reason).
+    pub fn login_failures(&self) -> Vec<(UserId, String)> {
+        lock(&self.1).clone()
+    }
+}
 
 fn conflict(rows: &[UserCredentials], user: &User) -> Option<AuthError> {
     let others = rows
@@ -265,6 +274,17 @@ impl UserRepository for FakeUsers {
                 c.user.last_login_at = Some(now);
             }
         }
+        Ok(())
+    }
+
+    async fn record_login_failure(
+        &self,
+        _scope: &TenantScope,
+        id: &UserId,
+        reason: &str,
+        _now: DateTime<Utc>,
+    ) -> Result<(), StorageError> {
+        lock(&self.1).push((id.clone(), reason.to_owned()));
         Ok(())
     }
 }

@@ -22,6 +22,7 @@
 //! ```
 
 mod audit;
+mod change;
 mod model;
 pub mod types;
 
@@ -29,6 +30,7 @@ pub use audit::{
     AuditError, AuditService, DEFAULT_AUDIT_LIMIT, EventFilter, EventPage, EventRepository,
     MANAGER_TYPES, MAX_AUDIT_LIMIT, TypeFilter, visible_types,
 };
+pub use change::{Action, Audited, changes, record};
 pub use model::{ActorKind, Event, EventActor, EventId, NewEvent, Subject};
 
 #[cfg(test)]

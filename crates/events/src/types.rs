@@ -46,8 +46,53 @@ pub const WEBHOOK_TEST: &str = "webhook.test";
 /// failed for 24 hours (`data.reason`, `data.url`).
 pub const WEBHOOK_DISABLED: &str = "webhook.disabled";
 
+/// An agent was created; `data.changes` holds every field.
+pub const AGENT_CREATED: &str = "agent.created";
+/// An agent changed (deactivation included); `data.changes`.
+pub const AGENT_UPDATED: &str = "agent.updated";
+/// An agent was removed.
+pub const AGENT_DELETED: &str = "agent.deleted";
+/// A pool was created.
+pub const POOL_CREATED: &str = "pool.created";
+/// A pool changed (name, method, members).
+pub const POOL_UPDATED: &str = "pool.updated";
+/// A pool was deleted.
+pub const POOL_DELETED: &str = "pool.deleted";
+/// A rule was created.
+pub const RULE_CREATED: &str = "rule.created";
+/// A rule changed.
+pub const RULE_UPDATED: &str = "rule.updated";
+/// A rule was deleted.
+pub const RULE_DELETED: &str = "rule.deleted";
+/// A user was created (registration included).
+pub const USER_CREATED: &str = "user.created";
+/// A user changed (role, status, name, e-mail; a new password is
+/// `passwordChanged`, never the password).
+pub const USER_UPDATED: &str = "user.updated";
+/// A user was removed.
+pub const USER_DELETED: &str = "user.deleted";
+/// An API key was created (never its secret).
+pub const API_KEY_CREATED: &str = "api_key.created";
+/// An API key changed: rotated (`secretRotatedAt`) or revoked (`revokedAt`).
+pub const API_KEY_UPDATED: &str = "api_key.updated";
+/// An API key was removed.
+pub const API_KEY_DELETED: &str = "api_key.deleted";
+/// An organization was created.
+pub const ORGANIZATION_CREATED: &str = "organization.created";
+/// An organization's fields changed (deactivation included).
+pub const ORGANIZATION_UPDATED: &str = "organization.updated";
+/// An organization was deleted (its events go with it; kept for adapters
+/// that archive).
+pub const ORGANIZATION_DELETED: &str = "organization.deleted";
+/// An organization's settings changed: `data.changes` per key.
+pub const SETTINGS_CHANGED: &str = "settings.changed";
+/// A user signed in (`data.method`: `password`).
+pub const AUTH_LOGIN_SUCCEEDED: &str = "auth.login_succeeded";
+/// A sign-in with a known e-mail failed (`data.reason`).
+pub const AUTH_LOGIN_FAILED: &str = "auth.login_failed";
+
 /// Every type above, for validation of filters and documentation.
-pub const ALL: [&str; 18] = [
+pub const ALL: [&str; 39] = [
     LEAD_CREATED,
     LEAD_ROUTED,
     LEAD_UNROUTED,
@@ -66,4 +111,25 @@ pub const ALL: [&str; 18] = [
     PROPOSAL_SUPERSEDED,
     WEBHOOK_TEST,
     WEBHOOK_DISABLED,
+    AGENT_CREATED,
+    AGENT_UPDATED,
+    AGENT_DELETED,
+    POOL_CREATED,
+    POOL_UPDATED,
+    POOL_DELETED,
+    RULE_CREATED,
+    RULE_UPDATED,
+    RULE_DELETED,
+    USER_CREATED,
+    USER_UPDATED,
+    USER_DELETED,
+    API_KEY_CREATED,
+    API_KEY_UPDATED,
+    API_KEY_DELETED,
+    ORGANIZATION_CREATED,
+    ORGANIZATION_UPDATED,
+    ORGANIZATION_DELETED,
+    SETTINGS_CHANGED,
+    AUTH_LOGIN_SUCCEEDED,
+    AUTH_LOGIN_FAILED,
 ];

@@ -42,10 +42,10 @@ async fn main() -> Result<(), Box<dyn Error>> {
         settings: Settings::parse(json!({"stickyByDomain": true}))?,
     }
     .into_organization("operator:example".into(), tenancy::now());
-    store.insert(&org).await?;
     let manager = Actor::operator("example")
         .acting_in(org.id.clone())
         .ok_or("an operator acts in any organization")?;
+    store.insert(&manager.scope(), &org).await?;
 
     let mut team = Vec::new();
     for (name, skills, capacity) in [

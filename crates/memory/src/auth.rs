@@ -11,6 +11,7 @@ use auth::{
     UserRepository,
 };
 use chrono::{DateTime, Utc};
+use events::Action;
 use tenancy::{Email, Page, PageRequest, StorageError, TenantScope};
 
 use crate::{
@@ -47,6 +48,7 @@ impl UserRepository for MemoryStore {
         if let Some(e) = conflict(t, &user) {
             return Err(e);
         }
+        t.record(scope, Action::Created, None, Some(&user), user.created_at);
         t.users.push(UserCredentials {
             user,
             password_hash: password_hash.as_str().to_owned(),
@@ -68,6 +70,7 @@ impl UserRepository for MemoryStore {
         }
         let mut user = user.clone();
         user.org_id = scope.org_id().clone();
+        t.record(scope, Action::Created, None, Some(&user), user.created_at);
         t.users.push(UserCredentials {
             user,
             password_hash: password_hash.as_str().to_owned(),
@@ -137,14 +140,32 @@ impl UserRepository for MemoryStore {
             .iter()
             .position(|c| &c.user.id == id)
             .ok_or(AuthError::NotFound)?;
-        let mut user = t.users[i].user.clone();
+        let before = t.users[i].user.clone();
+        let mut user = before.clone();
         user.apply(&patch, now);
         if let Some(e) = conflict(t, &user) {
             return Err(e);
         }
         t.users[i].user = user.clone();
+        let mut event = events::record(Action::Updated, Some(&before), Some(&user), now);
         if let Some(hash) = patch.password_hash {
             t.users[i].password_hash = hash.into_string();
+            // That it changed, never what it is.
+            event = Some(
+                event
+                    .unwrap_or_else(|| {
+                        events::NewEvent::new(
+                            events::types::USER_UPDATED,
+                            events::Subject::of("user", user.id.to_string()),
+                            now,
+                        )
+                        .with("changes", serde_json::Map::new())
+                    })
+                    .with("passwordChanged", true),
+            );
+        }
+        if let Some(event) = event {
+            t.append(scope, event);
         }
         Ok(user)
     }
@@ -160,11 +181,41 @@ impl UserRepository for MemoryStore {
         now: DateTime<Utc>,
     ) -> Result<(), StorageError> {
         let mut state = self.state.lock().await;
-        for c in &mut state.tenant_mut(scope).users {
+        let t = state.tenant_mut(scope);
+        for c in &mut t.users {
             if &c.user.id == id {
                 c.user.last_login_at = Some(now);
             }
         }
+        t.append(
+            scope,
+            events::NewEvent::new(
+                events::types::AUTH_LOGIN_SUCCEEDED,
+                events::Subject::of("user", id.to_string()),
+                now,
+            )
+            .with("method", "password"),
+        );
+        Ok(())
+    }
+
+    async fn record_login_failure(
+        &self,
+        scope: &TenantScope,
+        id: &UserId,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StorageError> {
+        let mut state = self.state.lock().await;
+        state.tenant_mut(scope).append(
+            scope,
+            events::NewEvent::new(
+                events::types::AUTH_LOGIN_FAILED,
+                events::Subject::of("user", id.to_string()),
+                now,
+            )
+            .with("reason", reason),
+        );
         Ok(())
     }
 }
@@ -261,10 +312,9 @@ impl ApiKeyRepository for MemoryStore {
         let mut state = self.state.lock().await;
         let mut key = key.clone();
         key.org_id = scope.org_id().clone();
-        state
-            .tenant_mut(scope)
-            .api_keys
-            .push((key, hash.to_owned()));
+        let t = state.tenant_mut(scope);
+        t.record(scope, Action::Created, None, Some(&key), key.created_at);
+        t.api_keys.push((key, hash.to_owned()));
         Ok(())
     }
 
@@ -308,15 +358,18 @@ impl ApiKeyRepository for MemoryStore {
         now: DateTime<Utc>,
     ) -> Result<ApiKey, AuthError> {
         let mut state = self.state.lock().await;
-        let (key, _) = state
-            .tenant_mut(scope)
+        let t = state.tenant_mut(scope);
+        let (key, _) = t
             .api_keys
             .iter_mut()
             .find(|(k, _)| &k.id == id)
             .ok_or(AuthError::NotFound)?;
+        let before = key.clone();
         // Revoking twice keeps the first time.
         key.revoked_at.get_or_insert(now);
-        Ok(key.clone())
+        let key = key.clone();
+        t.record(scope, Action::Updated, Some(&before), Some(&key), now);
+        Ok(key)
     }
 
     async fn rotate(
@@ -325,19 +378,24 @@ impl ApiKeyRepository for MemoryStore {
         id: &ApiKeyId,
         new_prefix: &str,
         new_hash: &str,
-        _now: DateTime<Utc>,
+        now: DateTime<Utc>,
     ) -> Result<ApiKey, AuthError> {
         let mut state = self.state.lock().await;
-        let (key, hash) = state
-            .tenant_mut(scope)
+        let t = state.tenant_mut(scope);
+        let (key, hash) = t
             .api_keys
             .iter_mut()
             .find(|(k, _)| &k.id == id && !k.is_revoked())
             .ok_or(AuthError::NotFound)?;
+        let before = key.clone();
         new_prefix.clone_into(&mut key.prefix);
         new_hash.clone_into(hash);
         key.last_used_at = None;
-        Ok(key.clone())
+        let key = key.clone();
+        if let Some(event) = events::record(Action::Updated, Some(&before), Some(&key), now) {
+            t.append(scope, event.with("secretRotated", true));
+        }
+        Ok(key)
     }
 
     async fn touch_last_used(

@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use events::Action;
 use organization::{
     Organization, OrganizationError, OrganizationFilter, OrganizationPatch, OrganizationRepository,
     OrganizationStats,
@@ -47,27 +48,33 @@ impl OrganizationRepository for MemoryStore {
         Ok(self.state.lock().await.orgs.get(id.as_str()).cloned())
     }
 
-    async fn insert(&self, org: &Organization) -> Result<(), OrganizationError> {
+    async fn insert(&self, by: &TenantScope, org: &Organization) -> Result<(), OrganizationError> {
         let mut state = self.state.lock().await;
         if state.orgs.values().any(|o| o.name == org.name) {
             return Err(OrganizationError::NameTaken(org.name.to_string()));
         }
         state.orgs.insert(org.id.to_string(), org.clone());
+        if by.org_id() == &org.id {
+            state
+                .tenant_mut(by)
+                .record(by, Action::Created, None, Some(org), org.created_at);
+        }
         Ok(())
     }
 
     async fn update(
         &self,
-        id: &OrgId,
+        scope: &TenantScope,
         patch: OrganizationPatch,
         now: DateTime<Utc>,
     ) -> Result<Organization, OrganizationError> {
         let mut state = self.state.lock().await;
         let mut org = state
             .orgs
-            .get(id.as_str())
+            .get(scope.org_id().as_str())
             .cloned()
             .ok_or(OrganizationError::NotFound)?;
+        let before = org.clone();
         org.apply(patch, now)?;
         if state
             .orgs
@@ -77,6 +84,11 @@ impl OrganizationRepository for MemoryStore {
             return Err(OrganizationError::NameTaken(org.name.to_string()));
         }
         state.orgs.insert(org.id.to_string(), org.clone());
+        let tenant = state.tenant_mut(scope);
+        tenant.record(scope, Action::Updated, Some(&before), Some(&org), now);
+        if let Some(event) = organization::settings_changed(&before, &org, now) {
+            tenant.append(scope, event);
+        }
         Ok(org)
     }
 
@@ -164,7 +176,9 @@ impl AgentRepository for MemoryStore {
         }
         let mut agent = agent.clone();
         agent.org_id = scope.org_id().clone();
-        state.tenant_mut(scope).agents.push(AgentRow {
+        let tenant = state.tenant_mut(scope);
+        tenant.record(scope, Action::Created, None, Some(&agent), agent.created_at);
+        tenant.agents.push(AgentRow {
             agent,
             daily_count: 0,
             counted_day: None,
@@ -232,11 +246,13 @@ impl AgentRepository for MemoryStore {
         let mut state = self.state.lock().await;
         let t = state.tenant_mut(scope);
         let row = t.agent_mut(id).ok_or(RoutingError::NotFound("agent"))?;
+        let before = row.agent.clone();
         let came_back = row.agent.apply(change, now);
         let agent = row.agent.clone();
         if came_back {
             lift_in_weighted_pools(t, &agent);
         }
+        t.record(scope, Action::Updated, Some(&before), Some(&agent), now);
         Ok(agent)
     }
 
@@ -259,13 +275,13 @@ impl AgentRepository for MemoryStore {
         if active {
             check_room(&state, scope)?;
         }
-        let row = state
-            .tenant_mut(scope)
-            .agent_mut(id)
-            .ok_or(RoutingError::NotFound("agent"))?;
+        let t = state.tenant_mut(scope);
+        let row = t.agent_mut(id).ok_or(RoutingError::NotFound("agent"))?;
         row.agent.is_active = active;
         row.agent.updated_at = now;
-        Ok(row.agent.clone())
+        let agent = row.agent.clone();
+        t.record(scope, Action::Updated, Some(&current), Some(&agent), now);
+        Ok(agent)
     }
 }
 
@@ -299,6 +315,7 @@ impl PoolRepository for MemoryStore {
         }
         let mut pool = pool.clone();
         pool.org_id = scope.org_id().clone();
+        t.record(scope, Action::Created, None, Some(&pool), pool.created_at);
         t.pools.push(PoolRow {
             pool,
             last_agent_id: None,
@@ -350,6 +367,7 @@ impl PoolRepository for MemoryStore {
             .iter_mut()
             .find(|p| &p.pool.id == id)
             .ok_or(RoutingError::NotFound("pool"))?;
+        let before = row.pool.clone();
         if let Some(name) = change.name {
             row.pool.name = name;
         }
@@ -363,19 +381,27 @@ impl PoolRepository for MemoryStore {
             row.pool.member_ids = members;
         }
         row.pool.updated_at = now;
-        Ok(row.pool.clone())
+        let pool = row.pool.clone();
+        t.record(scope, Action::Updated, Some(&before), Some(&pool), now);
+        Ok(pool)
     }
 
     async fn delete(&self, scope: &TenantScope, id: &PoolId) -> Result<(), RoutingError> {
         let mut state = self.state.lock().await;
         let t = state.tenant_mut(scope);
-        if !t.pools.iter().any(|p| &p.pool.id == id) {
+        let Some(before) = t
+            .pools
+            .iter()
+            .find(|p| &p.pool.id == id)
+            .map(|p| p.pool.clone())
+        else {
             return Err(RoutingError::NotFound("pool"));
-        }
+        };
         if t.rules.iter().any(|r| &r.pool_id == id) {
             return Err(RoutingError::PoolInUse);
         }
         t.pools.retain(|p| &p.pool.id != id);
+        t.record(scope, Action::Deleted, Some(&before), None, tenancy::now());
         Ok(())
     }
 }
@@ -396,6 +422,7 @@ impl RuleRepository for MemoryStore {
         check_pool(t, &rule.pool_id)?;
         let mut rule = rule.clone();
         rule.org_id = scope.org_id().clone();
+        t.record(scope, Action::Created, None, Some(&rule), rule.created_at);
         t.rules.push(rule);
         Ok(())
     }
@@ -431,6 +458,7 @@ impl RuleRepository for MemoryStore {
             .iter_mut()
             .find(|r| &r.id == id)
             .ok_or(RoutingError::NotFound("rule"))?;
+        let before = rule.clone();
         if let Some(pool_id) = change.pool_id {
             rule.pool_id = pool_id;
         }
@@ -447,17 +475,19 @@ impl RuleRepository for MemoryStore {
             rule.required_skills = skills;
         }
         rule.updated_at = now;
-        Ok(rule.clone())
+        let rule = rule.clone();
+        t.record(scope, Action::Updated, Some(&before), Some(&rule), now);
+        Ok(rule)
     }
 
     async fn delete(&self, scope: &TenantScope, id: &RuleId) -> Result<(), RoutingError> {
         let mut state = self.state.lock().await;
         let t = state.tenant_mut(scope);
-        let before = t.rules.len();
-        t.rules.retain(|r| &r.id != id);
-        if t.rules.len() == before {
+        let Some(before) = t.rules.iter().find(|r| &r.id == id).cloned() else {
             return Err(RoutingError::NotFound("rule"));
-        }
+        };
+        t.rules.retain(|r| &r.id != id);
+        t.record(scope, Action::Deleted, Some(&before), None, tenancy::now());
         Ok(())
     }
 }

@@ -138,3 +138,25 @@ pub(crate) fn page_of<T>(items: Vec<T>, page: PageRequest) -> Page<T> {
         offset: page.offset(),
     }
 }
+
+impl Tenant {
+    /// Appends the event of a configuration write, as the SQL adapter does
+    /// in the write's transaction ([`events::record`]).
+    pub(crate) fn record<T: events::Audited>(
+        &mut self,
+        scope: &TenantScope,
+        action: events::Action,
+        before: Option<&T>,
+        after: Option<&T>,
+        at: DateTime<Utc>,
+    ) {
+        if let Some(event) = events::record(action, before, after, at) {
+            self.events.push(event.stamp(scope));
+        }
+    }
+
+    /// Appends an event the caller made.
+    pub(crate) fn append(&mut self, scope: &TenantScope, event: events::NewEvent) {
+        self.events.push(event.stamp(scope));
+    }
+}

@@ -24,7 +24,10 @@ async fn org(store: &MemoryStore, name: &str) -> OrgId {
         settings: Settings::default(),
     }
     .into_organization("test".into(), tenancy::now());
-    store.insert(&org).await.unwrap();
+    store
+        .insert(&tenancy::TenantScope::system(org.id.clone()), &org)
+        .await
+        .unwrap();
     org.id
 }
 

@@ -59,7 +59,10 @@ impl World {
             settings: Settings::parse(settings).unwrap(),
         }
         .into_organization("test".into(), tenancy::now());
-        self.store.insert(&org).await.unwrap();
+        self.store
+            .insert(&tenancy::TenantScope::system(org.id.clone()), &org)
+            .await
+            .unwrap();
         Actor::new(org.id, Principal::User("usr_manager".into()), Role::Manager)
     }
 
@@ -393,7 +396,7 @@ async fn a_full_agent_is_passed_over_and_the_fallback_takes_what_nobody_can() {
     let fb = w.agent(&m, "fallback", |_| {}).await;
     w.store
         .update(
-            m.org_id(),
+            &m.scope(),
             organization::OrganizationPatch {
                 settings: json!({"fallbackAgentId": fb.id.as_str()})
                     .as_object()

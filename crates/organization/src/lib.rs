@@ -40,6 +40,7 @@ mod values;
 pub use error::OrganizationError;
 pub use model::{
     NewOrganization, Organization, OrganizationFilter, OrganizationPatch, OrganizationStats,
+    settings_changed,
 };
 pub use repository::OrganizationRepository;
 pub use service::OrganizationService;

@@ -196,3 +196,46 @@ pub struct OrganizationStats {
     /// Its agents.
     pub total_agents: u64,
 }
+
+impl events::Audited for Organization {
+    const SUBJECT: &'static str = "organization";
+
+    fn audit_id(&self) -> String {
+        self.id.to_string()
+    }
+
+    /// Its fields but `settings`, whose changes are `settings.changed`.
+    fn audit_fields(&self) -> serde_json::Map<String, serde_json::Value> {
+        let value = serde_json::json!({
+            "name": self.name.as_str(),
+            "displayName": self.display_name.as_ref().map(|v| v.as_str().to_owned()),
+            "email": self.email.as_ref().map(ToString::to_string),
+            "phone": self.phone.as_ref().map(|v| v.as_str().to_owned()),
+            "isActive": self.is_active,
+            "tier": self.tier.as_str(),
+            "mondayWorkspaceId": self.monday_workspace_id.as_ref().map(|v| v.as_str().to_owned()),
+        });
+        match value {
+            serde_json::Value::Object(map) => map,
+            _ => serde_json::Map::new(),
+        }
+    }
+}
+
+/// The `settings.changed` event of a write, when the settings changed:
+/// `data.changes` per top-level key.
+pub fn settings_changed(
+    before: &Organization,
+    after: &Organization,
+    at: DateTime<Utc>,
+) -> Option<events::NewEvent> {
+    let changes = events::changes(before.settings.as_map(), after.settings.as_map());
+    (!changes.is_empty()).then(|| {
+        events::NewEvent::new(
+            events::types::SETTINGS_CHANGED,
+            events::Subject::of("organization", after.id.to_string()),
+            at,
+        )
+        .with("changes", changes)
+    })
+}

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use tenancy::{OrgId, Page, PageRequest, StorageError};
+use tenancy::{OrgId, Page, PageRequest, StorageError, TenantScope};
 
 use crate::{
     Organization, OrganizationError, OrganizationFilter, OrganizationPatch, OrganizationStats,
@@ -32,15 +32,19 @@ pub trait OrganizationRepository: Send + Sync {
     /// [`StorageError`] only.
     async fn find(&self, id: &OrgId) -> Result<Option<Organization>, StorageError>;
 
-    /// Stores a new organization.
+    /// Stores a new organization, and its `organization.created` event by
+    /// `by` (a scope of the new organization) in the same transaction.
     ///
     /// # Errors
     /// MUST return [`OrganizationError::NameTaken`] when the name is in use;
     /// otherwise only [`OrganizationError::Storage`].
-    async fn insert(&self, org: &Organization) -> Result<(), OrganizationError>;
+    async fn insert(&self, by: &TenantScope, org: &Organization) -> Result<(), OrganizationError>;
 
-    /// Reads the organization, applies `patch` with [`Organization::apply`]
-    /// and writes it back, all in one transaction.
+    /// Reads the scope's organization, applies `patch` with
+    /// [`Organization::apply`] and writes it back, with its
+    /// `organization.updated` and `settings.changed` events
+    /// ([`events::record`], [`crate::settings_changed`]) by the scope's
+    /// principal, all in one transaction.
     ///
     /// # Errors
     /// [`OrganizationError::NotFound`] when absent; whatever
@@ -49,7 +53,7 @@ pub trait OrganizationRepository: Send + Sync {
     /// written on error.
     async fn update(
         &self,
-        id: &OrgId,
+        scope: &TenantScope,
         patch: OrganizationPatch,
         now: DateTime<Utc>,
     ) -> Result<Organization, OrganizationError>;

@@ -84,7 +84,13 @@ impl OrganizationService {
     ) -> Result<Organization, OrganizationError> {
         authorize(actor, OrgAction::Create, None)?;
         let org = new.into_organization(actor.principal().to_string(), tenancy::now());
-        self.repo.insert(&org).await?;
+        let by = actor
+            .acting_in(org.id.clone())
+            .ok_or(OrganizationError::Forbidden(
+                "only platform admins create organizations",
+            ))?
+            .scope();
+        self.repo.insert(&by, &org).await?;
         tracing::info!(org_id = %org.id, name = %org.name, "organization created");
         Ok(org)
     }
@@ -103,7 +109,11 @@ impl OrganizationService {
         patch: OrganizationPatch,
     ) -> Result<Organization, OrganizationError> {
         authorize_patch(actor, id, &patch)?;
-        self.repo.update(id, patch, tenancy::now()).await
+        let scope = actor
+            .acting_in(id.clone())
+            .ok_or(OrganizationError::NotFound)?
+            .scope();
+        self.repo.update(&scope, patch, tenancy::now()).await
     }
 
     /// Deactivates (soft-deletes) an organization: its data stays, its users
@@ -141,9 +151,13 @@ impl OrganizationService {
         active: bool,
     ) -> Result<Organization, OrganizationError> {
         authorize(actor, OrgAction::Lifecycle, Some(id))?;
+        let scope = actor
+            .acting_in(id.clone())
+            .ok_or(OrganizationError::NotFound)?
+            .scope();
         let org = self
             .repo
-            .update(id, OrganizationPatch::active(active), tenancy::now())
+            .update(&scope, OrganizationPatch::active(active), tenancy::now())
             .await?;
         tracing::info!(org_id = %id, active, "organization status changed");
         Ok(org)

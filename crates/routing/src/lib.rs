@@ -71,6 +71,7 @@
 
 mod activity;
 mod agent;
+mod audited;
 mod decide;
 pub mod engine;
 mod error;

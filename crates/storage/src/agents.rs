@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use ::events::Action;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use routing::{
@@ -22,6 +23,7 @@ use crate::{
         pool_members, routing_pools, users,
     },
     error::{failed, storage},
+    events::record_change,
     routing_rows::{
         AgentSet, agent_to_active, agent_to_domain, candidates, finish, is_foreign_key_violation,
         open_lead_counts, org_settings,
@@ -63,6 +65,15 @@ impl AgentRepository for SeaOrmAgentRepository {
                 .exec_without_returning(&txn)
                 .await
                 .map_err(user_or_storage)?;
+            record_change(
+                &txn,
+                scope,
+                Action::Created,
+                None,
+                Some(agent),
+                agent.created_at,
+            )
+            .await?;
             Ok(())
         }
         .await;
@@ -153,11 +164,21 @@ impl AgentRepository for SeaOrmAgentRepository {
             if let Some(user) = &change.user_id {
                 check_user(&txn, org, user.as_deref()).await?;
             }
+            let before = agent.clone();
             let came_back = agent.apply(change, now);
             write(&txn, org, &agent).await?;
             if came_back {
                 lift_in_weighted_pools(&txn, org, &agent).await?;
             }
+            record_change(
+                &txn,
+                scope,
+                Action::Updated,
+                Some(&before),
+                Some(&agent),
+                now,
+            )
+            .await?;
             Ok(agent)
         }
         .await;
@@ -189,9 +210,19 @@ impl AgentRepository for SeaOrmAgentRepository {
             if active {
                 check_room(&txn, org).await?;
             }
+            let before = agent.clone();
             agent.is_active = active;
             agent.updated_at = now;
             write(&txn, org, &agent).await?;
+            record_change(
+                &txn,
+                scope,
+                Action::Updated,
+                Some(&before),
+                Some(&agent),
+                now,
+            )
+            .await?;
             Ok(agent)
         }
         .await;

@@ -1,5 +1,6 @@
 //! [`ApiKeyRepository`] on sea-orm.
 
+use ::events::Action;
 use async_trait::async_trait;
 use auth::{ApiKey, ApiKeyId, ApiKeyName, ApiKeyRepository, AuthError};
 use chrono::{DateTime, Utc};
@@ -14,6 +15,7 @@ use crate::{
     Database,
     entity::api_keys::{self, Column, Entity},
     error::{corrupt, failed},
+    events::{append_new, record_change},
     scope::Scoped,
     scope::fetch_page,
 };
@@ -42,11 +44,25 @@ impl ApiKeyRepository for SeaOrmApiKeyRepository {
         let mut row = to_active(key);
         row.org_id = Set(Scoped::new(scope).org_id().to_owned());
         row.key_hash = Set(hash.to_owned());
-        Entity::insert(row)
-            .exec_without_returning(self.db.connection())
+        let txn = self
+            .db
+            .begin_write()
             .await
             .map_err(failed("api_keys: insert"))?;
-        Ok(())
+        Entity::insert(row)
+            .exec_without_returning(&txn)
+            .await
+            .map_err(failed("api_keys: insert"))?;
+        record_change(
+            &txn,
+            scope,
+            Action::Created,
+            None,
+            Some(key),
+            key.created_at,
+        )
+        .await?;
+        txn.commit().await.map_err(failed("api_keys: insert"))
     }
 
     async fn find(
@@ -110,6 +126,7 @@ impl ApiKeyRepository for SeaOrmApiKeyRepository {
         let mut key = to_domain(&row)?;
         // Revoking twice keeps the first time.
         if key.revoked_at.is_none() {
+            let before = key.clone();
             key.revoked_at = Some(now);
             org.update::<Entity>()
                 .col_expr(Column::RevokedAt, Expr::value(now))
@@ -117,6 +134,7 @@ impl ApiKeyRepository for SeaOrmApiKeyRepository {
                 .exec(&txn)
                 .await
                 .map_err(failed("api_keys: revoke"))?;
+            record_change(&txn, scope, Action::Updated, Some(&before), Some(&key), now).await?;
         }
         txn.commit().await.map_err(failed("api_keys: revoke"))?;
         Ok(key)
@@ -128,7 +146,7 @@ impl ApiKeyRepository for SeaOrmApiKeyRepository {
         id: &ApiKeyId,
         new_prefix: &str,
         new_hash: &str,
-        _now: DateTime<Utc>,
+        now: DateTime<Utc>,
     ) -> Result<ApiKey, AuthError> {
         let org = Scoped::new(scope);
         let txn = self
@@ -153,9 +171,13 @@ impl ApiKeyRepository for SeaOrmApiKeyRepository {
             .exec(&txn)
             .await
             .map_err(failed("api_keys: rotate"))?;
-        txn.commit().await.map_err(failed("api_keys: rotate"))?;
+        let before = key.clone();
         new_prefix.clone_into(&mut key.prefix);
         key.last_used_at = None;
+        if let Some(event) = ::events::record(Action::Updated, Some(&before), Some(&key), now) {
+            append_new(&txn, scope, event.with("secretRotated", true)).await?;
+        }
+        txn.commit().await.map_err(failed("api_keys: rotate"))?;
         Ok(key)
     }
 

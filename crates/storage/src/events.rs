@@ -169,3 +169,30 @@ pub(crate) fn to_domain(m: rows::Model) -> Result<Event, StorageError> {
         kind: m.kind,
     })
 }
+
+/// Appends the event of a configuration write ([`::events::record`]), in
+/// the write's transaction, by the scope's principal; nothing when the
+/// write changed nothing.
+pub(crate) async fn record_change<T: ::events::Audited>(
+    conn: &impl ConnectionTrait,
+    scope: &TenantScope,
+    action: ::events::Action,
+    before: Option<&T>,
+    after: Option<&T>,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<(), StorageError> {
+    match ::events::record(action, before, after, at) {
+        Some(event) => append_new(conn, scope, event).await,
+        None => Ok(()),
+    }
+}
+
+/// Appends an event the caller made, in the caller's transaction.
+pub(crate) async fn append_new(
+    conn: &impl ConnectionTrait,
+    scope: &TenantScope,
+    event: ::events::NewEvent,
+) -> Result<(), StorageError> {
+    let event = event.stamp(scope);
+    append(conn, Scoped::new(scope), &event, None).await
+}

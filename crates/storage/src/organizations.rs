@@ -1,5 +1,6 @@
 //! [`OrganizationRepository`] on sea-orm.
 
+use ::events::Action;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use organization::{
@@ -10,7 +11,7 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect,
 };
-use tenancy::{Email, OrgId, Page, PageRequest, StorageError};
+use tenancy::{Email, OrgId, Page, PageRequest, StorageError, TenantScope};
 
 use crate::{
     Database,
@@ -20,6 +21,7 @@ use crate::{
         proposals, users,
     },
     error::{corrupt, failed, is_unique_violation, storage},
+    events::{append_new, record_change},
     scope::Scoped,
     scope::fetch_page,
 };
@@ -71,17 +73,29 @@ impl OrganizationRepository for SeaOrmOrganizationRepository {
         read_org(self.db.connection(), id, false).await
     }
 
-    async fn insert(&self, org: &Organization) -> Result<(), OrganizationError> {
+    async fn insert(&self, by: &TenantScope, org: &Organization) -> Result<(), OrganizationError> {
+        let txn = self
+            .db
+            .begin_write()
+            .await
+            .map_err(failed("organizations: insert"))?;
         Entity::insert(to_active(org))
-            .exec_without_returning(self.db.connection())
+            .exec_without_returning(&txn)
             .await
             .map_err(|e| name_taken_or_storage(e, &org.name))?;
+        // The event belongs to the new organization: `by` must be its scope.
+        if by.org_id() == &org.id {
+            record_change(&txn, by, Action::Created, None, Some(org), org.created_at).await?;
+        }
+        txn.commit()
+            .await
+            .map_err(failed("organizations: insert"))?;
         Ok(())
     }
 
     async fn update(
         &self,
-        id: &OrgId,
+        scope: &TenantScope,
         patch: OrganizationPatch,
         now: DateTime<Utc>,
     ) -> Result<Organization, OrganizationError> {
@@ -90,14 +104,19 @@ impl OrganizationRepository for SeaOrmOrganizationRepository {
             .begin_write()
             .await
             .map_err(failed("organizations: update"))?;
-        let mut org = read_org(&txn, id, true)
+        let mut org = read_org(&txn, scope.org_id(), true)
             .await?
             .ok_or(OrganizationError::NotFound)?;
+        let before = org.clone();
         org.apply(patch, now)?;
         Entity::update(to_active(&org))
             .exec(&txn)
             .await
             .map_err(|e| name_taken_or_storage(e, &org.name))?;
+        record_change(&txn, scope, Action::Updated, Some(&before), Some(&org), now).await?;
+        if let Some(event) = organization::settings_changed(&before, &org, now) {
+            append_new(&txn, scope, event).await?;
+        }
         txn.commit()
             .await
             .map_err(failed("organizations: update"))?;

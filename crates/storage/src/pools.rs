@@ -2,6 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use ::events::Action;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use routing::{Pool, PoolChange, PoolId, RoutingError, ports::PoolRepository};
@@ -19,6 +20,7 @@ use crate::{
         routing_rules,
     },
     error::{failed, storage, violates_unique},
+    events::record_change,
     routing_rows::{finish, is_foreign_key_violation, member_id, members_of, pool_to_domain},
     scope::Scoped,
     scope::fetch_page,
@@ -57,6 +59,15 @@ impl PoolRepository for SeaOrmPoolRepository {
                 .await
                 .map_err(name_taken_or_storage)?;
             insert_members(&txn, org, pool, &HashMap::new()).await?;
+            record_change(
+                &txn,
+                scope,
+                Action::Created,
+                None,
+                Some(pool),
+                pool.created_at,
+            )
+            .await?;
             Ok(())
         }
         .await;
@@ -116,6 +127,7 @@ impl PoolRepository for SeaOrmPoolRepository {
                 .await?
                 .pop()
                 .ok_or(RoutingError::NotFound("pool"))?;
+            let before = pool.clone();
             if let Some(name) = change.name {
                 pool.name = name;
             }
@@ -148,6 +160,15 @@ impl PoolRepository for SeaOrmPoolRepository {
                 pool.member_ids = member_ids;
                 insert_members(&txn, org, &pool, &kept).await?;
             }
+            record_change(
+                &txn,
+                scope,
+                Action::Updated,
+                Some(&before),
+                Some(&pool),
+                now,
+            )
+            .await?;
             Ok(pool)
         }
         .await;
@@ -162,9 +183,11 @@ impl PoolRepository for SeaOrmPoolRepository {
             .await
             .map_err(failed("pools: delete"))?;
         let result = async {
-            org.one::<Entity>(&txn, id.as_str(), true)
+            let row = org
+                .one::<Entity>(&txn, id.as_str(), true)
                 .await?
                 .ok_or(RoutingError::NotFound("pool"))?;
+            let before = with_members(&txn, org, vec![row]).await?.pop();
             let rules = org
                 .find::<routing_rules::Entity>()
                 .filter(routing_rules::Column::PoolId.eq(id.as_str()))
@@ -187,6 +210,15 @@ impl PoolRepository for SeaOrmPoolRepository {
                         RoutingError::Storage(storage(e))
                     }
                 })?;
+            record_change(
+                &txn,
+                scope,
+                Action::Deleted,
+                before.as_ref(),
+                None,
+                tenancy::now(),
+            )
+            .await?;
             Ok(())
         }
         .await;

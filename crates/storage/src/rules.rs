@@ -1,5 +1,6 @@
 //! [`RuleRepository`] on sea-orm.
 
+use ::events::Action;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use routing::{PoolId, RoutingError, Rule, RuleChange, RuleId, ports::RuleRepository};
@@ -15,6 +16,7 @@ use crate::{
         routing_rules::{Column, Entity},
     },
     error::{failed, storage},
+    events::record_change,
     routing_rows::{finish, is_foreign_key_violation, rule_to_active, rule_to_domain},
     scope::Scoped,
     scope::fetch_page,
@@ -37,15 +39,32 @@ impl SeaOrmRuleRepository {
 impl RuleRepository for SeaOrmRuleRepository {
     async fn insert(&self, scope: &TenantScope, rule: &Rule) -> Result<(), RoutingError> {
         let org = Scoped::new(scope);
-        let conn = self.db.connection();
-        check_pool(conn, org, &rule.pool_id).await?;
-        let mut row = rule_to_active(rule);
-        row.org_id = sea_orm::ActiveValue::Set(org.org_id().to_owned());
-        Entity::insert(row)
-            .exec_without_returning(conn)
+        let txn = self
+            .db
+            .begin_write()
             .await
-            .map_err(unknown_pool_or_storage)?;
-        Ok(())
+            .map_err(failed("rules: insert"))?;
+        let result = async {
+            check_pool(&txn, org, &rule.pool_id).await?;
+            let mut row = rule_to_active(rule);
+            row.org_id = sea_orm::ActiveValue::Set(org.org_id().to_owned());
+            Entity::insert(row)
+                .exec_without_returning(&txn)
+                .await
+                .map_err(unknown_pool_or_storage)?;
+            record_change(
+                &txn,
+                scope,
+                Action::Created,
+                None,
+                Some(rule),
+                rule.created_at,
+            )
+            .await?;
+            Ok(())
+        }
+        .await;
+        finish(txn, result).await
     }
 
     async fn find(&self, scope: &TenantScope, id: &RuleId) -> Result<Option<Rule>, StorageError> {
@@ -96,6 +115,7 @@ impl RuleRepository for SeaOrmRuleRepository {
                 .await?
                 .ok_or(RoutingError::NotFound("rule"))?;
             let mut rule = rule_to_domain(&row)?;
+            let before = rule.clone();
             if let Some(pool_id) = change.pool_id {
                 check_pool(&txn, org, &pool_id).await?;
                 rule.pool_id = pool_id;
@@ -122,6 +142,15 @@ impl RuleRepository for SeaOrmRuleRepository {
                 .exec_without_returning(&txn)
                 .await
                 .map_err(unknown_pool_or_storage)?;
+            record_change(
+                &txn,
+                scope,
+                Action::Updated,
+                Some(&before),
+                Some(&rule),
+                now,
+            )
+            .await?;
             Ok(rule)
         }
         .await;
@@ -129,16 +158,38 @@ impl RuleRepository for SeaOrmRuleRepository {
     }
 
     async fn delete(&self, scope: &TenantScope, id: &RuleId) -> Result<(), RoutingError> {
-        let deleted = Scoped::new(scope)
-            .delete::<Entity>()
-            .filter(Column::Id.eq(id.as_str()))
-            .exec(self.db.connection())
+        let org = Scoped::new(scope);
+        let txn = self
+            .db
+            .begin_write()
             .await
             .map_err(failed("rules: delete"))?;
-        if deleted.rows_affected == 0 {
-            return Err(RoutingError::NotFound("rule"));
+        let result = async {
+            let before = org
+                .one::<Entity>(&txn, id.as_str(), true)
+                .await?
+                .as_ref()
+                .map(rule_to_domain)
+                .transpose()?
+                .ok_or(RoutingError::NotFound("rule"))?;
+            org.delete::<Entity>()
+                .filter(Column::Id.eq(id.as_str()))
+                .exec(&txn)
+                .await
+                .map_err(failed("rules: delete"))?;
+            record_change(
+                &txn,
+                scope,
+                Action::Deleted,
+                Some(&before),
+                None,
+                tenancy::now(),
+            )
+            .await?;
+            Ok(())
         }
-        Ok(())
+        .await;
+        finish(txn, result).await
     }
 }
 

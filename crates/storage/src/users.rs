@@ -1,5 +1,6 @@
 //! [`UserRepository`] on sea-orm.
 
+use ::events::Action;
 use async_trait::async_trait;
 use auth::{
     AuthError, PasswordHash, User, UserCredentials, UserFilter, UserId, UserPatch, UserRepository,
@@ -20,6 +21,7 @@ use crate::{
         users::{self, Column, Entity},
     },
     error::{corrupt, failed, storage, violates_unique},
+    events::{append_new, record_change},
     scope::Scoped,
     scope::fetch_page,
 };
@@ -48,10 +50,25 @@ impl UserRepository for SeaOrmUserRepository {
         let mut row = to_active(user);
         row.org_id = Set(Scoped::new(scope).org_id().to_owned());
         row.password_hash = Set(password_hash.as_str().to_owned());
+        let txn = self
+            .db
+            .begin_write()
+            .await
+            .map_err(failed("users: insert"))?;
         Entity::insert(row)
-            .exec_without_returning(self.db.connection())
+            .exec_without_returning(&txn)
             .await
             .map_err(taken_or_storage)?;
+        record_change(
+            &txn,
+            scope,
+            Action::Created,
+            None,
+            Some(user),
+            user.created_at,
+        )
+        .await?;
+        txn.commit().await.map_err(failed("users: insert"))?;
         Ok(())
     }
 
@@ -107,6 +124,15 @@ impl UserRepository for SeaOrmUserRepository {
             let _ = txn.rollback().await;
             return Err(taken_or_storage(e));
         }
+        record_change(
+            &txn,
+            scope,
+            Action::Created,
+            None,
+            Some(user),
+            user.created_at,
+        )
+        .await?;
         txn.commit().await.map_err(failed("users: insert_first"))?;
         Ok(())
     }
@@ -194,6 +220,7 @@ impl UserRepository for SeaOrmUserRepository {
             return Err(AuthError::NotFound);
         };
         let mut user = to_domain(&row)?;
+        let before = user.clone();
         user.apply(&patch, now);
         let mut active = to_active(&user);
         active.org_id = NotSet;
@@ -207,6 +234,27 @@ impl UserRepository for SeaOrmUserRepository {
             .exec_without_returning(&txn)
             .await
             .map_err(taken_or_storage)?;
+        let event = ::events::record(Action::Updated, Some(&before), Some(&user), now);
+        let event = if patch.password_hash.is_some() {
+            // That it changed, never what it is.
+            Some(
+                event
+                    .unwrap_or_else(|| {
+                        ::events::NewEvent::new(
+                            ::events::types::USER_UPDATED,
+                            ::events::Subject::of("user", user.id.to_string()),
+                            now,
+                        )
+                        .with("changes", serde_json::Map::new())
+                    })
+                    .with("passwordChanged", true),
+            )
+        } else {
+            event
+        };
+        if let Some(event) = event {
+            append_new(&txn, scope, event).await?;
+        }
         txn.commit().await.map_err(failed("users: update"))?;
         Ok(user)
     }
@@ -225,14 +273,42 @@ impl UserRepository for SeaOrmUserRepository {
         id: &UserId,
         now: DateTime<Utc>,
     ) -> Result<(), StorageError> {
+        let txn = self
+            .db
+            .begin_write()
+            .await
+            .map_err(failed("users: record_login"))?;
         Scoped::new(scope)
             .update::<Entity>()
             .col_expr(Column::LastLoginAt, Expr::value(now))
             .filter(Column::Id.eq(id.as_str()))
-            .exec(self.db.connection())
+            .exec(&txn)
             .await
             .map_err(failed("users: record_login"))?;
-        Ok(())
+        let event = ::events::NewEvent::new(
+            ::events::types::AUTH_LOGIN_SUCCEEDED,
+            ::events::Subject::of("user", id.to_string()),
+            now,
+        )
+        .with("method", "password");
+        append_new(&txn, scope, event).await?;
+        txn.commit().await.map_err(failed("users: record_login"))
+    }
+
+    async fn record_login_failure(
+        &self,
+        scope: &TenantScope,
+        id: &UserId,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StorageError> {
+        let event = ::events::NewEvent::new(
+            ::events::types::AUTH_LOGIN_FAILED,
+            ::events::Subject::of("user", id.to_string()),
+            now,
+        )
+        .with("reason", reason);
+        append_new(self.db.connection(), scope, event).await
     }
 }
 

@@ -32,10 +32,10 @@ pub async fn routed_org(db: &Database, name: &str, agents: usize) -> Result<OrgI
         settings: Settings::parse(json!({"defaultPoolId": pool_id.as_str()}))?,
     }
     .into_organization("loadgen".into(), now);
-    SeaOrmOrganizationRepository::new(db.clone())
-        .insert(&org)
-        .await?;
     let scope = crate::tenant::operator_scope(&org.id)?;
+    SeaOrmOrganizationRepository::new(db.clone())
+        .insert(&scope, &org)
+        .await?;
     let agent_repo = SeaOrmAgentRepository::new(db.clone());
     let mut member_ids = Vec::with_capacity(agents);
     for i in 0..agents {

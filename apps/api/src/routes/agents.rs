@@ -366,6 +366,7 @@ pub struct DeactivateQuery {
     responses(
         (status = 200, description = "Deactivated", body = MessageEnvelope<AgentDto>,
             example = crate::examples::agents_deactivate_200),
+        (status = 400, description = "Invalid query: `reroute` must be true or false", body = ErrorEnvelope),
         (status = 401, description = "Missing or invalid credentials", body = ErrorEnvelope),
         (status = 403, description = "Agents may not", body = ErrorEnvelope),
         (status = 404, description = "No such agent in your organization", body = ErrorEnvelope),

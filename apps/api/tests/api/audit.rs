@@ -203,9 +203,12 @@ async fn the_audit_trail_pages_by_cursor_filters_and_is_for_managers_and_admins(
         )
         .await;
     }
-    // 3 leads × (lead.created, proposal.created, lead.routed).
+    // The setup's 9 (organization.created; user.created and
+    // auth.login_succeeded twice; agent.created twice; pool.created;
+    // rule.created), then 3 leads × (lead.created, proposal.created,
+    // lead.routed).
     let all = ok(&app, &admin, Method::GET, "/audit", None).await;
-    assert_eq!(all["data"].as_array().unwrap().len(), 9);
+    assert_eq!(all["data"].as_array().unwrap().len(), 18);
     assert_eq!(all["pagination"], json!({"limit": 100, "nextCursor": null}));
     let ids: Vec<&str> = all["data"]
         .as_array()
@@ -277,7 +280,9 @@ async fn the_audit_trail_pages_by_cursor_filters_and_is_for_managers_and_admins(
         None,
     )
     .await;
-    assert_eq!(by["data"].as_array().unwrap().len(), 12);
+    // 4 leads × 3, and the admin's own 7: its registration and sign-in,
+    // agnes, two agents, the pool and the rule.
+    assert_eq!(by["data"].as_array().unwrap().len(), 19);
     let future = ok(
         &app,
         &admin,
@@ -339,4 +344,288 @@ async fn a_refused_review_writes_no_event() {
     expect_status(bad, StatusCode::BAD_REQUEST).await;
     let after = ok(&app, &admin, Method::GET, "/audit", None).await;
     assert_eq!(after["data"], before["data"]);
+}
+
+/// The events of `type` (newest first) as `who` reads them.
+async fn audit_of(app: &TestApp, who: &Session, kind: &str) -> Vec<Value> {
+    ok(app, who, Method::GET, &format!("/audit?type={kind}"), None).await["data"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[tokio::test]
+async fn configuration_changes_and_sign_ins_are_recorded_field_by_field_without_secrets() {
+    let app = spawn_app().await;
+    let (org, admin) = app.org_with_admin("acme").await;
+    let org_id = org["id"].as_str().unwrap();
+    let admin_id = admin.user["id"].as_str().unwrap().to_owned();
+
+    // Agents: created with every field, then only what changed.
+    let agent = ok(
+        &app,
+        &admin,
+        Method::POST,
+        "/agents",
+        Some(json!({"name": "Ann", "email": "ann@acme.test"})),
+    )
+    .await["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    ok(
+        &app,
+        &admin,
+        Method::PUT,
+        &format!("/agents/{agent}"),
+        Some(json!({"status": "away", "name": "Ann"})),
+    )
+    .await;
+    ok(
+        &app,
+        &admin,
+        Method::DELETE,
+        &format!("/agents/{agent}"),
+        None,
+    )
+    .await;
+    let events = audit_of(&app, &admin, "agent.").await;
+    assert_eq!(
+        types(&json!(events)),
+        ["agent.updated", "agent.updated", "agent.created"]
+    );
+    assert_eq!(
+        events[2]["data"]["changes"]["name"],
+        json!({"from": null, "to": "Ann"})
+    );
+    assert_eq!(
+        events[1]["data"]["changes"],
+        json!({"status": {"from": "available", "to": "away"}})
+    );
+    assert_eq!(
+        events[0]["data"]["changes"],
+        json!({"isActive": {"from": true, "to": false}})
+    );
+    assert!(events.iter().all(|e| e["actor"]["id"] == admin_id.as_str()));
+    assert!(
+        events
+            .iter()
+            .all(|e| e["subject"] == json!({"type": "agent", "id": agent}))
+    );
+
+    // Pools and rules: created, changed, deleted.
+    let other = ok(
+        &app,
+        &admin,
+        Method::POST,
+        "/agents",
+        Some(json!({"name": "Bob", "email": "bob@acme.test"})),
+    )
+    .await;
+    let pool = ok(
+        &app,
+        &admin,
+        Method::POST,
+        "/routing/pools",
+        Some(json!({"name": "P", "method": "round_robin", "memberIds": [other["data"]["id"]]})),
+    )
+    .await["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let rule = ok(
+        &app,
+        &admin,
+        Method::POST,
+        "/routing/rules",
+        Some(json!({"name": "R", "priority": 1, "conditions": [], "poolId": pool})),
+    )
+    .await["data"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    ok(
+        &app,
+        &admin,
+        Method::PUT,
+        &format!("/routing/rules/{rule}"),
+        Some(json!({"priority": 5})),
+    )
+    .await;
+    ok(
+        &app,
+        &admin,
+        Method::DELETE,
+        &format!("/routing/rules/{rule}"),
+        None,
+    )
+    .await;
+    ok(
+        &app,
+        &admin,
+        Method::PUT,
+        &format!("/routing/pools/{pool}"),
+        Some(json!({"method": "weighted"})),
+    )
+    .await;
+    ok(
+        &app,
+        &admin,
+        Method::DELETE,
+        &format!("/routing/pools/{pool}"),
+        None,
+    )
+    .await;
+    let rules = audit_of(&app, &admin, "rule.").await;
+    assert_eq!(
+        types(&json!(rules)),
+        ["rule.deleted", "rule.updated", "rule.created"]
+    );
+    assert_eq!(
+        rules[1]["data"]["changes"],
+        json!({"priority": {"from": 1, "to": 5}})
+    );
+    assert_eq!(
+        rules[0]["data"]["changes"]["name"],
+        json!({"from": "R", "to": null})
+    );
+    let pools = audit_of(&app, &admin, "pool.").await;
+    assert_eq!(
+        types(&json!(pools)),
+        ["pool.deleted", "pool.updated", "pool.created"]
+    );
+    assert_eq!(
+        pools[1]["data"]["changes"],
+        json!({"method": {"from": "round_robin", "to": "weighted"}})
+    );
+
+    // Settings and the organization itself.
+    ok(
+        &app,
+        &admin,
+        Method::PUT,
+        &format!("/organizations/{org_id}"),
+        Some(json!({"displayName": "Acme Inc", "settings": {"reviewSlaSeconds": 60}})),
+    )
+    .await;
+    let settings = audit_of(&app, &admin, "settings.changed").await;
+    assert_eq!(
+        settings[0]["data"]["changes"],
+        json!({"reviewSlaSeconds": {"from": null, "to": 60}})
+    );
+    let updated = audit_of(&app, &admin, "organization.updated").await;
+    assert_eq!(
+        updated[0]["data"]["changes"],
+        json!({"displayName": {"from": null, "to": "Acme Inc"}})
+    );
+
+    // Users and keys: never a password, a hash or a secret.
+    let manager = app.add_user(&admin, "manny", "manager").await;
+    ok(
+        &app,
+        &manager,
+        Method::PUT,
+        &format!("/users/{}", manager.id()),
+        Some(json!({"password": "another long password", "currentPassword": crate::helpers::PASSWORD})),
+    )
+    .await;
+    let (key, secret) = app.add_api_key(&admin, "agent").await;
+    let key_id = key["id"].as_str().unwrap();
+    let rotated = ok(
+        &app,
+        &admin,
+        Method::POST,
+        &format!("/api-keys/{key_id}/rotate"),
+        None,
+    )
+    .await;
+    let new_secret = rotated["data"]["key"].as_str().unwrap().to_owned();
+    ok(
+        &app,
+        &admin,
+        Method::DELETE,
+        &format!("/api-keys/{key_id}"),
+        None,
+    )
+    .await;
+    let users = audit_of(&app, &admin, "user.").await;
+    assert_eq!(
+        types(&json!(users)),
+        ["user.updated", "user.created", "user.created"]
+    );
+    assert_eq!(users[0]["data"]["passwordChanged"], true);
+    assert_eq!(users[0]["data"]["changes"], json!({}));
+    assert_eq!(users[0]["actor"]["id"], json!(manager.id()));
+    let keys = audit_of(&app, &admin, "api_key.").await;
+    assert_eq!(
+        types(&json!(keys)),
+        ["api_key.updated", "api_key.updated", "api_key.created"]
+    );
+    assert_eq!(keys[1]["data"]["secretRotated"], true);
+    assert!(keys[0]["data"]["changes"]["revokedAt"]["to"].is_string());
+
+    // Sign-ins, good and bad.
+    let res = app
+        .anonymous(Method::POST, "/auth/login")
+        .json(&json!({"email": "admin@acme.test", "password": "not the password"}))
+        .send()
+        .await
+        .unwrap();
+    expect_status(res, StatusCode::UNAUTHORIZED).await;
+    let failed = audit_of(&app, &admin, "auth.login_failed").await;
+    assert_eq!(failed[0]["data"]["reason"], "wrong password");
+    assert_eq!(failed[0]["subject"]["id"], json!(admin_id));
+    assert!(
+        !audit_of(&app, &admin, "auth.login_succeeded")
+            .await
+            .is_empty()
+    );
+
+    let everything = ok(&app, &admin, Method::GET, "/audit?limit=500", None)
+        .await
+        .to_string();
+    for secret in [
+        secret.as_str(),
+        new_secret.as_str(),
+        crate::helpers::PASSWORD,
+        "another long password",
+        "argon2",
+    ] {
+        assert!(
+            !everything.contains(secret),
+            "the audit trail shows {secret}"
+        );
+    }
+    // Managers read the routing configuration's events, not the rest.
+    let seen = ok(
+        &app,
+        &manager_session(&app, &manager).await,
+        Method::GET,
+        "/audit?limit=500",
+        None,
+    )
+    .await;
+    let kinds = types(&seen["data"]);
+    assert!(kinds.iter().any(|k| k == "agent.created"));
+    assert!(kinds.iter().all(|k| !k.starts_with("user.")
+        && !k.starts_with("api_key.")
+        && !k.starts_with("auth.")
+        && !k.starts_with("settings.")
+        && !k.starts_with("organization.")));
+}
+
+/// The manager signed in again with its new password.
+async fn manager_session(app: &TestApp, manager: &Session) -> Session {
+    let res = app
+        .anonymous(Method::POST, "/auth/login")
+        .json(&json!({"email": manager.user["email"], "password": "another long password"}))
+        .send()
+        .await
+        .unwrap();
+    let body = expect_status(res, StatusCode::OK).await;
+    Session {
+        user: body["user"].clone(),
+        access_token: body["tokens"]["accessToken"].as_str().unwrap().to_owned(),
+        refresh_token: body["tokens"]["refreshToken"].as_str().unwrap().to_owned(),
+    }
 }

@@ -9,7 +9,7 @@ use organization::{NewOrganization, OrgName, OrganizationRepository, Settings, T
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
 use storage::{Database, DatabaseSettings, SeaOrmOrganizationRepository};
-use tenancy::OrgId;
+use tenancy::{OrgId, TenantScope};
 
 /// A migrated database of one test, removed when the test ends.
 pub struct TestDb {
@@ -61,7 +61,10 @@ impl TestDb {
             settings: Settings::parse(settings).unwrap(),
         }
         .into_organization("test".into(), tenancy::now());
-        self.orgs().insert(&org).await.unwrap();
+        self.orgs()
+            .insert(&TenantScope::system(org.id.clone()), &org)
+            .await
+            .unwrap();
         org.id
     }
 
