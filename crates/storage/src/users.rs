@@ -47,9 +47,7 @@ impl UserRepository for SeaOrmUserRepository {
         user: &User,
         password_hash: &PasswordHash,
     ) -> Result<(), AuthError> {
-        let mut row = to_active(user);
-        row.org_id = Set(Scoped::new(scope).org_id().to_owned());
-        row.password_hash = Set(password_hash.as_str().to_owned());
+        let row = new_row(scope, user, password_hash);
         let txn = self
             .db
             .begin_write()
@@ -117,9 +115,7 @@ impl UserRepository for SeaOrmUserRepository {
                 return Err(e.into());
             }
         }
-        let mut row = to_active(user);
-        row.org_id = Set(org.org_id().to_owned());
-        row.password_hash = Set(password_hash.as_str().to_owned());
+        let row = new_row(scope, user, password_hash);
         if let Err(e) = Entity::insert(row).exec_without_returning(&txn).await {
             let _ = txn.rollback().await;
             return Err(taken_or_storage(e));
@@ -310,6 +306,14 @@ impl UserRepository for SeaOrmUserRepository {
         .with("reason", reason);
         append_new(self.db.connection(), scope, event).await
     }
+}
+
+/// The row of a new user of the scope's organization.
+fn new_row(scope: &TenantScope, user: &User, password_hash: &PasswordHash) -> users::ActiveModel {
+    let mut row = to_active(user);
+    row.org_id = Set(Scoped::new(scope).org_id().to_owned());
+    row.password_hash = Set(password_hash.as_str().to_owned());
+    row
 }
 
 /// Which of the unique indexes of `users` a write hit, if any.

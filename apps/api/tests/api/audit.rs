@@ -5,39 +5,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{Session, TestApp, expect_error, expect_status, spawn_app};
-
-async fn call(
-    app: &TestApp,
-    who: &Session,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> reqwest::Response {
-    let req = app.as_user(&who.access_token, method, path);
-    let req = match body {
-        Some(b) => req.json(&b),
-        None => req,
-    };
-    req.send().await.unwrap()
-}
-
-async fn ok(
-    app: &TestApp,
-    who: &Session,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> Value {
-    let res = call(app, who, method, path, body).await;
-    let status = res.status();
-    assert!(
-        status.is_success(),
-        "{path}: {status} {}",
-        res.text().await.unwrap()
-    );
-    res.json().await.unwrap()
-}
+use crate::helpers::{Session, TestApp, call, expect_error, expect_status, ok, spawn_app};
 
 fn types(events: &Value) -> Vec<String> {
     events

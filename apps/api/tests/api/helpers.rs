@@ -72,6 +72,37 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     }
 }
 
+/// One request as `who` (a JSON body when given).
+pub async fn call(
+    app: &TestApp,
+    who: &Session,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> Response {
+    let req = app.as_user(&who.access_token, method, path);
+    let req = match body {
+        Some(b) => req.json(&b),
+        None => req,
+    };
+    req.send().await.unwrap()
+}
+
+/// One request as `who` that must succeed (any 2xx); its JSON body.
+pub async fn ok(
+    app: &TestApp,
+    who: &Session,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> Value {
+    let res = call(app, who, method, path, body).await;
+    let status = res.status();
+    let text = res.text().await.unwrap();
+    assert!(status.is_success(), "{path}: {status} {text}");
+    serde_json::from_str(&text).unwrap()
+}
+
 /// A signed-in user of a test organization.
 #[derive(Clone, Debug)]
 pub struct Session {

@@ -30,22 +30,11 @@ impl Org {
         path: &str,
         body: Option<Value>,
     ) -> reqwest::Response {
-        let req = self.app.as_user(&who.access_token, method, path);
-        match body {
-            Some(b) => req.json(&b),
-            None => req,
-        }
-        .send()
-        .await
-        .unwrap()
+        crate::helpers::call(&self.app, who, method, path, body).await
     }
 
     async fn ok(&self, who: &Session, method: Method, path: &str, body: Option<Value>) -> Value {
-        let res = self.call(who, method, path, body).await;
-        let status = res.status();
-        let text = res.text().await.unwrap();
-        assert!(status.is_success(), "{path}: {status} {text}");
-        serde_json::from_str(&text).unwrap()
+        crate::helpers::ok(&self.app, who, method, path, body).await
     }
 
     async fn settings(&self, settings: Value) {

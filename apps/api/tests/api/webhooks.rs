@@ -9,32 +9,11 @@ use webhook::signature;
 
 use crate::{
     helpers::{
-        Session, TestApp, expect_error, expect_invalid_field, expect_status, spawn_app,
+        Session, TestApp, expect_error, expect_invalid_field, expect_status, ok, spawn_app,
         spawn_app_with,
     },
     receiver::{Received, Receiver},
 };
-
-async fn ok(
-    app: &TestApp,
-    who: &Session,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> Value {
-    let req = app.as_user(&who.access_token, method, path);
-    let res = match body {
-        Some(b) => req.json(&b),
-        None => req,
-    }
-    .send()
-    .await
-    .unwrap();
-    let status = res.status();
-    let text = res.text().await.unwrap();
-    assert!(status.is_success(), "{path}: {status} {text}");
-    serde_json::from_str(&text).unwrap()
-}
 
 /// Two agents in a round-robin pool every lead goes to: (pool, rule, ann).
 async fn routing(app: &TestApp, admin: &Session) -> (Value, Value, String) {
