@@ -340,7 +340,9 @@ impl From<routing::RoutingError> for ApiError {
                 Self::new(StatusCode::CONFLICT, "MAX_AGENTS_REACHED", message)
             }
             E::PoolNameTaken => Self::conflict_on("NAME_TAKEN", "name", message),
-            E::PoolInUse => Self::new(StatusCode::CONFLICT, "POOL_IN_USE", message),
+            E::PoolInUse | E::PoolIsDefault => {
+                Self::new(StatusCode::CONFLICT, "POOL_IN_USE", message)
+            }
             E::AlreadyDecided(_) => Self::new(StatusCode::CONFLICT, "ALREADY_DECIDED", message),
             E::AgentInactive => Self::new(StatusCode::CONFLICT, "AGENT_INACTIVE", message),
             E::DuplicateExternalId => {

@@ -76,6 +76,38 @@ impl OrganizationRepository for MemoryStore {
             .ok_or(OrganizationError::NotFound)?;
         let before = org.clone();
         org.apply(patch, now)?;
+        // As the SQL adapter: ids the write sets must be of the organization.
+        let tenant = state.tenant(scope);
+        let mut errors = ValidationErrors::new();
+        for key in ["defaultPoolId", "fallbackAgentId"] {
+            let id_of = |o: &Organization| {
+                o.settings
+                    .as_map()
+                    .get(key)
+                    .and_then(|v| v.as_str())
+                    .map(str::to_owned)
+            };
+            let Some(id) = id_of(&org).filter(|id| id_of(&before).as_ref() != Some(id)) else {
+                continue;
+            };
+            let known = if key == "defaultPoolId" {
+                tenant.pools.iter().any(|p| p.pool.id.as_str() == id)
+            } else {
+                tenant.agents.iter().any(|a| a.agent.id.as_str() == id)
+            };
+            if !known {
+                let what = if key == "defaultPoolId" {
+                    "pool"
+                } else {
+                    "agent"
+                };
+                errors.push(tenancy::FieldError::new(
+                    format!("settings.{key}"),
+                    format!("is not a {what} of this organization"),
+                ));
+            }
+        }
+        errors.into_result(()).map_err(OrganizationError::Invalid)?;
         if state
             .orgs
             .values()
@@ -388,6 +420,12 @@ impl PoolRepository for MemoryStore {
 
     async fn delete(&self, scope: &TenantScope, id: &PoolId) -> Result<(), RoutingError> {
         let mut state = self.state.lock().await;
+        let default_pool = state
+            .settings(scope)
+            .as_map()
+            .get("defaultPoolId")
+            .and_then(|v| v.as_str())
+            .map(str::to_owned);
         let t = state.tenant_mut(scope);
         let Some(before) = t
             .pools
@@ -399,6 +437,9 @@ impl PoolRepository for MemoryStore {
         };
         if t.rules.iter().any(|r| &r.pool_id == id) {
             return Err(RoutingError::PoolInUse);
+        }
+        if default_pool.as_deref() == Some(id.as_str()) {
+            return Err(RoutingError::PoolIsDefault);
         }
         t.pools.retain(|p| &p.pool.id != id);
         t.record(scope, Action::Deleted, Some(&before), None, tenancy::now());

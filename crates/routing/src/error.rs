@@ -23,6 +23,9 @@ pub enum RoutingError {
     /// Rules still send leads to this pool (409).
     #[error("rules still route to this pool; delete or change them first")]
     PoolInUse,
+    /// The pool is the organization's `settings.defaultPoolId` (409).
+    #[error("this pool is the organization's default pool; change settings.defaultPoolId first")]
+    PoolIsDefault,
     /// The proposal was already decided (409).
     #[error("this proposal is already {0}")]
     AlreadyDecided(&'static str),

@@ -111,6 +111,19 @@ impl Database {
         self.conn.ping().await
     }
 
+    /// The names of the migrations this binary has that the database has
+    /// not applied (all of them when the schema is missing).
+    ///
+    /// # Errors
+    /// When the database cannot be read.
+    pub async fn pending_migrations(&self) -> Result<Vec<String>, DbErr> {
+        Ok(Migrator::get_pending_migrations(&self.conn)
+            .await?
+            .iter()
+            .map(|m| m.name().to_owned())
+            .collect())
+    }
+
     /// Connections of the pool: `(open, idle)`.
     pub fn pool_usage(&self) -> (u32, usize) {
         match self.engine {

@@ -18,13 +18,55 @@ use crate::{
     entity::{
         agents, leads,
         organizations::{self, Column, Entity},
-        proposals, users,
+        proposals, routing_pools, users,
     },
     error::{corrupt, failed, is_unique_violation, storage},
     events::{append_new, record_change},
     scope::Scoped,
     scope::fetch_page,
 };
+
+/// The pool and agent ids the settings name must be of the organization,
+/// checked in the write's transaction (a lead would otherwise be silently
+/// unrouted): `settings.defaultPoolId` a pool, `settings.fallbackAgentId`
+/// an agent. Only ids the write changes are checked, so an organization
+/// whose pool is gone can still change other fields.
+async fn check_references(
+    conn: &impl ConnectionTrait,
+    before: &Organization,
+    after: &Organization,
+) -> Result<(), OrganizationError> {
+    let org = Scoped::org(&after.id);
+    let id_of = |o: &Organization, key: &str| {
+        o.settings
+            .as_map()
+            .get(key)
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
+    };
+    let mut errors = tenancy::ValidationErrors::new();
+    for (key, what) in [("defaultPoolId", "pool"), ("fallbackAgentId", "agent")] {
+        let Some(id) = id_of(after, key) else {
+            continue;
+        };
+        if id_of(before, key).as_deref() == Some(id.as_str()) {
+            continue;
+        }
+        let found = if what == "pool" {
+            org.find_id::<routing_pools::Entity>(&id).count(conn).await
+        } else {
+            org.find_id::<agents::Entity>(&id).count(conn).await
+        }
+        .map_err(failed("organizations: check_references"))?;
+        if found == 0 {
+            errors.push(tenancy::FieldError::new(
+                format!("settings.{key}"),
+                format!("is not a {what} of this organization"),
+            ));
+        }
+    }
+    errors.into_result(()).map_err(OrganizationError::Invalid)
+}
 
 /// Organizations stored in the `organizations` table.
 #[derive(Clone, Debug)]
@@ -109,6 +151,7 @@ impl OrganizationRepository for SeaOrmOrganizationRepository {
             .ok_or(OrganizationError::NotFound)?;
         let before = org.clone();
         org.apply(patch, now)?;
+        check_references(&txn, &before, &org).await?;
         Entity::update(to_active(&org))
             .exec(&txn)
             .await

@@ -21,7 +21,9 @@ use crate::{
     },
     error::{failed, storage, violates_unique},
     events::record_change,
-    routing_rows::{finish, is_foreign_key_violation, member_id, members_of, pool_to_domain},
+    routing_rows::{
+        finish, is_foreign_key_violation, member_id, members_of, org_settings, pool_to_domain,
+    },
     scope::Scoped,
     scope::fetch_page,
 };
@@ -196,6 +198,17 @@ impl PoolRepository for SeaOrmPoolRepository {
                 .map_err(failed("pools: delete"))?;
             if rules > 0 {
                 return Err(RoutingError::PoolInUse);
+            }
+            // Locks the organization's row: a settings change that would
+            // make this pool the default waits, and then finds it gone.
+            let settings = org_settings(&txn, org, true).await?;
+            if settings
+                .as_map()
+                .get("defaultPoolId")
+                .and_then(|v| v.as_str())
+                == Some(id.as_str())
+            {
+                return Err(RoutingError::PoolIsDefault);
             }
             // The RESTRICT foreign key of `routing_rules` still guards
             // against a rule written after the count.

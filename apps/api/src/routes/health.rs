@@ -25,16 +25,32 @@ pub async fn health() -> HttpResponse {
     envelope::ok(HealthStatus { status: "ok" })
 }
 
-/// The server can serve requests: the database answers.
+/// The server can serve requests: the database answers and its schema is
+/// this binary's (no migration pending).
 #[utoipa::path(get, path = "/ready", tag = "health", security(()),
     responses(
-        (status = 200, description = "The database answers", body = DataEnvelope<HealthStatus>,
+        (status = 200, description = "The database answers and is migrated", body = DataEnvelope<HealthStatus>,
             example = crate::examples::health_ready_200),
-        (status = 503, description = "The database does not answer", body = ErrorEnvelope),
+        (status = 503, description = "The database does not answer, or its schema is missing or behind (`MIGRATIONS_PENDING`)", body = ErrorEnvelope),
     ))]
 pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    match state.db.ping().await {
-        Ok(()) => Ok(envelope::ok(HealthStatus { status: "ready" })),
+    let checked = match state.db.ping().await {
+        Ok(()) => state.db.pending_migrations().await,
+        Err(e) => Err(e),
+    };
+    match checked {
+        Ok(pending) if pending.is_empty() => Ok(envelope::ok(HealthStatus { status: "ready" })),
+        Ok(pending) => {
+            tracing::warn!(?pending, "readiness check failed: migrations pending");
+            Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "MIGRATIONS_PENDING",
+                format!(
+                    "The database schema is behind this server: {} migration(s) pending; run `lead-routing migrate up`",
+                    pending.len()
+                ),
+            ))
+        }
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
             Err(ApiError::new(

@@ -385,3 +385,108 @@ async fn of_simultaneous_first_registrations_exactly_one_wins() {
     .await;
     assert_eq!(stats["data"]["stats"]["totalUsers"], 1, "{stats}");
 }
+
+/// Finding 11: the ids settings name must be of the organization (else
+/// leads are silently unrouted), and the default pool cannot be deleted.
+#[tokio::test]
+async fn settings_name_only_the_organization_s_own_pool_and_agent() {
+    let app = spawn_app().await;
+    let (org, admin) = app.org_with_admin("acme").await;
+    let (_, other) = app.org_with_admin("other").await;
+    let path = format!("/organizations/{}", org["id"].as_str().unwrap());
+    let create = |who: &Session, route: &'static str, body: Value| {
+        let req = app
+            .as_user(&who.access_token, Method::POST, route)
+            .json(&body);
+        async move {
+            expect_status(req.send().await.unwrap(), StatusCode::CREATED).await["data"]["id"]
+                .clone()
+        }
+    };
+    let foreign_agent = create(
+        &other,
+        "/agents",
+        json!({"name": "Zed", "email": "zed@other.test"}),
+    )
+    .await;
+    let foreign_pool = create(
+        &other,
+        "/routing/pools",
+        json!({"name": "Z", "method": "round_robin", "memberIds": [foreign_agent]}),
+    )
+    .await;
+    let agent = create(
+        &admin,
+        "/agents",
+        json!({"name": "Ann", "email": "ann@acme.test"}),
+    )
+    .await;
+    let pool = create(
+        &admin,
+        "/routing/pools",
+        json!({"name": "P", "method": "round_robin", "memberIds": [agent]}),
+    )
+    .await;
+
+    for (settings, field) in [
+        (
+            json!({"defaultPoolId": foreign_pool}),
+            "settings.defaultPoolId",
+        ),
+        (
+            json!({"defaultPoolId": "pool_0000000000000000000000000000dead"}),
+            "settings.defaultPoolId",
+        ),
+        (
+            json!({"fallbackAgentId": foreign_agent}),
+            "settings.fallbackAgentId",
+        ),
+    ] {
+        let res = send(
+            &app,
+            &admin,
+            Method::PUT,
+            &path,
+            json!({"settings": settings}),
+        )
+        .await;
+        crate::helpers::expect_invalid_field(res, field).await;
+    }
+    let unchanged = expect_status(
+        send(&app, &admin, Method::GET, &path, json!(null)).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(unchanged["data"]["settings"], json!({}), "nothing written");
+
+    let res = send(
+        &app,
+        &admin,
+        Method::PUT,
+        &path,
+        json!({"settings": {"defaultPoolId": pool, "fallbackAgentId": agent}}),
+    )
+    .await;
+    expect_status(res, StatusCode::OK).await;
+    let pool_path = format!("/routing/pools/{}", pool.as_str().unwrap());
+    expect_error(
+        send(&app, &admin, Method::DELETE, &pool_path, json!(null)).await,
+        StatusCode::CONFLICT,
+        "POOL_IN_USE",
+    )
+    .await;
+    let res = send(
+        &app,
+        &admin,
+        Method::PUT,
+        &path,
+        json!({"settings": {"defaultPoolId": null}}),
+    )
+    .await;
+    expect_status(res, StatusCode::OK).await;
+    expect_status(
+        send(&app, &admin, Method::DELETE, &pool_path, json!(null)).await,
+        StatusCode::OK,
+    )
+    .await;
+}

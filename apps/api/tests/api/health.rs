@@ -23,6 +23,30 @@ async fn health_and_ready_need_no_credentials() {
 }
 
 #[tokio::test]
+async fn ready_fails_while_migrations_are_pending() {
+    use migration::{Migrator, MigratorTrait};
+
+    let app = spawn_app().await;
+    let conn = sea_orm::Database::connect(app.database_url())
+        .await
+        .unwrap();
+    Migrator::down(&conn, Some(1)).await.unwrap();
+    let res = app.anonymous(Method::GET, "/ready").send().await.unwrap();
+    let body = expect_error(res, StatusCode::SERVICE_UNAVAILABLE, "MIGRATIONS_PENDING").await;
+    assert!(
+        body.to_string().contains("1 migration(s) pending"),
+        "{body}"
+    );
+    Migrator::up(&conn, None).await.unwrap();
+    expect_status(
+        app.anonymous(Method::GET, "/ready").send().await.unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    let _ = conn.close().await;
+}
+
+#[tokio::test]
 async fn health_ignores_invalid_credentials() {
     let app = spawn_app().await;
     let res = app

@@ -248,6 +248,12 @@ impl TestApp {
     }
 
     /// Runs one SQL count on the app's database.
+    /// The URL of the app's database (for tests that change it behind the
+    /// app's back).
+    pub fn database_url(&self) -> &str {
+        &self.db.url
+    }
+
     pub async fn count(&self, sql: &str) -> i64 {
         let conn = sea_orm::Database::connect(self.db.url.as_str())
             .await
