@@ -277,6 +277,9 @@ impl From<auth::AuthError> for ApiError {
                 "ORGANIZATION_INACTIVE",
                 "The organization is deactivated",
             ),
+            E::KeyRotatedConcurrently => {
+                Self::new(StatusCode::CONFLICT, "KEY_ROTATED_CONCURRENTLY", message)
+            }
             E::UsernameTaken => Self::conflict_on("USERNAME_TAKEN", "username", message),
             E::EmailTaken => Self::conflict_on("EMAIL_TAKEN", "email", message),
             E::Invalid(errors) => Self::validation(&errors),

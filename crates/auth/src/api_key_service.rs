@@ -128,6 +128,7 @@ impl ApiKeyService {
             .rotate(
                 &actor.scope(),
                 id,
+                &key.prefix,
                 &generated.prefix,
                 &generated.hash,
                 tenancy::now(),

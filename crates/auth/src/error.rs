@@ -47,6 +47,10 @@ pub enum AuthError {
     /// a caller that proved the credential (right password, valid token).
     #[error("this account or its organization is deactivated")]
     UserInactive,
+    /// The API key was rotated by another request meanwhile (409): only the
+    /// other rotation's secret works; read the key again to rotate it.
+    #[error("this API key was just rotated by another request")]
+    KeyRotatedConcurrently,
     /// Another user of the organization has this username (409).
     #[error("username already taken in this organization")]
     UsernameTaken,

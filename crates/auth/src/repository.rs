@@ -256,16 +256,22 @@ pub trait ApiKeyRepository: Send + Sync {
     ) -> Result<ApiKey, AuthError>;
 
     /// Replaces the key's prefix and hash (the old secret stops working at
-    /// once), clears `last_used_at`, and returns the key. `now` is the
-    /// rotation time, for adapters that record it.
+    /// once), clears `last_used_at`, and returns the key, only while its
+    /// prefix is still `expected_prefix` (the one the caller read): of two
+    /// concurrent rotations exactly one succeeds. `now` is the rotation
+    /// time, for adapters that record it.
     ///
     /// # Errors
     /// MUST return [`AuthError::NotFound`] when no such key is in the scope's organization or it
-    /// is revoked; otherwise only [`AuthError::Storage`].
+    /// is revoked; [`AuthError::KeyRotatedConcurrently`], writing nothing,
+    /// when its prefix is no longer `expected_prefix`; otherwise only
+    /// [`AuthError::Storage`].
+    #[allow(clippy::too_many_arguments)]
     async fn rotate(
         &self,
         scope: &TenantScope,
         id: &ApiKeyId,
+        expected_prefix: &str,
         new_prefix: &str,
         new_hash: &str,
         now: DateTime<Utc>,

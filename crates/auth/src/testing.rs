@@ -434,6 +434,7 @@ impl ApiKeyRepository for FakeApiKeys {
         &self,
         scope: &TenantScope,
         id: &ApiKeyId,
+        expected_prefix: &str,
         new_prefix: &str,
         new_hash: &str,
         _now: DateTime<Utc>,
@@ -443,13 +444,16 @@ impl ApiKeyRepository for FakeApiKeys {
             if k.is_revoked() {
                 return None;
             }
+            if k.prefix != expected_prefix {
+                return Some(Err(AuthError::KeyRotatedConcurrently));
+            }
             k.prefix = new_prefix.to_owned();
             k.last_used_at = None;
             *h = new_hash.to_owned();
-            Some(k.clone())
+            Some(Ok(k.clone()))
         })
         .flatten()
-        .ok_or(AuthError::NotFound)
+        .ok_or(AuthError::NotFound)?
     }
 
     async fn touch_last_used(

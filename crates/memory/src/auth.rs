@@ -376,6 +376,7 @@ impl ApiKeyRepository for MemoryStore {
         &self,
         scope: &TenantScope,
         id: &ApiKeyId,
+        expected_prefix: &str,
         new_prefix: &str,
         new_hash: &str,
         now: DateTime<Utc>,
@@ -387,6 +388,9 @@ impl ApiKeyRepository for MemoryStore {
             .iter_mut()
             .find(|(k, _)| &k.id == id && !k.is_revoked())
             .ok_or(AuthError::NotFound)?;
+        if key.prefix != expected_prefix {
+            return Err(AuthError::KeyRotatedConcurrently);
+        }
         let before = key.clone();
         new_prefix.clone_into(&mut key.prefix);
         new_hash.clone_into(hash);

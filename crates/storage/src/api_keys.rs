@@ -144,6 +144,7 @@ impl ApiKeyRepository for SeaOrmApiKeyRepository {
         &self,
         scope: &TenantScope,
         id: &ApiKeyId,
+        expected_prefix: &str,
         new_prefix: &str,
         new_hash: &str,
         now: DateTime<Utc>,
@@ -160,6 +161,11 @@ impl ApiKeyRepository for SeaOrmApiKeyRepository {
         let mut key = to_domain(&row)?;
         if key.is_revoked() {
             return not_found(txn).await;
+        }
+        // Locked above: a concurrent rotation has committed or waits.
+        if key.prefix != expected_prefix {
+            let _ = txn.rollback().await;
+            return Err(AuthError::KeyRotatedConcurrently);
         }
         // Prefix and hash change together, so the old secret stops working
         // the moment this commits.

@@ -488,6 +488,7 @@ async fn api_keys_are_found_by_prefix_revoked_and_rotated() {
         .rotate(
             &sc(&acme),
             &crm.id,
+            &crm.prefix,
             &next.prefix,
             &next.hash,
             tenancy::now(),
@@ -495,6 +496,20 @@ async fn api_keys_are_found_by_prefix_revoked_and_rotated() {
         .await
         .unwrap();
     assert_eq!(rotated.prefix, next.prefix);
+    // A rotation from the prefix read before that one changes nothing.
+    let late = ApiKeySecret::generate();
+    let err = keys
+        .rotate(
+            &sc(&acme),
+            &crm.id,
+            &crm.prefix,
+            &late.prefix,
+            &late.hash,
+            tenancy::now(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AuthError::KeyRotatedConcurrently), "{err:?}");
     assert_eq!(rotated.last_used_at, None);
     assert_eq!(keys.find_by_prefix(&crm.prefix).await.unwrap(), None);
     assert_eq!(
@@ -502,7 +517,14 @@ async fn api_keys_are_found_by_prefix_revoked_and_rotated() {
         Some((rotated.clone(), next.hash.clone()))
     );
     let err = keys
-        .rotate(&sc(&globex), &crm.id, "zzzzzzzz", "h", tenancy::now())
+        .rotate(
+            &sc(&globex),
+            &crm.id,
+            &next.prefix,
+            "zzzzzzzz",
+            "h",
+            tenancy::now(),
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, AuthError::NotFound), "{err:?}");
@@ -530,6 +552,7 @@ async fn api_keys_are_found_by_prefix_revoked_and_rotated() {
         .rotate(
             &sc(&acme),
             &zapier.id,
+            &zapier.prefix,
             &fresh.prefix,
             &fresh.hash,
             tenancy::now(),

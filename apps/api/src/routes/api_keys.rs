@@ -176,6 +176,7 @@ pub async fn revoke(
         (status = 401, description = "Missing or invalid credentials", body = ErrorEnvelope),
         (status = 403, description = "Not an admin", body = ErrorEnvelope),
         (status = 404, description = "No such key in your organization", body = ErrorEnvelope),
+        (status = 409, description = "Another request rotated the key meanwhile (`KEY_ROTATED_CONCURRENTLY`): only its secret works", body = ErrorEnvelope),
     ))]
 pub async fn rotate(
     state: web::Data<AppState>,
