@@ -247,9 +247,11 @@ pub async fn get(
         (status = 403, description = "Your role may not make this change", body = ErrorEnvelope),
         (status = 404, description = "No such user in your organization", body = ErrorEnvelope),
         (status = 409, description = "Username or e-mail taken", body = ErrorEnvelope),
+        (status = 429, description = "Too many password checks (`currentPassword` is throttled like a sign-in)", body = ErrorEnvelope),
     ))]
 pub async fn update(
     state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
     Authenticated(actor): Authenticated,
     id: web::Path<String>,
     JsonBody(body): JsonBody<UpdateUserBody>,
@@ -283,6 +285,14 @@ pub async fn update(
         (Some(new), Some(current)) => Some((current, new)),
         _ => None,
     };
+    // A current password is a password check: throttled as a sign-in is,
+    // per account and per address, so it is no guessing oracle.
+    if password.is_some() {
+        state
+            .login_limiter
+            .check(&format!("user:{id}"), req.peer_addr().map(|a| a.ip()))
+            .map_err(ApiError::too_many_requests)?;
+    }
     // One use case: every check before any write.
     let user = state
         .auth

@@ -490,3 +490,36 @@ async fn settings_name_only_the_organization_s_own_pool_and_agent() {
     )
     .await;
 }
+
+/// Finding 10: `currentPassword` was an unthrottled password oracle; it is
+/// throttled like a sign-in.
+#[tokio::test]
+async fn current_password_guesses_are_throttled_like_sign_ins() {
+    let app = spawn_app().await;
+    let (_, admin) = app.org_with_admin("acme").await;
+    let path = format!("/users/{}", admin.id());
+    let mut statuses = Vec::new();
+    for n in 0..8 {
+        let res = send(
+            &app,
+            &admin,
+            Method::PUT,
+            &path,
+            json!({"password": "a brand new password", "currentPassword": format!("guess number {n}")}),
+        )
+        .await;
+        statuses.push(res.status().as_u16());
+    }
+    assert!(statuses.iter().take(5).all(|s| *s == 400), "{statuses:?}");
+    assert!(statuses.iter().skip(5).all(|s| *s == 429), "{statuses:?}");
+    // Other changes of the account are not throttled.
+    let res = send(
+        &app,
+        &admin,
+        Method::PUT,
+        &path,
+        json!({"username": "admin2"}),
+    )
+    .await;
+    expect_status(res, StatusCode::OK).await;
+}
