@@ -138,7 +138,9 @@ impl AuthService {
     /// [`AuthError::InvalidCredentials`] after the same argon2 work. Only once
     /// the password is right does the caller learn more: that the user or its
     /// organization is deactivated ([`AuthError::UserInactive`]), or that the
-    /// address needs an organization ([`AuthError::AmbiguousEmail`]).
+    /// password is right for accounts of several organizations
+    /// ([`AuthError::AmbiguousEmail`]). Accounts of other organizations with
+    /// the same address and another password are invisible.
     ///
     /// # Errors
     /// [`AuthError::InvalidCredentials`], [`AuthError::AmbiguousEmail`],
@@ -161,8 +163,9 @@ impl AuthService {
         }
         // Verify against every candidate, so that a caller without the
         // password learns nothing, not even that the address is in several
-        // organizations.
-        let several = candidates.len() > 1;
+        // organizations; and sign in to the one account whose password
+        // matches, so that an account elsewhere with the same address
+        // changes nothing (only several matching accounts need `orgId`).
         let mut matching = Vec::new();
         let mut refused = Vec::new();
         for c in candidates {
@@ -172,6 +175,7 @@ impl AuthService {
                 refused.push(c.user);
             }
         }
+        let several = matching.len() > 1;
         let Some(user) = matching.into_iter().next() else {
             // Each organization's admins see the attempts on their users.
             for user in &refused {

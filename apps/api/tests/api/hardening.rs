@@ -523,3 +523,50 @@ async fn current_password_guesses_are_throttled_like_sign_ins() {
     .await;
     expect_status(res, StatusCode::OK).await;
 }
+
+/// Finding 2: an admin of org B who creates a user with org A's admin
+/// e-mail learned that the address exists elsewhere (`AMBIGUOUS_EMAIL`),
+/// and org A's admin could no longer sign in without `orgId`. Sign-in now
+/// goes to the one account whose password matches.
+#[tokio::test]
+async fn an_account_elsewhere_with_the_same_email_reveals_nothing_and_blocks_nobody() {
+    let app = spawn_app().await;
+    let (org_a, _) = app.org_with_admin("acme").await;
+    let (org_b, admin_b) = app.org_with_admin("other").await;
+    let res = send(
+        &app,
+        &admin_b,
+        Method::POST,
+        "/users",
+        json!({"username": "shadow", "email": "admin@acme.test", "password": "org b's own password", "role": "agent"}),
+    )
+    .await;
+    expect_status(res, StatusCode::CREATED).await;
+    let login = |password: &'static str| {
+        app.anonymous(Method::POST, "/auth/login")
+            .json(&json!({"email": "admin@acme.test", "password": password}))
+            .send()
+    };
+    let b = expect_status(login("org b's own password").await.unwrap(), StatusCode::OK).await;
+    assert_eq!(b["user"]["orgId"], org_b["id"]);
+    let a = expect_status(
+        login(crate::helpers::PASSWORD).await.unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(a["user"]["orgId"], org_a["id"]);
+    let wrong = expect_error(
+        login("neither password").await.unwrap(),
+        StatusCode::UNAUTHORIZED,
+        "INVALID_CREDENTIALS",
+    )
+    .await;
+    let unknown = app
+        .anonymous(Method::POST, "/auth/login")
+        .json(&json!({"email": "nobody@acme.test", "password": "neither password"}))
+        .send()
+        .await
+        .unwrap();
+    let unknown = expect_error(unknown, StatusCode::UNAUTHORIZED, "INVALID_CREDENTIALS").await;
+    assert_eq!(wrong["error"], unknown["error"], "the same answer");
+}
