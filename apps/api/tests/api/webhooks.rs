@@ -604,3 +604,91 @@ async fn the_documented_python_and_node_verifiers_accept_a_real_delivery() {
         );
     }
 }
+
+/// SSRF at send time: an endpoint saved under a permissive policy whose
+/// name resolves to a loopback address gets no connection from a sender
+/// with the production policy (the resolver drops non-public addresses),
+/// and the attempt says why.
+#[tokio::test]
+async fn a_name_that_resolves_inside_the_network_gets_no_connection() {
+    use std::sync::Arc;
+
+    use lead_routing_api::{
+        config::WebhookSettings,
+        webhook_sender::{NameSources, Sender},
+    };
+    use storage::{
+        Database, DatabaseSettings, SeaOrmAgentRepository, SeaOrmDeliveryQueue,
+        SeaOrmLeadRepository, SeaOrmPoolRepository, SeaOrmRuleRepository,
+    };
+
+    // The app itself sends nothing: the strict sender below does.
+    let app = spawn_app_with(|s| s.webhooks.sender = false).await;
+    let receiver = Receiver::start();
+    let (_, admin) = app.org_with_admin("acme").await;
+    let port = receiver.base.rsplit(':').next().unwrap().to_owned();
+    let hook = endpoint(
+        &app,
+        &admin,
+        json!({"url": format!("http://localhost:{port}/ssrf"), "events": ["*"]}),
+    )
+    .await;
+    let id = hook["id"].as_str().unwrap();
+    ok(
+        &app,
+        &admin,
+        Method::POST,
+        &format!("/webhooks/{id}/test"),
+        None,
+    )
+    .await;
+
+    let db = Database::connect(&DatabaseSettings::new(app.database_url()))
+        .await
+        .unwrap();
+    let strict = WebhookSettings {
+        allow_private: false,
+        allow_http: true,
+        timeout: std::time::Duration::from_secs(2),
+        retry_base: std::time::Duration::from_millis(200),
+        sender: true,
+    };
+    let names = NameSources {
+        leads: Arc::new(SeaOrmLeadRepository::new(db.clone())),
+        agents: Arc::new(SeaOrmAgentRepository::new(db.clone())),
+        pools: Arc::new(SeaOrmPoolRepository::new(db.clone())),
+        rules: Arc::new(SeaOrmRuleRepository::new(db.clone())),
+    };
+    let sender = Sender::new(
+        Arc::new(SeaOrmDeliveryQueue::new(db.clone())),
+        names,
+        &strict,
+    );
+    assert_eq!(
+        sender.pass().await.unwrap(),
+        1,
+        "the test ping was attempted"
+    );
+    assert!(
+        receiver.received("/ssrf").is_empty(),
+        "no connection was made"
+    );
+    let deliveries = ok(
+        &app,
+        &admin,
+        Method::GET,
+        &format!("/webhooks/{id}/deliveries"),
+        None,
+    )
+    .await;
+    let attempt = &deliveries["data"][0]["attemptLog"][0];
+    assert_eq!(attempt["statusCode"], Value::Null);
+    assert!(
+        attempt["error"]
+            .as_str()
+            .unwrap()
+            .contains("no public address"),
+        "{attempt}"
+    );
+    assert_eq!(deliveries["data"][0]["status"], "pending", "retried later");
+}
