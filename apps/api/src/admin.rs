@@ -261,7 +261,8 @@ fn forbidden(code: &'static str, message: &str) -> ApiError {
 }
 
 /// Refuses a request a browser says came from another site: `Sec-Fetch-Site:
-/// cross-site`/`same-site`, or an `Origin` whose host is not this host.
+/// cross-site`/`same-site`, or an `Origin` that is not this server's own
+/// scheme and host ([`crate::proxy::public_origin`]).
 ///
 /// # Errors
 /// 403 `CROSS_SITE_REQUEST`.
@@ -277,12 +278,13 @@ pub fn require_same_site(req: &HttpRequest) -> Result<(), ApiError> {
         }
     }
     if let Some(origin) = headers.get(header::ORIGIN) {
-        let origin = origin.to_str().unwrap_or_default();
-        let host = req.connection_info().host().to_owned();
-        let origin_host = origin
-            .split_once("://")
-            .map_or("", |(_, rest)| rest.trim_end_matches('/'));
-        if origin_host != host {
+        // Scheme and host, the forwarded ones only from a trusted proxy.
+        let origin = origin
+            .to_str()
+            .unwrap_or_default()
+            .trim_end_matches('/')
+            .to_ascii_lowercase();
+        if origin != crate::proxy::public_origin(req) {
             return Err(forbidden(
                 "CROSS_SITE_REQUEST",
                 "Cookie sessions accept requests from this site only",

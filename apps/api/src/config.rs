@@ -12,6 +12,7 @@
 //! | `CORS_ORIGINS` | none (CORS closed) | comma-separated origins allowed to call the API from a browser |
 //! | `REQUEST_TIMEOUT_SECS` | `30` | a request still running after this answers 503 |
 //! | `JWT_SECRET` | random per process in development | HS256 signing secret; required (at least 32 bytes) in production |
+//! | `TRUSTED_PROXIES` | none | comma-separated addresses or CIDR ranges of reverse proxies whose `X-Forwarded-*` headers are believed |
 //! | `WEBHOOK_ALLOW_PRIVATE` | `false` (`true` in development) | webhook endpoints may be loopback, private or link-local addresses |
 //! | `WEBHOOK_TIMEOUT_SECS` | `10` | one delivery attempt's limit (a delivery is leased for this plus 5 s) |
 //! | `WEBHOOK_RETRY_BASE_MS` | `15000` | the first retry's wait; each next one doubles, up to an hour |
@@ -67,6 +68,8 @@ pub struct Settings {
     pub request_timeout: std::time::Duration,
     /// Webhook delivery.
     pub webhooks: WebhookSettings,
+    /// Reverse proxies whose forwarding headers are believed.
+    pub trusted_proxies: crate::proxy::TrustedProxies,
 }
 
 /// How webhooks are delivered.
@@ -246,6 +249,12 @@ impl Settings {
             retry_base: std::time::Duration::from_millis(retry_base),
             sender: flag("WEBHOOK_SENDER", true)?,
         };
+        let trusted_proxies =
+            crate::proxy::TrustedProxies::parse(&get("TRUSTED_PROXIES").unwrap_or_default())
+                .map_err(|reason| ConfigError {
+                    var: "TRUSTED_PROXIES",
+                    reason,
+                })?;
         let mut database = DatabaseSettings::new(database_url);
         database.max_connections = max_connections;
         Ok(Self {
@@ -258,6 +267,7 @@ impl Settings {
             cors_origins,
             request_timeout: std::time::Duration::from_secs(timeout_secs),
             webhooks,
+            trusted_proxies,
         })
     }
 

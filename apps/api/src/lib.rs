@@ -13,6 +13,7 @@ pub mod extract;
 pub mod observability;
 pub mod openapi;
 pub mod password_pool;
+pub mod proxy;
 pub mod ratelimit;
 pub mod routes;
 pub mod scheduler;

@@ -53,6 +53,8 @@ pub struct AppState {
     pub request_timeout: std::time::Duration,
     /// Whether development conveniences are on.
     pub dev_mode: bool,
+    /// Reverse proxies whose forwarding headers are believed.
+    pub trusted_proxies: crate::proxy::TrustedProxies,
     /// The OpenAPI document, rendered once.
     pub openapi_json: String,
 }
@@ -87,6 +89,7 @@ impl AppState {
             metrics: crate::observability::Metrics::new(),
             request_timeout: settings.request_timeout,
             dev_mode: settings.is_development(),
+            trusted_proxies: settings.trusted_proxies.clone(),
             openapi_json: openapi::document_json(),
         }
     }

@@ -173,7 +173,7 @@ pub async fn password_sign_in(
     let Some(email) = email.filter(|_| errors.is_empty()) else {
         return Err(ApiError::validation(&errors));
     };
-    let address = req.peer_addr().map(|a| a.ip());
+    let address = crate::proxy::client_addr(req);
     state
         .login_limiter
         .check(email.as_str(), address)

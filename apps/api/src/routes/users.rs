@@ -290,7 +290,7 @@ pub async fn update(
     if password.is_some() {
         state
             .login_limiter
-            .check(&format!("user:{id}"), req.peer_addr().map(|a| a.ip()))
+            .check(&format!("user:{id}"), crate::proxy::client_addr(&req))
             .map_err(ApiError::too_many_requests)?;
     }
     // One use case: every check before any write.

@@ -307,3 +307,91 @@ async fn wrong_credentials_get_the_same_errors_as_the_api() {
         .unwrap();
     crate::helpers::expect_invalid_field(res, "email").await;
 }
+
+/// Finding 13: the console's origin check believed `X-Forwarded-Host` from
+/// anyone and ignored the scheme; forwarding headers are now believed only
+/// from `TRUSTED_PROXIES`, for the origin check and the throttle's address.
+#[tokio::test]
+async fn forwarding_headers_are_believed_only_from_trusted_proxies() {
+    let app = spawn_app().await;
+    let (_, email) = admin_of(&app, "acme").await;
+    let host = app.address.trim_start_matches("http://").to_owned();
+    let attempt = |app: &TestApp, origin: String, headers: Vec<(&'static str, String)>| {
+        let mut req = app
+            .anonymous(Method::POST, "/admin/session")
+            .header(header::ORIGIN, origin)
+            .json(&json!({"email": email, "password": "not the password"}));
+        for (name, value) in headers {
+            req = req.header(name, value);
+        }
+        req.send()
+    };
+    // A forged forwarded host from an untrusted peer changes nothing.
+    let res = attempt(
+        &app,
+        "https://evil.example".into(),
+        vec![
+            ("x-forwarded-host", "evil.example".into()),
+            ("x-forwarded-proto", "https".into()),
+        ],
+    )
+    .await
+    .unwrap();
+    expect_error(res, StatusCode::FORBIDDEN, "CROSS_SITE_REQUEST").await;
+    // The scheme counts: this development server is http.
+    let res = attempt(&app, format!("https://{host}"), vec![])
+        .await
+        .unwrap();
+    expect_error(res, StatusCode::FORBIDDEN, "CROSS_SITE_REQUEST").await;
+    let res = attempt(&app, format!("http://{host}"), vec![])
+        .await
+        .unwrap();
+    expect_error(res, StatusCode::UNAUTHORIZED, "INVALID_CREDENTIALS").await;
+    // An untrusted peer's X-Forwarded-For does not escape the throttle: with
+    // the sign-in of `admin_of` and the attempt above, five are spent.
+    for n in 0..3 {
+        let res = attempt(
+            &app,
+            format!("http://{host}"),
+            vec![("x-forwarded-for", format!("198.51.100.{n}"))],
+        )
+        .await
+        .unwrap();
+        assert_ne!(res.status(), StatusCode::TOO_MANY_REQUESTS, "attempt {n}");
+    }
+    let res = attempt(
+        &app,
+        format!("http://{host}"),
+        vec![("x-forwarded-for", "198.51.100.99".into())],
+    )
+    .await
+    .unwrap();
+    expect_error(res, StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED").await;
+
+    // Behind a trusted proxy: its forwarded origin and client address hold.
+    let proxied = crate::helpers::spawn_app_with(|s| {
+        s.trusted_proxies =
+            lead_routing_api::proxy::TrustedProxies::parse("127.0.0.1").unwrap_or_default();
+    })
+    .await;
+    let (_, email) = admin_of(&proxied, "acme").await;
+    let behind = |client: &'static str| {
+        proxied
+            .anonymous(Method::POST, "/admin/session")
+            .header(header::ORIGIN, "https://console.example.com")
+            .header("x-forwarded-host", "console.example.com")
+            .header("x-forwarded-proto", "https")
+            .header("x-forwarded-for", client)
+            .json(&json!({"email": email, "password": "not the password"}))
+            .send()
+    };
+    for _ in 0..5 {
+        let res = behind("203.0.113.7").await.unwrap();
+        expect_error(res, StatusCode::UNAUTHORIZED, "INVALID_CREDENTIALS").await;
+    }
+    let res = behind("203.0.113.7").await.unwrap();
+    expect_error(res, StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED").await;
+    // Another client behind the same proxy is another address.
+    let res = behind("198.51.100.1").await.unwrap();
+    expect_error(res, StatusCode::UNAUTHORIZED, "INVALID_CREDENTIALS").await;
+}
