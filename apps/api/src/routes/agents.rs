@@ -262,7 +262,7 @@ pub(crate) fn agent_id(raw: &str) -> Result<AgentId, ApiError> {
 }
 
 /// List agents with their loads (managers).
-#[utoipa::path(get, path = "/agents", tag = "agents", params(ListAgentsQuery),
+#[utoipa::path(get, path = "/agents", operation_id = "list_agents", tag = "agents", params(ListAgentsQuery),
     responses(
         (status = 200, description = "One page of agents, oldest first", body = ListEnvelope<AgentDto>),
         (status = 400, description = "Invalid filter or paging", body = ErrorEnvelope),
@@ -284,7 +284,7 @@ pub async fn list(
 }
 
 /// Create an agent (managers).
-#[utoipa::path(post, path = "/agents", tag = "agents", request_body = AgentBody,
+#[utoipa::path(post, path = "/agents", operation_id = "create_agent", tag = "agents", request_body = AgentBody,
     responses(
         (status = 201, description = "Created", body = DataEnvelope<AgentDto>,
             example = crate::examples::agents_create_201),
@@ -306,7 +306,7 @@ pub async fn create(
 }
 
 /// One agent with its load (managers).
-#[utoipa::path(get, path = "/agents/{id}", tag = "agents",
+#[utoipa::path(get, path = "/agents/{id}", operation_id = "get_agent", tag = "agents",
     params(("id" = String, Path, description = "Agent id")),
     responses(
         (status = 200, description = "The agent", body = DataEnvelope<AgentDto>),
@@ -325,7 +325,7 @@ pub async fn get(
 
 /// Change an agent (managers). Coming back from away/paused lifts its
 /// weighted-pool counts to the pool minimum: no catch-up burst.
-#[utoipa::path(put, path = "/agents/{id}", tag = "agents", request_body = AgentBody,
+#[utoipa::path(put, path = "/agents/{id}", operation_id = "update_agent", tag = "agents", request_body = AgentBody,
     params(("id" = String, Path, description = "Agent id")),
     responses(
         (status = 200, description = "Updated (without `load`)", body = DataEnvelope<AgentDto>,
@@ -361,7 +361,7 @@ pub struct DeactivateQuery {
 
 /// Deactivate an agent (managers); its open leads stay where they are
 /// unless `reroute=true`.
-#[utoipa::path(delete, path = "/agents/{id}", tag = "agents",
+#[utoipa::path(delete, path = "/agents/{id}", operation_id = "deactivate_agent", tag = "agents",
     params(("id" = String, Path, description = "Agent id"), DeactivateQuery),
     responses(
         (status = 200, description = "Deactivated", body = MessageEnvelope<AgentDto>,

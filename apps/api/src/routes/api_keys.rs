@@ -110,7 +110,7 @@ fn key_id(raw: &str) -> Result<ApiKeyId, ApiError> {
 }
 
 /// List your organization's API keys (admins).
-#[utoipa::path(get, path = "/api-keys", tag = "api-keys", params(ListApiKeysQuery),
+#[utoipa::path(get, path = "/api-keys", operation_id = "list_api_keys", tag = "api-keys", params(ListApiKeysQuery),
     responses(
         (status = 200, description = "One page of keys, oldest first", body = ListEnvelope<ApiKeyDto>),
         (status = 400, description = "Invalid paging", body = ErrorEnvelope),
@@ -128,7 +128,7 @@ pub async fn list(
 }
 
 /// Create an API key (admins). The secret is in `data.key`, shown only now.
-#[utoipa::path(post, path = "/api-keys", tag = "api-keys", request_body = CreateApiKeyBody,
+#[utoipa::path(post, path = "/api-keys", operation_id = "create_api_key", tag = "api-keys", request_body = CreateApiKeyBody,
     responses(
         (status = 201, description = "Created; `data.key` is the secret", body = DataEnvelope<CreatedApiKeyDto>),
         (status = 400, description = "Invalid body", body = ErrorEnvelope),
@@ -147,7 +147,7 @@ pub async fn create(
 }
 
 /// Revoke an API key (admins): requests with it are refused from now on.
-#[utoipa::path(delete, path = "/api-keys/{id}", tag = "api-keys",
+#[utoipa::path(delete, path = "/api-keys/{id}", operation_id = "revoke_api_key", tag = "api-keys",
     params(("id" = String, Path, description = "API key id")),
     responses(
         (status = 200, description = "Revoked", body = MessageEnvelope<ApiKeyDto>,
@@ -169,7 +169,7 @@ pub async fn revoke(
 }
 
 /// Rotate an API key (admins): a new secret replaces the old one at once.
-#[utoipa::path(post, path = "/api-keys/{id}/rotate", tag = "api-keys",
+#[utoipa::path(post, path = "/api-keys/{id}/rotate", operation_id = "rotate_api_key", tag = "api-keys",
     params(("id" = String, Path, description = "API key id")),
     responses(
         (status = 200, description = "Rotated; `data.key` is the new secret", body = DataEnvelope<CreatedApiKeyDto>),

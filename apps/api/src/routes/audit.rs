@@ -133,7 +133,7 @@ pub struct AuditQuery {
 /// The organization's audit trail, newest first. Admins read every event;
 /// managers those of leads, proposals and the routing configuration; agents
 /// none.
-#[utoipa::path(get, path = "/audit", tag = "audit", params(AuditQuery),
+#[utoipa::path(get, path = "/audit", operation_id = "list_audit_events", tag = "audit", params(AuditQuery),
     responses(
         (status = 200, description = "One page of events", body = AuditEnvelope,
             example = crate::examples::audit_list_200),
@@ -181,7 +181,7 @@ pub async fn list(
 
 /// A lead's story: its events and its proposals' (each with its trace),
 /// oldest first. Whoever may read the lead may read its timeline.
-#[utoipa::path(get, path = "/leads/{id}/timeline", tag = "leads",
+#[utoipa::path(get, path = "/leads/{id}/timeline", operation_id = "get_lead_timeline", tag = "leads",
     params(("id" = String, Path, description = "Lead id")),
     responses(
         (status = 200, description = "The lead's events, oldest first", body = DataEnvelope<Vec<EventDto>>),

@@ -100,7 +100,7 @@ fn login_response(result: LoginResult) -> HttpResponse {
 
 /// Register a user: an organization's first admin without credentials, or
 /// anyone by an admin of the organization or a super admin.
-#[utoipa::path(post, path = "/auth/register", tag = "auth", request_body = RegisterBody,
+#[utoipa::path(post, path = "/auth/register", operation_id = "register", tag = "auth", request_body = RegisterBody,
     security((), ("bearerAuth" = []), ("apiKey" = [])),
     responses(
         (status = 201, description = "Registered", body = DataEnvelope<UserDto>,
@@ -130,7 +130,7 @@ pub async fn register(
 }
 
 /// Sign in with e-mail and password.
-#[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginBody, security(()),
+#[utoipa::path(post, path = "/auth/login", operation_id = "login", tag = "auth", request_body = LoginBody, security(()),
     responses(
         (status = 200, description = "Signed in", body = LoginResponse),
         (status = 400, description = "Invalid body, or the e-mail needs an orgId", body = ErrorEnvelope),
@@ -186,7 +186,7 @@ pub async fn password_sign_in(
 
 /// Exchange a refresh token for a new token pair. Each refresh token works
 /// once; presenting a used one revokes every token of that sign-in.
-#[utoipa::path(post, path = "/auth/refresh", tag = "auth", request_body = RefreshBody, security(()),
+#[utoipa::path(post, path = "/auth/refresh", operation_id = "refresh_tokens", tag = "auth", request_body = RefreshBody, security(()),
     responses(
         (status = 200, description = "New tokens", body = LoginResponse),
         (status = 400, description = "Invalid body", body = ErrorEnvelope),
@@ -204,7 +204,7 @@ pub async fn refresh(
 }
 
 /// Sign out: revoke the refresh token and every token of its sign-in.
-#[utoipa::path(post, path = "/auth/logout", tag = "auth", request_body = RefreshBody, security(()),
+#[utoipa::path(post, path = "/auth/logout", operation_id = "logout", tag = "auth", request_body = RefreshBody, security(()),
     responses(
         (status = 200, description = "Signed out (also for an unknown token)", body = MessageEnvelope<UserDto>,
             example = crate::examples::auth_logout_200),
@@ -222,7 +222,7 @@ pub async fn logout(
 }
 
 /// The signed-in user.
-#[utoipa::path(get, path = "/auth/me", tag = "auth",
+#[utoipa::path(get, path = "/auth/me", operation_id = "get_current_user", tag = "auth",
     responses(
         (status = 200, description = "The current user", body = DataEnvelope<UserDto>),
         (status = 401, description = "Missing or invalid credentials", body = ErrorEnvelope),

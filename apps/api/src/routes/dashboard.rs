@@ -44,7 +44,7 @@ fn ratio(n: u64, d: u64) -> Option<f64> {
 }
 
 /// Your organization, its counts and ratios.
-#[utoipa::path(get, path = "/dashboard", tag = "dashboard",
+#[utoipa::path(get, path = "/dashboard", operation_id = "get_dashboard", tag = "dashboard",
     responses(
         (status = 200, description = "The dashboard", body = DashboardResponse),
         (status = 401, description = "Missing or invalid credentials", body = ErrorEnvelope),
@@ -138,7 +138,7 @@ impl From<LeadsPerAgent> for LeadsPerAgentDto {
 /// and admins see every active agent (idle ones with zeros), any agent with
 /// leads in the window, and the unassigned leads; an agent sees only its own
 /// line.
-#[utoipa::path(get, path = "/dashboard/leads-per-agent", tag = "dashboard",
+#[utoipa::path(get, path = "/dashboard/leads-per-agent", operation_id = "get_leads_per_agent", tag = "dashboard",
     params(LeadsPerAgentQuery),
     responses(
         (status = 200, description = "The chart", body = DataEnvelope<LeadsPerAgentDto>,

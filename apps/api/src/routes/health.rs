@@ -18,7 +18,7 @@ pub struct HealthStatus {
 }
 
 /// The process is alive.
-#[utoipa::path(get, path = "/health", tag = "health", security(()),
+#[utoipa::path(get, path = "/health", operation_id = "get_health", tag = "health", security(()),
     responses((status = 200, description = "The process is alive", body = DataEnvelope<HealthStatus>,
         example = crate::examples::health_health_200)))]
 pub async fn health() -> HttpResponse {
@@ -27,7 +27,7 @@ pub async fn health() -> HttpResponse {
 
 /// The server can serve requests: the database answers and its schema is
 /// this binary's (no migration pending).
-#[utoipa::path(get, path = "/ready", tag = "health", security(()),
+#[utoipa::path(get, path = "/ready", operation_id = "get_readiness", tag = "health", security(()),
     responses(
         (status = 200, description = "The database answers and is migrated", body = DataEnvelope<HealthStatus>,
             example = crate::examples::health_ready_200),
@@ -63,7 +63,7 @@ pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
 }
 
 /// This API's OpenAPI 3.1 document.
-#[utoipa::path(get, path = "/openapi.json", tag = "health", security(()),
+#[utoipa::path(get, path = "/openapi.json", operation_id = "get_openapi_document", tag = "health", security(()),
     responses((status = 200, description = "The OpenAPI document", content_type = "application/json", body = Object,
         example = crate::examples::health_openapi_200)))]
 pub async fn openapi(state: web::Data<AppState>) -> HttpResponse {
@@ -75,7 +75,7 @@ pub async fn openapi(state: web::Data<AppState>) -> HttpResponse {
 /// Prometheus metrics: requests and latency by route pattern and status,
 /// leads routed by outcome, database pool use. No tenant data; expose it on
 /// an internal network only.
-#[utoipa::path(get, path = "/metrics", tag = "health", security(()),
+#[utoipa::path(get, path = "/metrics", operation_id = "get_metrics", tag = "health", security(()),
     responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain; version=0.0.4", body = String,
         example = crate::examples::health_metrics_200)))]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {

@@ -326,7 +326,7 @@ pub(crate) fn lead_id(raw: &str) -> Result<LeadId, ApiError> {
 
 /// Receive a lead and route it. With `allowAutoRouting` the proposal is
 /// approved at once; otherwise it waits in `/manager/proposals`.
-#[utoipa::path(post, path = "/leads", tag = "leads", request_body = LeadBody,
+#[utoipa::path(post, path = "/leads", operation_id = "create_lead", tag = "leads", request_body = LeadBody,
     responses(
         (status = 201, description = "Created and routed (`proposal` null when unrouted)", body = DataEnvelope<RoutedLeadDto>),
         (status = 200, description = "The `externalId` was seen before: the same lead and proposal", body = DataEnvelope<RoutedLeadDto>),
@@ -358,7 +358,7 @@ pub async fn create(
 }
 
 /// List leads, newest first: all for managers, its own for an agent.
-#[utoipa::path(get, path = "/leads", tag = "leads", params(ListLeadsQuery),
+#[utoipa::path(get, path = "/leads", operation_id = "list_leads", tag = "leads", params(ListLeadsQuery),
     responses(
         (status = 200, description = "One page of leads", body = ListEnvelope<LeadDto>),
         (status = 400, description = "Invalid filter or paging", body = ErrorEnvelope),
@@ -386,7 +386,7 @@ pub async fn list(
 }
 
 /// One lead with its latest proposal.
-#[utoipa::path(get, path = "/leads/{id}", tag = "leads",
+#[utoipa::path(get, path = "/leads/{id}", operation_id = "get_lead", tag = "leads",
     params(("id" = String, Path, description = "Lead id")),
     responses(
         (status = 200, description = "The lead and its latest proposal", body = DataEnvelope<RoutedLeadDto>),
@@ -406,7 +406,7 @@ pub async fn get(
 }
 
 /// Change contact data or move the status forward.
-#[utoipa::path(put, path = "/leads/{id}", tag = "leads", request_body = UpdateLeadBody,
+#[utoipa::path(put, path = "/leads/{id}", operation_id = "update_lead", tag = "leads", request_body = UpdateLeadBody,
     params(("id" = String, Path, description = "Lead id")),
     responses(
         (status = 200, description = "Updated", body = DataEnvelope<LeadDto>,

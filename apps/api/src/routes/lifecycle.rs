@@ -75,7 +75,7 @@ impl From<RerouteSummary> for ReroutedDto {
 
 /// Accept your lead (the agent it is assigned to): `accepted`, and its
 /// accept SLA ends.
-#[utoipa::path(post, path = "/leads/{id}/accept", tag = "leads",
+#[utoipa::path(post, path = "/leads/{id}/accept", operation_id = "accept_lead", tag = "leads",
     params(("id" = String, Path, description = "Lead id")),
     responses(
         (status = 200, description = "Accepted (accepting again changes nothing)", body = DataEnvelope<LeadDto>),
@@ -95,7 +95,7 @@ pub async fn accept(
 
 /// Decline your lead (the agent it is assigned to): it is routed again at
 /// once, never to anyone who had it.
-#[utoipa::path(post, path = "/leads/{id}/decline", tag = "leads",
+#[utoipa::path(post, path = "/leads/{id}/decline", operation_id = "decline_lead", tag = "leads",
     request_body(content = Option<NoteBody>, description = "Optional"),
     params(("id" = String, Path, description = "Lead id")),
     responses(
@@ -120,7 +120,7 @@ pub async fn decline(
 /// Give a proposed, assigned, accepted or unrouted lead to an agent
 /// (managers). A pending proposal is superseded; the agent must be active,
 /// and `warnings` says when the engine would not have chosen it now.
-#[utoipa::path(post, path = "/leads/{id}/assign", tag = "leads", request_body = AssignBody,
+#[utoipa::path(post, path = "/leads/{id}/assign", operation_id = "assign_lead", tag = "leads", request_body = AssignBody,
     params(("id" = String, Path, description = "Lead id")),
     responses(
         (status = 200, description = "Assigned", body = DataEnvelope<AssignedDto>),
@@ -151,7 +151,7 @@ pub async fn assign(
 
 /// Send a proposed, assigned, accepted or unrouted lead back to the engine
 /// (managers); it never picks an agent who had the lead.
-#[utoipa::path(post, path = "/leads/{id}/reroute", tag = "leads",
+#[utoipa::path(post, path = "/leads/{id}/reroute", operation_id = "reroute_lead", tag = "leads",
     request_body(content = Option<NoteBody>, description = "Optional"),
     params(("id" = String, Path, description = "Lead id")),
     responses(
@@ -175,7 +175,7 @@ pub async fn reroute(
 
 /// Route every open lead of an agent again (proposed, assigned, accepted or
 /// contacted), each with its own events (managers): the agent is leaving.
-#[utoipa::path(post, path = "/agents/{id}/reroute-open-leads", tag = "agents",
+#[utoipa::path(post, path = "/agents/{id}/reroute-open-leads", operation_id = "reroute_agent_open_leads", tag = "agents",
     request_body(content = Option<NoteBody>, description = "Optional"),
     params(("id" = String, Path, description = "Agent id")),
     responses(

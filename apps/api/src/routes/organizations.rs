@@ -355,7 +355,7 @@ fn org_id(raw: &str) -> Result<OrgId, ApiError> {
 }
 
 /// List organizations (super admins: all; others: their own).
-#[utoipa::path(get, path = "/organizations", tag = "organizations", params(ListOrganizationsQuery),
+#[utoipa::path(get, path = "/organizations", operation_id = "list_organizations", tag = "organizations", params(ListOrganizationsQuery),
     responses(
         (status = 200, description = "One page of organizations, oldest first", body = ListEnvelope<OrganizationDto>),
         (status = 400, description = "Invalid filter or paging", body = ErrorEnvelope),
@@ -377,7 +377,7 @@ pub async fn list(
 }
 
 /// Get one organization.
-#[utoipa::path(get, path = "/organizations/{id}", tag = "organizations",
+#[utoipa::path(get, path = "/organizations/{id}", operation_id = "get_organization", tag = "organizations",
     params(("id" = String, Path, description = "Organization id")),
     responses(
         (status = 200, description = "The organization", body = DataEnvelope<OrganizationDto>),
@@ -394,7 +394,7 @@ pub async fn get(
 }
 
 /// Get one organization with usage statistics.
-#[utoipa::path(get, path = "/organizations/{id}/stats", tag = "organizations",
+#[utoipa::path(get, path = "/organizations/{id}/stats", operation_id = "get_organization_stats", tag = "organizations",
     params(("id" = String, Path, description = "Organization id")),
     responses(
         (status = 200, description = "The organization and its row counts", body = DataEnvelope<OrganizationStatsDto>),
@@ -414,7 +414,7 @@ pub async fn stats(
 }
 
 /// Create an organization (super admins).
-#[utoipa::path(post, path = "/organizations", tag = "organizations", request_body = CreateOrganizationBody,
+#[utoipa::path(post, path = "/organizations", operation_id = "create_organization", tag = "organizations", request_body = CreateOrganizationBody,
     responses(
         (status = 201, description = "Created", body = DataEnvelope<OrganizationDto>),
         (status = 400, description = "Invalid body; `details` names each field", body = ErrorEnvelope),
@@ -433,7 +433,7 @@ pub async fn create(
 }
 
 /// Update the given fields of an organization.
-#[utoipa::path(put, path = "/organizations/{id}", tag = "organizations", request_body = UpdateOrganizationBody,
+#[utoipa::path(put, path = "/organizations/{id}", operation_id = "update_organization", tag = "organizations", request_body = UpdateOrganizationBody,
     params(("id" = String, Path, description = "Organization id")),
     responses(
         (status = 200, description = "Updated", body = DataEnvelope<OrganizationDto>),
@@ -456,7 +456,7 @@ pub async fn update(
 }
 
 /// Deactivate an organization, or with `hard=true` delete it and all its data.
-#[utoipa::path(delete, path = "/organizations/{id}", tag = "organizations",
+#[utoipa::path(delete, path = "/organizations/{id}", operation_id = "delete_organization", tag = "organizations",
     params(("id" = String, Path, description = "Organization id"), DeleteOrganizationQuery),
     responses(
         (status = 200, description = "Deactivated (with `data`) or deleted", body = MessageEnvelope<OrganizationDto>,
@@ -493,7 +493,7 @@ pub async fn delete(
 }
 
 /// Reactivate a deactivated organization.
-#[utoipa::path(post, path = "/organizations/{id}/activate", tag = "organizations",
+#[utoipa::path(post, path = "/organizations/{id}/activate", operation_id = "activate_organization", tag = "organizations",
     params(("id" = String, Path, description = "Organization id")),
     responses(
         (status = 200, description = "Activated", body = MessageEnvelope<OrganizationDto>,

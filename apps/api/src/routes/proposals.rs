@@ -199,7 +199,7 @@ pub(crate) fn note(raw: Option<String>) -> Result<Option<String>, ApiError> {
 }
 
 /// The review queue: pending first, then newest (managers and admins).
-#[utoipa::path(get, path = "/manager/proposals", tag = "proposals", params(ListProposalsQuery),
+#[utoipa::path(get, path = "/manager/proposals", operation_id = "list_proposals", tag = "proposals", params(ListProposalsQuery),
     responses(
         (status = 200, description = "One page of proposals", body = ListEnvelope<ProposalDto>),
         (status = 400, description = "Invalid filter or paging", body = ErrorEnvelope),
@@ -234,7 +234,7 @@ pub async fn list(
 }
 
 /// One proposal with its trace (managers and admins).
-#[utoipa::path(get, path = "/manager/proposals/{id}", tag = "proposals",
+#[utoipa::path(get, path = "/manager/proposals/{id}", operation_id = "get_proposal", tag = "proposals",
     params(("id" = String, Path, description = "Proposal id")),
     responses(
         (status = 200, description = "The proposal", body = DataEnvelope<ProposalDto>),
@@ -252,7 +252,7 @@ pub async fn get(
 }
 
 /// Approve a pending proposal: the lead is assigned to its agent.
-#[utoipa::path(post, path = "/manager/proposals/{id}/approve", tag = "proposals", request_body(content = Option<ApproveBody>, description = "Optional"),
+#[utoipa::path(post, path = "/manager/proposals/{id}/approve", operation_id = "approve_proposal", tag = "proposals", request_body(content = Option<ApproveBody>, description = "Optional"),
     params(("id" = String, Path, description = "Proposal id")),
     responses(
         (status = 200, description = "Approved; the lead is assigned", body = DataEnvelope<RoutedLeadDto>,
@@ -275,7 +275,7 @@ pub async fn approve(
 }
 
 /// Reject a pending proposal; reassign the lead or let the engine propose the next candidate.
-#[utoipa::path(post, path = "/manager/proposals/{id}/reject", tag = "proposals", request_body(content = Option<RejectBody>, description = "Optional"),
+#[utoipa::path(post, path = "/manager/proposals/{id}/reject", operation_id = "reject_proposal", tag = "proposals", request_body(content = Option<RejectBody>, description = "Optional"),
     params(("id" = String, Path, description = "Proposal id")),
     responses(
         (status = 200, description = "Rejected; `proposal` is the next one (null when the lead is unrouted)", body = DataEnvelope<RejectionDto>),

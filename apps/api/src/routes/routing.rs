@@ -261,7 +261,7 @@ fn rule_id(raw: &str) -> Result<RuleId, ApiError> {
 }
 
 /// List pools (managers).
-#[utoipa::path(get, path = "/routing/pools", tag = "routing", params(PageQuery),
+#[utoipa::path(get, path = "/routing/pools", operation_id = "list_pools", tag = "routing", params(PageQuery),
     responses(
         (status = 200, description = "One page of pools", body = ListEnvelope<PoolDto>),
         (status = 400, description = "Invalid paging", body = ErrorEnvelope),
@@ -278,7 +278,7 @@ pub async fn list_pools(
 }
 
 /// Create a pool (managers).
-#[utoipa::path(post, path = "/routing/pools", tag = "routing", request_body = PoolBody,
+#[utoipa::path(post, path = "/routing/pools", operation_id = "create_pool", tag = "routing", request_body = PoolBody,
     responses(
         (status = 201, description = "Created", body = DataEnvelope<PoolDto>),
         (status = 400, description = "Invalid body or unknown member", body = ErrorEnvelope),
@@ -299,7 +299,7 @@ pub async fn create_pool(
 }
 
 /// One pool (managers).
-#[utoipa::path(get, path = "/routing/pools/{id}", tag = "routing",
+#[utoipa::path(get, path = "/routing/pools/{id}", operation_id = "get_pool", tag = "routing",
     params(("id" = String, Path, description = "Pool id")),
     responses(
         (status = 200, description = "The pool", body = DataEnvelope<PoolDto>),
@@ -317,7 +317,7 @@ pub async fn get_pool(
 }
 
 /// Change a pool (managers).
-#[utoipa::path(put, path = "/routing/pools/{id}", tag = "routing", request_body = PoolBody,
+#[utoipa::path(put, path = "/routing/pools/{id}", operation_id = "update_pool", tag = "routing", request_body = PoolBody,
     params(("id" = String, Path, description = "Pool id")),
     responses(
         (status = 200, description = "Updated", body = DataEnvelope<PoolDto>),
@@ -342,7 +342,7 @@ pub async fn update_pool(
 }
 
 /// Delete a pool (managers); refused while rules route to it.
-#[utoipa::path(delete, path = "/routing/pools/{id}", tag = "routing",
+#[utoipa::path(delete, path = "/routing/pools/{id}", operation_id = "delete_pool", tag = "routing",
     params(("id" = String, Path, description = "Pool id")),
     responses(
         (status = 200, description = "Deleted", body = MessageEnvelope<PoolDto>,
@@ -362,7 +362,7 @@ pub async fn delete_pool(
 }
 
 /// List rules in evaluation order (managers).
-#[utoipa::path(get, path = "/routing/rules", tag = "routing", params(PageQuery),
+#[utoipa::path(get, path = "/routing/rules", operation_id = "list_rules", tag = "routing", params(PageQuery),
     responses(
         (status = 200, description = "Rules by priority", body = ListEnvelope<RuleDto>),
         (status = 400, description = "Invalid paging", body = ErrorEnvelope),
@@ -379,7 +379,7 @@ pub async fn list_rules(
 }
 
 /// Create a rule (managers). Unknown fields, operators and wrongly typed values are 400s now, not surprises later.
-#[utoipa::path(post, path = "/routing/rules", tag = "routing", request_body = RuleBody,
+#[utoipa::path(post, path = "/routing/rules", operation_id = "create_rule", tag = "routing", request_body = RuleBody,
     responses(
         (status = 201, description = "Created", body = DataEnvelope<RuleDto>),
         (status = 400, description = "Invalid body; `details` names e.g. `conditions[0].op`", body = ErrorEnvelope),
@@ -399,7 +399,7 @@ pub async fn create_rule(
 }
 
 /// One rule (managers).
-#[utoipa::path(get, path = "/routing/rules/{id}", tag = "routing",
+#[utoipa::path(get, path = "/routing/rules/{id}", operation_id = "get_rule", tag = "routing",
     params(("id" = String, Path, description = "Rule id")),
     responses(
         (status = 200, description = "The rule", body = DataEnvelope<RuleDto>),
@@ -417,7 +417,7 @@ pub async fn get_rule(
 }
 
 /// Change a rule (managers).
-#[utoipa::path(put, path = "/routing/rules/{id}", tag = "routing", request_body = RuleBody,
+#[utoipa::path(put, path = "/routing/rules/{id}", operation_id = "update_rule", tag = "routing", request_body = RuleBody,
     params(("id" = String, Path, description = "Rule id")),
     responses(
         (status = 200, description = "Updated", body = DataEnvelope<RuleDto>),
@@ -441,7 +441,7 @@ pub async fn update_rule(
 }
 
 /// Delete a rule (managers).
-#[utoipa::path(delete, path = "/routing/rules/{id}", tag = "routing",
+#[utoipa::path(delete, path = "/routing/rules/{id}", operation_id = "delete_rule", tag = "routing",
     params(("id" = String, Path, description = "Rule id")),
     responses(
         (status = 200, description = "Deleted", body = MessageEnvelope<RuleDto>,
@@ -505,7 +505,7 @@ impl From<Plan> for SimulationDto {
 }
 
 /// Dry-run: what would happen to this lead now (managers).
-#[utoipa::path(post, path = "/routing/simulate", tag = "routing", request_body = LeadBody,
+#[utoipa::path(post, path = "/routing/simulate", operation_id = "simulate_routing", tag = "routing", request_body = LeadBody,
     responses(
         (status = 200, description = "The decision and its trace", body = DataEnvelope<SimulationDto>,
             examples(

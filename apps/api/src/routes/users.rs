@@ -171,7 +171,7 @@ fn user_id(raw: &str) -> Result<UserId, ApiError> {
 }
 
 /// List the users of your organization.
-#[utoipa::path(get, path = "/users", tag = "users", params(ListUsersQuery),
+#[utoipa::path(get, path = "/users", operation_id = "list_users", tag = "users", params(ListUsersQuery),
     responses(
         (status = 200, description = "One page of users, oldest first", body = ListEnvelope<UserDto>),
         (status = 400, description = "Invalid filter or paging", body = ErrorEnvelope),
@@ -193,7 +193,7 @@ pub async fn list(
 }
 
 /// Create a user in your organization (admins).
-#[utoipa::path(post, path = "/users", tag = "users", request_body = CreateUserBody,
+#[utoipa::path(post, path = "/users", operation_id = "create_user", tag = "users", request_body = CreateUserBody,
     responses(
         (status = 201, description = "Created", body = DataEnvelope<UserDto>,
             example = crate::examples::users_create_201),
@@ -219,7 +219,7 @@ pub async fn create(
 }
 
 /// One user of your organization.
-#[utoipa::path(get, path = "/users/{id}", tag = "users",
+#[utoipa::path(get, path = "/users/{id}", operation_id = "get_user", tag = "users",
     params(("id" = String, Path, description = "User id")),
     responses(
         (status = 200, description = "The user", body = DataEnvelope<UserDto>),
@@ -238,7 +238,7 @@ pub async fn get(
 
 /// Change a user: admins change username, e-mail, role and status; anyone
 /// changes their own username, e-mail and password.
-#[utoipa::path(put, path = "/users/{id}", tag = "users", request_body = UpdateUserBody,
+#[utoipa::path(put, path = "/users/{id}", operation_id = "update_user", tag = "users", request_body = UpdateUserBody,
     params(("id" = String, Path, description = "User id")),
     responses(
         (status = 200, description = "Updated", body = DataEnvelope<UserDto>),
@@ -302,7 +302,7 @@ pub async fn update(
 }
 
 /// Deactivate a user (admins): they can no longer sign in and their tokens stop working.
-#[utoipa::path(delete, path = "/users/{id}", tag = "users",
+#[utoipa::path(delete, path = "/users/{id}", operation_id = "deactivate_user", tag = "users",
     params(("id" = String, Path, description = "User id")),
     responses(
         (status = 200, description = "Deactivated", body = MessageEnvelope<UserDto>,

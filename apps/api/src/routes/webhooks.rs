@@ -219,7 +219,7 @@ fn webhook_id(raw: &str) -> Result<WebhookId, ApiError> {
 }
 
 /// Create an endpoint (admins): its signing secret is in `data.secret`, shown once.
-#[utoipa::path(post, path = "/webhooks", tag = "webhooks", request_body = WebhookBody,
+#[utoipa::path(post, path = "/webhooks", operation_id = "create_webhook", tag = "webhooks", request_body = WebhookBody,
     responses(
         (status = 201, description = "Created", body = DataEnvelope<CreatedWebhookDto>),
         (status = 400, description = "Invalid fields (each named: `url`, `events[1]`...)", body = ErrorEnvelope),
@@ -236,7 +236,7 @@ pub async fn create(
 }
 
 /// The organization's endpoints, oldest first (admins).
-#[utoipa::path(get, path = "/webhooks", tag = "webhooks", params(PageQuery),
+#[utoipa::path(get, path = "/webhooks", operation_id = "list_webhooks", tag = "webhooks", params(PageQuery),
     responses(
         (status = 200, description = "One page of endpoints", body = ListEnvelope<WebhookDto>),
         (status = 400, description = "Invalid paging", body = ErrorEnvelope),
@@ -254,7 +254,7 @@ pub async fn list(
 }
 
 /// One endpoint (admins).
-#[utoipa::path(get, path = "/webhooks/{id}", tag = "webhooks",
+#[utoipa::path(get, path = "/webhooks/{id}", operation_id = "get_webhook", tag = "webhooks",
     params(("id" = String, Path, description = "Webhook id")),
     responses(
         (status = 200, description = "The endpoint", body = DataEnvelope<WebhookDto>),
@@ -272,7 +272,7 @@ pub async fn get(
 }
 
 /// Change an endpoint (admins): only the fields given.
-#[utoipa::path(put, path = "/webhooks/{id}", tag = "webhooks", request_body = WebhookBody,
+#[utoipa::path(put, path = "/webhooks/{id}", operation_id = "update_webhook", tag = "webhooks", request_body = WebhookBody,
     params(("id" = String, Path, description = "Webhook id")),
     responses(
         (status = 200, description = "Updated", body = DataEnvelope<WebhookDto>),
@@ -293,7 +293,7 @@ pub async fn update(
 }
 
 /// Delete an endpoint and its deliveries (admins).
-#[utoipa::path(delete, path = "/webhooks/{id}", tag = "webhooks",
+#[utoipa::path(delete, path = "/webhooks/{id}", operation_id = "delete_webhook", tag = "webhooks",
     params(("id" = String, Path, description = "Webhook id")),
     responses(
         (status = 200, description = "Deleted", body = MessageEnvelope<WebhookDto>,
@@ -315,7 +315,7 @@ pub async fn delete(
 }
 
 /// A new signing secret (admins): in `data.secret`, shown once; the old one stops at once.
-#[utoipa::path(post, path = "/webhooks/{id}/rotate-secret", tag = "webhooks",
+#[utoipa::path(post, path = "/webhooks/{id}/rotate-secret", operation_id = "rotate_webhook_secret", tag = "webhooks",
     params(("id" = String, Path, description = "Webhook id")),
     responses(
         (status = 200, description = "Rotated", body = DataEnvelope<CreatedWebhookDto>),
@@ -336,7 +336,7 @@ pub async fn rotate_secret(
 }
 
 /// Send a `webhook.test` event to this endpoint only (admins); see it in the deliveries.
-#[utoipa::path(post, path = "/webhooks/{id}/test", tag = "webhooks",
+#[utoipa::path(post, path = "/webhooks/{id}/test", operation_id = "test_webhook", tag = "webhooks",
     params(("id" = String, Path, description = "Webhook id")),
     responses(
         (status = 202, description = "Queued; it is sent within a second", body = DataEnvelope<DeliveryDto>),
@@ -360,7 +360,7 @@ pub async fn test(
 }
 
 /// The endpoint's deliveries, newest first, each with its attempts (admins).
-#[utoipa::path(get, path = "/webhooks/{id}/deliveries", tag = "webhooks",
+#[utoipa::path(get, path = "/webhooks/{id}/deliveries", operation_id = "list_webhook_deliveries", tag = "webhooks",
     params(("id" = String, Path, description = "Webhook id"), PageQuery),
     responses(
         (status = 200, description = "One page of deliveries", body = ListEnvelope<DeliveryDto>),

@@ -405,3 +405,34 @@ async fn the_webhook_payload_is_documented() {
         assert!(event[field].is_object(), "EventDto.{field}");
     }
 }
+
+#[tokio::test]
+async fn every_operation_has_a_unique_method_like_operation_id() {
+    let doc = document().await;
+    let mut seen = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let id = op["operationId"].as_str().unwrap_or_default();
+            assert!(
+                !id.is_empty()
+                    && id.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                    && !id.starts_with('_')
+                    && !id.ends_with('_'),
+                "{method} {path}: operationId `{id}` is not a snake_case name"
+            );
+            assert!(
+                seen.insert(id.to_owned()),
+                "operationId `{id}` is used twice"
+            );
+        }
+    }
+    // Stable names, as clients call them (a change is a breaking change).
+    for id in [
+        "list_agents",
+        "create_lead",
+        "approve_proposal",
+        "list_webhook_deliveries",
+    ] {
+        assert!(seen.contains(id), "{id}");
+    }
+}
