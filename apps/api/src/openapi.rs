@@ -180,11 +180,47 @@ fn webhooks() -> serde_json::Value {
     })
 }
 
+/// A public operation says `security: []` (no requirement), as generators
+/// expect, instead of utoipa's `[{}]` (an empty requirement object, which
+/// some generators read as "authenticated").
+fn public_operations_need_no_security(doc: &mut serde_json::Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(|p| p.as_object_mut()) else {
+        return;
+    };
+    for item in paths.values_mut().filter_map(|i| i.as_object_mut()) {
+        for op in item.values_mut().filter_map(|o| o.as_object_mut()) {
+            let public = op
+                .get("security")
+                .and_then(|s| s.as_array())
+                .is_some_and(|s| {
+                    !s.is_empty()
+                        && s.iter()
+                            .all(|r| r.as_object().is_some_and(|o| o.is_empty()))
+                });
+            if public {
+                op.insert("security".to_owned(), serde_json::json!([]));
+            }
+        }
+    }
+}
+
 /// The document as JSON.
 pub fn document_json() -> String {
     let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+    public_operations_need_no_security(&mut doc);
     if let Some(map) = doc.as_object_mut() {
         map.insert("webhooks".to_owned(), webhooks());
+        // Relative: the document describes the server that serves it.
+        map.insert(
+            "servers".to_owned(),
+            serde_json::json!([{"url": "/", "description": "the server serving this document"}]),
+        );
+    }
+    if let Some(license) = doc
+        .pointer_mut("/info/license")
+        .and_then(|l| l.as_object_mut())
+    {
+        license.insert("identifier".to_owned(), "MIT OR Apache-2.0".into());
     }
     serde_json::to_string_pretty(&doc).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }

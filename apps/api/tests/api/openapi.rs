@@ -38,6 +38,8 @@ fn documented_operations(doc: &Value) -> BTreeSet<(String, String)> {
 async fn every_served_route_is_documented_and_nothing_else() {
     let doc = document().await;
     assert_eq!(doc["openapi"], "3.1.0");
+    assert_eq!(doc["servers"][0]["url"], "/");
+    assert_eq!(doc["info"]["license"]["identifier"], "MIT OR Apache-2.0");
     let served: BTreeSet<(String, String)> = route_table()
         .into_iter()
         .map(|r| (r.method.to_string(), r.path.to_owned()))
@@ -77,10 +79,17 @@ async fn every_operation_documents_its_responses_and_authenticated_ones_their_40
                 responses.keys().any(|s| s.starts_with('2')),
                 "{method} {path}: no success response"
             );
-            let public = op["security"].as_array().is_some_and(|s| {
-                s.iter()
-                    .any(|r| r.as_object().is_some_and(|o| o.is_empty()))
-            });
+            // Public operations declare no requirement (`[]`), or an optional
+            // one (`[{}, {apiKey: []}]`, as registration); never only `[{}]`,
+            // which generators read as "authenticated".
+            let security = op["security"].as_array().cloned().unwrap_or_default();
+            let empty = |r: &Value| r.as_object().is_some_and(serde_json::Map::is_empty);
+            assert!(
+                security.is_empty() || !security.iter().all(empty),
+                "{method} {path}: `security: [{{}}]`; use []"
+            );
+            let public =
+                op["security"].is_array() && (security.is_empty() || security.iter().any(empty));
             if !public {
                 assert!(
                     responses.contains_key("401"),
