@@ -303,16 +303,13 @@ impl LeadService {
         .await
     }
 
-    /// The agent record of an agent-role caller acting on its own lead.
+    /// The agent record of the caller, for a lead it may read; whether the
+    /// lead is that agent's is checked by the workflow, under the lead's lock.
     async fn own_agent_for(&self, actor: &Actor, id: &LeadId) -> Result<AgentId, RoutingError> {
-        let me = self.own_agent(actor).await?;
-        let lead = self.visible_lead(actor, id).await?;
-        match me {
-            Some(me) if lead.assigned_agent_id() == Some(&me) => Ok(me),
-            _ => Err(RoutingError::Forbidden(
-                "only the agent the lead is assigned to may accept or decline it",
-            )),
-        }
+        self.visible_lead(actor, id).await?;
+        self.own_agent(actor).await?.ok_or(RoutingError::Forbidden(
+            "only the agent the lead is assigned to may accept or decline it",
+        ))
     }
 
     /// The assigned agent accepts its lead (the user linked to the agent

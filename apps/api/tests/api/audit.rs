@@ -18,34 +18,7 @@ fn types(events: &Value) -> Vec<String> {
 
 /// Two agents in a round-robin pool every lead goes to; returns their ids.
 async fn two_agents_in_a_pool(app: &TestApp, admin: &Session) -> (String, String) {
-    let mut ids = Vec::new();
-    for name in ["Ann", "Bob"] {
-        let agent = ok(
-            app,
-            admin,
-            Method::POST,
-            "/agents",
-            Some(json!({"name": name, "email": format!("{name}@acme.test")})),
-        )
-        .await;
-        ids.push(agent["data"]["id"].as_str().unwrap().to_owned());
-    }
-    let pool = ok(
-        app,
-        admin,
-        Method::POST,
-        "/routing/pools",
-        Some(json!({"name": "all", "method": "round_robin", "memberIds": ids})),
-    )
-    .await;
-    ok(
-        app,
-        admin,
-        Method::POST,
-        "/routing/rules",
-        Some(json!({"name": "all", "priority": 1, "conditions": [], "poolId": pool["data"]["id"]})),
-    )
-    .await;
+    let (ids, _, _) = crate::helpers::ann_and_bob_get_every_lead(app, admin, "all", "all").await;
     (ids[0].clone(), ids[1].clone())
 }
 

@@ -103,6 +103,27 @@ pub async fn ok(
     serde_json::from_str(&text).unwrap()
 }
 
+/// Agents Ann and Bob in round-robin pool `pool`, which rule `rule` sends
+/// every lead to: (their ids, the pool, the rule).
+pub async fn ann_and_bob_get_every_lead(
+    app: &TestApp,
+    admin: &Session,
+    pool: &str,
+    rule: &str,
+) -> (Vec<String>, Value, Value) {
+    let mut ids = Vec::new();
+    for name in ["Ann", "Bob"] {
+        let body = json!({"name": name, "email": format!("{name}@acme.test")});
+        let agent = ok(app, admin, Method::POST, "/agents", Some(body)).await;
+        ids.push(agent["data"]["id"].as_str().unwrap().to_owned());
+    }
+    let body = json!({"name": pool, "method": "round_robin", "memberIds": ids});
+    let pool = ok(app, admin, Method::POST, "/routing/pools", Some(body)).await["data"].clone();
+    let body = json!({"name": rule, "priority": 1, "conditions": [], "poolId": pool["id"]});
+    let rule = ok(app, admin, Method::POST, "/routing/rules", Some(body)).await["data"].clone();
+    (ids, pool, rule)
+}
+
 /// A signed-in user of a test organization.
 #[derive(Clone, Debug)]
 pub struct Session {

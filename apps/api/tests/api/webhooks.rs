@@ -17,37 +17,9 @@ use crate::{
 
 /// Two agents in a round-robin pool every lead goes to: (pool, rule, ann).
 async fn routing(app: &TestApp, admin: &Session) -> (Value, Value, String) {
-    let mut ids = Vec::new();
-    for name in ["Ann", "Bob"] {
-        let agent = ok(
-            app,
-            admin,
-            Method::POST,
-            "/agents",
-            Some(json!({"name": name, "email": format!("{name}@acme.test")})),
-        )
-        .await;
-        ids.push(agent["data"]["id"].as_str().unwrap().to_owned());
-    }
-    let pool = ok(
-        app,
-        admin,
-        Method::POST,
-        "/routing/pools",
-        Some(json!({"name": "Inbound", "method": "round_robin", "memberIds": ids})),
-    )
-    .await;
-    let rule = ok(
-        app,
-        admin,
-        Method::POST,
-        "/routing/rules",
-        Some(
-            json!({"name": "EMEA", "priority": 1, "conditions": [], "poolId": pool["data"]["id"]}),
-        ),
-    )
-    .await;
-    (pool["data"].clone(), rule["data"].clone(), ids[0].clone())
+    let (ids, pool, rule) =
+        crate::helpers::ann_and_bob_get_every_lead(app, admin, "Inbound", "EMEA").await;
+    (pool, rule, ids[0].clone())
 }
 
 async fn endpoint(app: &TestApp, admin: &Session, body: Value) -> Value {
