@@ -53,6 +53,10 @@ load concurrency="16" duration="15s" auth="api-key":
 bench-db concurrency="16" duration="15s":
     bash tools/loadgen/run.sh bench-db {{concurrency}} {{duration}}
 
+# Limit (minimal routing step on our schema) vs raw vs API, SQLite and PostgreSQL: one table.
+bench-limit duration="5s" runs="3":
+    bash tools/loadgen/bench-limit.sh {{duration}} {{runs}}
+
 # One organization's proposal listing with 10 vs 1,000 organizations stored.
 tenant-scale orgs="10,1000" per_org="20":
     bash tools/loadgen/run.sh tenant-scale {{orgs}} {{per_org}}

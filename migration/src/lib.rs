@@ -19,6 +19,7 @@ mod m20261207_000004_agents_user_in_org;
 mod m20261207_000005_create_events;
 mod m20261207_000006_lead_lifecycle;
 mod m20261207_000007_create_webhooks;
+mod m20261207_000008_routing_counters;
 
 /// The default organization created by the first migration.
 pub const DEFAULT_ORG_ID: &str = "org_default_001";
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000005_create_events::Migration),
             Box::new(m20261207_000006_lead_lifecycle::Migration),
             Box::new(m20261207_000007_create_webhooks::Migration),
+            Box::new(m20261207_000008_routing_counters::Migration),
         ]
     }
 }

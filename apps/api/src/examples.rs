@@ -1075,3 +1075,21 @@ pub fn webhooks_delivery_dto() -> Value {
 pub fn webhooks_delete_200() -> Value {
     json!({"ok": true, "message": "Webhook deleted", "data": webhooks_webhook_dto()})
 }
+
+/// `POST /leads/batch`: one result per lead sent, in order.
+pub fn leads_batch_dto() -> Value {
+    let routed = leads_routed_lead_dto();
+    json!({
+        "results": [
+            {"index": 0, "status": 201, "lead": routed["lead"], "proposal": routed["proposal"], "error": null},
+            {"index": 1, "status": 400, "lead": null, "proposal": null, "error": {
+                "code": "VALIDATION_ERROR",
+                "message": "The request has invalid fields",
+                "details": [{"field": "name", "message": "missing field `name`"}]
+            }}
+        ],
+        "created": 1,
+        "replayed": 0,
+        "failed": 1
+    })
+}

@@ -41,6 +41,54 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     }
 }
 
+/// The largest body of a bulk request (`POST /leads/batch`: up to 1,000
+/// leads of a few KiB each).
+pub const MAX_BULK_BODY_BYTES: usize = 8 * 1024 * 1024;
+
+/// A JSON object body as [`JsonBody`] takes it, up to
+/// [`MAX_BULK_BODY_BYTES`] instead.
+#[derive(Debug)]
+pub struct BulkJsonBody<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for BulkJsonBody<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let content_type = check_json_content_type(req);
+        let declared = req
+            .headers()
+            .get(actix_web::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let mut stream = payload.take();
+        Box::pin(async move {
+            content_type?;
+            if declared.is_some_and(|n| n > MAX_BULK_BODY_BYTES) {
+                return Err(too_large(MAX_BULK_BODY_BYTES));
+            }
+            let mut bytes = web::BytesMut::with_capacity(declared.unwrap_or(0));
+            while let Some(chunk) = futures::StreamExt::next(&mut stream).await {
+                let chunk = chunk.map_err(|e| {
+                    ApiError::bad_request(format!("The request body could not be read: {e}"))
+                })?;
+                if bytes.len() + chunk.len() > MAX_BULK_BODY_BYTES {
+                    return Err(too_large(MAX_BULK_BODY_BYTES));
+                }
+                bytes.extend_from_slice(&chunk);
+            }
+            parse_object(&bytes).map(BulkJsonBody)
+        })
+    }
+}
+
+/// A JSON value deserialized into `T`, a 400 naming the field otherwise
+/// (one item of a bulk body, checked on its own).
+pub(crate) fn deserialize<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(value)
+        .map_err(|e| field_error(&e.path().to_string(), &e.into_inner().to_string()))
+}
+
 /// A JSON object body that may be omitted: no body at all is `T::default()`;
 /// a body that is sent follows every rule of [`JsonBody`].
 #[derive(Debug)]
@@ -77,10 +125,14 @@ impl<T: DeserializeOwned + Default + 'static> FromRequest for OptionalJsonBody<T
 }
 
 pub(crate) fn payload_too_large() -> ApiError {
+    too_large(MAX_BODY_BYTES)
+}
+
+fn too_large(limit: usize) -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         "PAYLOAD_TOO_LARGE",
-        format!("The request body exceeds {} KiB", MAX_BODY_BYTES / 1024),
+        format!("The request body exceeds {} KiB", limit / 1024),
     )
 }
 

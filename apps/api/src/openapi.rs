@@ -67,6 +67,7 @@ use crate::{
         routing::simulate,
         leads::list,
         leads::create,
+        leads::create_batch,
         leads::get,
         leads::update,
         lifecycle::accept,

@@ -11,7 +11,7 @@ use organization::OrganizationRepository;
 use tenancy::{Actor, OrgId, Principal};
 
 use crate::{
-    ApiKeyRepository, AuthError, TokenKeys, UserRepository, hash_secret, hashes_match,
+    ApiKeyRepository, AuthError, KeyOrg, TokenKeys, UserRepository, hash_secret, hashes_match,
     parse_api_key, policy::authorize_switch_org,
 };
 
@@ -120,15 +120,20 @@ impl Authenticator {
             };
         }
         let (prefix, full) = parse_api_key(raw).ok_or(AuthError::InvalidToken)?;
-        let (key, stored_hash) = self
+        let (key, stored_hash, org) = self
             .api_keys
-            .find_by_prefix(prefix)
+            .find_by_prefix_with_org(prefix)
             .await?
             .ok_or(AuthError::InvalidToken)?;
         if !hashes_match(&hash_secret(full), &stored_hash) || key.is_revoked() {
             return Err(AuthError::InvalidToken);
         }
-        self.ensure_org_active(&key.org_id).await?;
+        match org {
+            KeyOrg::Active => {}
+            KeyOrg::Inactive => return Err(AuthError::UserInactive),
+            KeyOrg::Missing => return Err(AuthError::InvalidToken),
+            KeyOrg::Unread => self.ensure_org_active(&key.org_id).await?,
+        }
         let stale = key
             .last_used_at
             .is_none_or(|at| now - at >= API_KEY_TOUCH_INTERVAL);

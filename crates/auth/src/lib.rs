@@ -58,7 +58,7 @@ pub use password::{
     Argon2Hasher, PasswordHash, PasswordHasher, hash_password, verify_against_dummy,
     verify_password,
 };
-pub use repository::{ApiKeyRepository, SessionRepository, UserRepository};
+pub use repository::{ApiKeyRepository, KeyOrg, SessionRepository, UserRepository};
 pub use secret::{
     API_KEY_PREFIX_LEN, ApiKeySecret, GeneratedApiKey, RefreshToken, csrf_token, hash_secret,
     hashes_match, parse_api_key,

@@ -200,6 +200,20 @@ pub trait SessionRepository: Send + Sync {
     ) -> Result<(), StorageError>;
 }
 
+/// The organization of an API key, as [`ApiKeyRepository::find_by_prefix_with_org`]
+/// found it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyOrg {
+    /// Active.
+    Active,
+    /// Deactivated.
+    Inactive,
+    /// Gone.
+    Missing,
+    /// Not read with the key: ask the organizations.
+    Unread,
+}
+
 /// Where API keys live. Held as `Arc<dyn ApiKeyRepository>`.
 #[async_trait]
 pub trait ApiKeyRepository: Send + Sync {
@@ -231,6 +245,23 @@ pub trait ApiKeyRepository: Send + Sync {
     /// # Errors
     /// [`StorageError`] only.
     async fn find_by_prefix(&self, prefix: &str) -> Result<Option<(ApiKey, String)>, StorageError>;
+
+    /// [`ApiKeyRepository::find_by_prefix`], with its organization's state
+    /// when the adapter reads both at once (a request authenticated by key
+    /// then costs one read). The default reads the key alone
+    /// ([`KeyOrg::Unread`]).
+    ///
+    /// # Errors
+    /// [`StorageError`] only.
+    async fn find_by_prefix_with_org(
+        &self,
+        prefix: &str,
+    ) -> Result<Option<(ApiKey, String, KeyOrg)>, StorageError> {
+        Ok(self
+            .find_by_prefix(prefix)
+            .await?
+            .map(|(key, hash)| (key, hash, KeyOrg::Unread)))
+    }
 
     /// The organization's keys, revoked ones included, oldest first (ties by
     /// id), and their total count.

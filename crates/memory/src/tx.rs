@@ -95,6 +95,7 @@ impl DecisionReads for MemoryTx {
                 assignments: row.assignments.clone(),
             },
             members,
+            config_version: None,
         }))
     }
 
@@ -156,7 +157,11 @@ impl RoutingTx for MemoryTx {
             .cloned())
     }
 
-    async fn insert_lead(&mut self, lead: &Lead) -> Result<Inserted, StorageError> {
+    async fn insert_lead(
+        &mut self,
+        lead: &Lead,
+        first: Option<&Proposal>,
+    ) -> Result<Inserted, StorageError> {
         if let Some(external_id) = &lead.external_id
             && self.lead_by_external_id(external_id).await?.is_some()
         {
@@ -165,6 +170,9 @@ impl RoutingTx for MemoryTx {
         let mut lead = lead.clone();
         lead.org_id = self.scope.org_id().clone();
         self.work.leads.push(lead);
+        if let Some(p) = first {
+            self.insert_proposal(p).await?;
+        }
         Ok(Inserted::Yes)
     }
 
@@ -273,6 +281,7 @@ impl RoutingTx for MemoryTx {
         agent: &AgentId,
         day: NaiveDate,
         now: DateTime<Utc>,
+        turn: Option<&PoolId>,
     ) -> Result<(), StorageError> {
         if let Some(row) = self.work.agent_mut(agent) {
             row.daily_count = if row.counted_day == Some(day) {
@@ -282,6 +291,14 @@ impl RoutingTx for MemoryTx {
             };
             row.counted_day = Some(day);
             row.last_assigned_at = Some(now);
+        }
+        if let Some(row) =
+            turn.and_then(|pool| self.work.pools.iter_mut().find(|p| &p.pool.id == pool))
+        {
+            row.last_agent_id = Some(agent.clone());
+            if row.pool.member_ids.contains(agent) {
+                *row.assignments.entry(agent.clone()).or_insert(0) += 1;
+            }
         }
         Ok(())
     }
@@ -295,20 +312,6 @@ impl RoutingTx for MemoryTx {
             && row.counted_day == Some(day)
         {
             row.daily_count = row.daily_count.saturating_sub(1);
-        }
-        Ok(())
-    }
-
-    async fn record_pool_turn(
-        &mut self,
-        pool: &PoolId,
-        agent: &AgentId,
-    ) -> Result<(), StorageError> {
-        if let Some(row) = self.work.pools.iter_mut().find(|p| &p.pool.id == pool) {
-            row.last_agent_id = Some(agent.clone());
-            if row.pool.member_ids.contains(agent) {
-                *row.assignments.entry(agent.clone()).or_insert(0) += 1;
-            }
         }
         Ok(())
     }

@@ -116,9 +116,8 @@ pub trait Reporting: Send + Sync {
 pub enum Inserted {
     /// Stored.
     Yes,
-    /// The organization already has a lead with this `externalId` (committed
-    /// by a concurrent request). The transaction may be unusable after this
-    /// (PostgreSQL aborts it): roll it back.
+    /// The organization already has a lead with this `externalId` (perhaps
+    /// committed by a concurrent request meanwhile): nothing was stored.
     DuplicateExternalId,
 }
 
@@ -141,12 +140,18 @@ pub trait RoutingTx: DecisionReads {
         external_id: &str,
     ) -> Result<Option<Lead>, StorageError>;
 
-    /// Stores a new lead.
+    /// Stores a new lead, and its first proposal with it when it has one
+    /// (one write, so a routed lead costs one round trip). On a duplicate
+    /// `externalId` neither is stored and the transaction stays usable.
     ///
     /// # Errors
     /// [`StorageError`] only (a duplicate `externalId` is
     /// [`Inserted::DuplicateExternalId`]).
-    async fn insert_lead(&mut self, lead: &Lead) -> Result<Inserted, StorageError>;
+    async fn insert_lead(
+        &mut self,
+        lead: &Lead,
+        first: Option<&Proposal>,
+    ) -> Result<Inserted, StorageError>;
 
     /// The lead, its row locked to the end of the transaction.
     ///
@@ -235,8 +240,10 @@ pub trait RoutingTx: DecisionReads {
     async fn take_timer(&mut self, id: &TimerId) -> Result<bool, StorageError>;
 
     /// Counts one lead for the agent on its local `day` (the count starts
-    /// over on a new day) and records `now` as its last assignment, in one
-    /// statement so that concurrent writers never lose an increment.
+    /// over on a new day) and records `now` as its last assignment, by
+    /// increments, so that concurrent writers never lose one. With `turn`,
+    /// the agent was served by that pool too: the pool's round-robin cursor
+    /// moves to it and the member's weighted count goes up by one.
     ///
     /// # Errors
     /// [`StorageError`] only.
@@ -245,6 +252,7 @@ pub trait RoutingTx: DecisionReads {
         agent: &AgentId,
         day: NaiveDate,
         now: DateTime<Utc>,
+        turn: Option<&PoolId>,
     ) -> Result<(), StorageError>;
 
     /// Takes one lead off the agent's count while that count is still of
@@ -256,17 +264,6 @@ pub trait RoutingTx: DecisionReads {
         &mut self,
         agent: &AgentId,
         day: NaiveDate,
-    ) -> Result<(), StorageError>;
-
-    /// The pool served `agent`: its round-robin cursor moves to it and the
-    /// member's weighted count goes up by one.
-    ///
-    /// # Errors
-    /// [`StorageError`] only.
-    async fn record_pool_turn(
-        &mut self,
-        pool: &PoolId,
-        agent: &AgentId,
     ) -> Result<(), StorageError>;
 
     /// Gives back one weighted count of the member (never below zero); the

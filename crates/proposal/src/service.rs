@@ -107,6 +107,46 @@ impl LeadService {
         Ok(routed)
     }
 
+    /// Stores and routes `leads` in order, in one transaction (all or, on a
+    /// storage failure, none), as [`LeadService::ingest`] would one by one:
+    /// each comes back routed, replayed, or, for a replay the actor may not
+    /// read, [`RoutingError::DuplicateExternalId`].
+    ///
+    /// # Errors
+    /// [`RoutingError::Storage`]: nothing was stored.
+    #[tracing::instrument(skip_all, fields(org_id = %actor.org_id(), leads = leads.len()))]
+    pub async fn ingest_batch(
+        &self,
+        actor: &Actor,
+        leads: Vec<NewLead>,
+    ) -> Result<Vec<Result<Routed, RoutingError>>, RoutingError> {
+        let now = tenancy::now();
+        let leads = leads
+            .into_iter()
+            .map(|l| l.into_lead(actor.org_id().clone(), now))
+            .collect();
+        let routed =
+            workflow::ingest_all(self.ports.uow.as_ref(), &actor.scope(), leads, now).await?;
+        let me = if sees_all_leads(actor) || routed.iter().all(|r| r.created) {
+            None
+        } else {
+            self.own_agent(actor).await?
+        };
+        Ok(routed
+            .into_iter()
+            .map(|r| {
+                let readable = r.created
+                    || sees_all_leads(actor)
+                    || (me.is_some() && r.lead.assigned_agent_id() == me.as_ref());
+                if readable {
+                    Ok(r)
+                } else {
+                    Err(RoutingError::DuplicateExternalId)
+                }
+            })
+            .collect())
+    }
+
     /// The agent record of an agent-role actor, whose leads it may see.
     async fn own_agent(&self, actor: &Actor) -> Result<Option<AgentId>, RoutingError> {
         match actor.principal() {

@@ -3,7 +3,7 @@
 //! and the decision itself ([`decide`]): target, plan, and the capacity
 //! re-check of the chosen agent under its own lock.
 
-use std::collections::HashSet;
+use std::{collections::HashSet, sync::Arc};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -25,6 +25,23 @@ pub struct PoolSnapshot {
     /// Its members with their loads, in member order (members whose agent
     /// no longer exists left out).
     pub members: Vec<Candidate>,
+    /// The organization's [`RoutingConfig::version`] when the pool was
+    /// read (`None` from an adapter that does not version it).
+    pub config_version: Option<i64>,
+}
+
+/// What a decision reads before it locks anything: the organization's
+/// settings and rules, as of one version.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RoutingConfig {
+    /// Which configuration this is: it moves on every write of the
+    /// settings or rules. `None` from an adapter that always reads them
+    /// current (nothing to check).
+    pub version: Option<i64>,
+    /// The settings.
+    pub settings: RoutingSettings,
+    /// Every rule, in evaluation order.
+    pub rules: Vec<Rule>,
 }
 
 /// What a routing decision reads, within one transaction of one
@@ -49,6 +66,32 @@ pub trait DecisionReads: Send {
     /// # Errors
     /// [`StorageError`] only.
     async fn rules(&mut self) -> Result<Vec<Rule>, StorageError>;
+
+    /// The settings and rules together. With `current: false` an adapter
+    /// may answer from a cache, whose [`RoutingConfig::version`] says which
+    /// configuration it is ([`decide`] checks it against the version the
+    /// pool's lock returns); with `true` it reads them now. The default
+    /// reads them now, unversioned.
+    ///
+    /// # Errors
+    /// [`StorageError`] only.
+    async fn routing_config(&mut self, current: bool) -> Result<Arc<RoutingConfig>, StorageError> {
+        let _ = current;
+        Ok(Arc::new(RoutingConfig {
+            version: None,
+            settings: self.routing_settings().await?,
+            rules: self.rules().await?,
+        }))
+    }
+
+    /// The organization's current configuration version, for a decision
+    /// that read no pool (`None` from an adapter that does not version it).
+    ///
+    /// # Errors
+    /// [`StorageError`] only.
+    async fn config_version(&mut self) -> Result<Option<i64>, StorageError> {
+        Ok(None)
+    }
 
     /// The pool, its state and its members' loads, with a fixed number of
     /// queries whatever its size; its row locked in a write transaction.
@@ -157,15 +200,12 @@ pub async fn decide(
     now: DateTime<Utc>,
     recheck_caps: bool,
 ) -> Result<Decision, StorageError> {
-    let settings = reads.routing_settings().await?;
-    let rules = reads.rules().await?;
-    let target = engine::select_target(lead, &rules, &settings);
-    let (pool, state, mut members) = match &target {
-        Target::Pool { pool_id, .. } => match reads.pool(pool_id, now).await? {
-            Some(s) => (Some(s.pool), s.state, s.members),
-            None => (None, PoolState::default(), Vec::new()),
-        },
-        Target::Nowhere => (None, PoolState::default(), Vec::new()),
+    let (config, snapshot) = targeted(reads, lead, now).await?;
+    let settings = config.settings.clone();
+    let target = engine::select_target(lead, &config.rules, &settings);
+    let (pool, state, mut members) = match snapshot {
+        Some(s) => (Some(s.pool), s.state, s.members),
+        None => (None, PoolState::default(), Vec::new()),
     };
     let mut sticky = match (&lead.email, settings.sticky_by_domain) {
         (Some(email), true) => match reads.domain_owner(email.domain(), &lead.id).await? {
@@ -262,6 +302,43 @@ pub async fn decide(
         settings,
         chosen,
     })
+}
+
+/// How many times a decision reads the configuration again when it
+/// changed under it, before it goes on with the last one read.
+const CONFIG_READS: usize = 3;
+
+/// The configuration, the target it selects and that pool read (locked):
+/// a configuration from a cache is checked against the version read with
+/// the pool (or read alone when there is no pool), and read again when it
+/// is stale, so a decision never uses settings or rules older than the
+/// transaction.
+async fn targeted(
+    reads: &mut dyn DecisionReads,
+    lead: &Lead,
+    now: DateTime<Utc>,
+) -> Result<(Arc<RoutingConfig>, Option<PoolSnapshot>), StorageError> {
+    let mut config = reads.routing_config(false).await?;
+    let mut reads_left = CONFIG_READS;
+    loop {
+        let target = engine::select_target(lead, &config.rules, &config.settings);
+        let snapshot = match &target {
+            Target::Pool { pool_id, .. } => reads.pool(pool_id, now).await?,
+            Target::Nowhere => None,
+        };
+        let Some(version) = config.version else {
+            return Ok((config, snapshot));
+        };
+        let current = match &snapshot {
+            Some(s) => s.config_version,
+            None => reads.config_version().await?,
+        };
+        if current == Some(version) || reads_left == 0 {
+            return Ok((config, snapshot));
+        }
+        reads_left -= 1;
+        config = reads.routing_config(true).await?;
+    }
 }
 
 /// Puts a candidate read again in place of its earlier reading.

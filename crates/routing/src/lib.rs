@@ -91,7 +91,9 @@ pub use agent::{
     Agent, AgentChange, AgentInput, AgentLoad, AgentStatus, Candidate, DAY_NAMES, RawWorkingHours,
     WorkingHours,
 };
-pub use decide::{Decision, DecisionReads, DecisionSource, PoolSnapshot, decide, over_caps};
+pub use decide::{
+    Decision, DecisionReads, DecisionSource, PoolSnapshot, RoutingConfig, decide, over_caps,
+};
 pub use error::RoutingError;
 pub use pool::{
     MAX_POOL_MEMBERS, Pool, PoolChange, PoolId, PoolMethod, PoolState, lifted_assignments,

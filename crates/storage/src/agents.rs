@@ -25,14 +25,15 @@ use crate::{
     error::{failed, storage},
     events::record_change,
     routing_rows::{
-        AgentSet, agent_to_active, agent_to_domain, candidates, finish, is_foreign_key_violation,
-        open_lead_counts, org_settings,
+        agent_to_active, agent_to_domain, candidates, finish, is_foreign_key_violation,
+        org_settings,
     },
     scope::Scoped,
     scope::fetch_page,
 };
 
-/// Agents stored in the `agents` table, with their loads read from `leads`.
+/// Agents stored in the `agents` table, with their loads (counters kept by
+/// triggers on `leads`, migration 8).
 #[derive(Clone, Debug)]
 pub struct SeaOrmAgentRepository {
     db: Database,
@@ -91,7 +92,7 @@ impl AgentRepository for SeaOrmAgentRepository {
         let Some(row) = org.one::<Entity>(conn, id.as_str(), false).await? else {
             return Ok(None);
         };
-        let mut views = views(conn, org, vec![row], now).await?;
+        let mut views = views(&[row], now)?;
         Ok(views.pop())
     }
 
@@ -139,7 +140,7 @@ impl AgentRepository for SeaOrmAgentRepository {
             "agents: list",
         )
         .await?;
-        Ok(paging.with(views(conn, org, rows, now).await?))
+        Ok(paging.with(views(&rows, now)?))
     }
 
     async fn update(
@@ -230,16 +231,9 @@ impl AgentRepository for SeaOrmAgentRepository {
     }
 }
 
-/// Agents with their loads: one grouped count for all of them.
-async fn views(
-    conn: &impl ConnectionTrait,
-    org: Scoped<'_>,
-    rows: Vec<agents::Model>,
-    now: DateTime<Utc>,
-) -> Result<Vec<AgentView>, StorageError> {
-    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-    let counts = open_lead_counts(conn, org, AgentSet::Ids(&ids)).await?;
-    Ok(candidates(&rows, &counts, now)?
+/// Agents with their loads, from their rows' counters.
+fn views(rows: &[agents::Model], now: DateTime<Utc>) -> Result<Vec<AgentView>, StorageError> {
+    Ok(candidates(rows, now)?
         .into_iter()
         .map(|c| AgentView {
             agent: c.agent,

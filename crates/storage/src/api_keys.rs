@@ -2,18 +2,21 @@
 
 use ::events::Action;
 use async_trait::async_trait;
-use auth::{ApiKey, ApiKeyId, ApiKeyName, ApiKeyRepository, AuthError};
+use auth::{ApiKey, ApiKeyId, ApiKeyName, ApiKeyRepository, AuthError, KeyOrg};
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
-    sea_query::Expr,
+    ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::{Expr, ExprTrait, Query, SimpleExpr},
 };
 use tenancy::{OrgId, Page, PageRequest, Role, StorageError, TenantScope};
 
 use crate::{
     Database,
-    entity::api_keys::{self, Column, Entity},
+    entity::{
+        api_keys::{self, Column, Entity},
+        organizations,
+    },
     error::{corrupt, failed},
     events::{append_new, record_change},
     scope::Scoped,
@@ -86,6 +89,42 @@ impl ApiKeyRepository for SeaOrmApiKeyRepository {
             .await
             .map_err(failed("api_keys: find_by_prefix"))?
             .map(|m| Ok((to_domain(&m)?, m.key_hash)))
+            .transpose()
+    }
+
+    async fn find_by_prefix_with_org(
+        &self,
+        prefix: &str,
+    ) -> Result<Option<(ApiKey, String, KeyOrg)>, StorageError> {
+        // Unscoped as above; the organization's state in the same read.
+        let active = Query::select()
+            .column(organizations::Column::IsActive)
+            .from(organizations::Entity)
+            .and_where(
+                Expr::col((organizations::Entity, organizations::Column::Id))
+                    .equals((Entity, Column::OrgId)),
+            )
+            .to_owned();
+        let found = Entity::find()
+            .filter(Column::Prefix.eq(prefix))
+            .column_as(
+                SimpleExpr::SubQuery(None, Box::new(active.into())),
+                "org_active",
+            )
+            .into_model::<KeyWithOrg>()
+            .one(self.db.connection())
+            .await
+            .map_err(failed("api_keys: find_by_prefix_with_org"))?;
+        found
+            .map(|f| {
+                let org = match f.org_active {
+                    Some(true) => KeyOrg::Active,
+                    Some(false) => KeyOrg::Inactive,
+                    None => KeyOrg::Missing,
+                };
+                let key = to_domain(&f.key)?;
+                Ok((key, f.key.key_hash, org))
+            })
             .transpose()
     }
 
@@ -206,7 +245,7 @@ impl ApiKeyRepository for SeaOrmApiKeyRepository {
 
 /// Ends a write transaction that found nothing to change, releasing its
 /// lock at once.
-async fn not_found(txn: DatabaseTransaction) -> Result<ApiKey, AuthError> {
+async fn not_found(txn: crate::database::Txn) -> Result<ApiKey, AuthError> {
     txn.rollback()
         .await
         .map_err(failed("api_keys: not_found"))?;
@@ -243,4 +282,13 @@ fn to_domain(m: &api_keys::Model) -> Result<ApiKey, StorageError> {
         last_used_at: m.last_used_at,
         revoked_at: m.revoked_at,
     })
+}
+
+/// A key's row with its organization's `is_active` (`None`: no such
+/// organization).
+#[derive(Debug, sea_orm::FromQueryResult)]
+struct KeyWithOrg {
+    #[sea_orm(nested)]
+    key: api_keys::Model,
+    org_active: Option<bool>,
 }

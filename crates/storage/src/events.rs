@@ -123,13 +123,37 @@ pub(crate) async fn append(
     }
 }
 
+/// Appends `events` in the caller's transaction, in order, with their
+/// deliveries to `endpoints`: one statement for the events and one for
+/// all their deliveries.
+pub(crate) async fn append_all(
+    conn: &impl ConnectionTrait,
+    org: Scoped<'_>,
+    events: &[Event],
+    endpoints: &[webhook::Webhook],
+) -> Result<(), StorageError> {
+    Entity::insert_many(events.iter().map(|e| to_active(org, e)))
+        .exec_without_returning(conn)
+        .await
+        .map_err(failed("events: append"))?;
+    crate::webhooks::fan_out_all(conn, events, endpoints).await
+}
+
 /// Writes the event row alone (a test ping's delivery is made by hand).
 pub(crate) async fn insert(
     conn: &impl ConnectionTrait,
     org: Scoped<'_>,
     event: &Event,
 ) -> Result<(), StorageError> {
-    let row = rows::ActiveModel {
+    Entity::insert(to_active(org, event))
+        .exec_without_returning(conn)
+        .await
+        .map_err(failed("events: append"))?;
+    Ok(())
+}
+
+fn to_active(org: Scoped<'_>, event: &Event) -> rows::ActiveModel {
+    rows::ActiveModel {
         id: Set(event.id.to_string()),
         org_id: Set(org.org_id().to_owned()),
         kind: Set(event.kind.clone()),
@@ -141,12 +165,7 @@ pub(crate) async fn insert(
         subject_id: Set(event.subject.id.clone()),
         lead_id: Set(event.lead_id.clone()),
         data: Set(Value::Object(event.data.clone())),
-    };
-    Entity::insert(row)
-        .exec_without_returning(conn)
-        .await
-        .map_err(failed("events: append"))?;
-    Ok(())
+    }
 }
 
 pub(crate) fn to_domain(m: rows::Model) -> Result<Event, StorageError> {

@@ -253,6 +253,7 @@ fn to_active(org: &Organization) -> organizations::ActiveModel {
         updated_at: Set(org.updated_at),
         created_by: Set(org.created_by.clone()),
         settings: Set(org.settings.to_value()),
+        config_version: sea_orm::ActiveValue::NotSet,
     }
 }
 

@@ -15,9 +15,8 @@ use routing::{
 };
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, SqlErr,
-    sea_query::{LockType, Query},
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr,
+    sea_query::LockType,
 };
 use serde_json::{Map, Value, json};
 use tenancy::{AgentId, Email, OrgId, StorageError};
@@ -37,7 +36,7 @@ pub(crate) fn status_names<const N: usize>(set: [LeadStatus; N]) -> [&'static st
 /// Commits `result`'s transaction when it is `Ok`, rolls it back otherwise,
 /// so that an error leaves nothing written and releases the locks at once.
 pub(crate) async fn finish<T>(
-    txn: DatabaseTransaction,
+    txn: crate::database::Txn,
     result: Result<T, RoutingError>,
 ) -> Result<T, RoutingError> {
     match result {
@@ -151,6 +150,7 @@ pub(crate) fn agent_to_active(agent: &Agent) -> agents::ActiveModel {
         daily_count: NotSet,
         daily_count_day: NotSet,
         last_assigned_at: NotSet,
+        open_leads: NotSet,
         created_at: Set(agent.created_at),
         updated_at: Set(agent.updated_at),
     }
@@ -204,69 +204,16 @@ pub(crate) fn load_of(
     )
 }
 
-/// Which agents a load query covers.
-pub(crate) enum AgentSet<'a> {
-    /// These agents.
-    Ids(&'a [String]),
-    /// The members of this pool.
-    Pool(&'a str),
-}
-
-/// The members of a pool: `SELECT agent_id FROM pool_members WHERE ...`.
-pub(crate) fn pool_member_ids(
-    org: Scoped<'_>,
-    pool_id: &str,
-) -> sea_orm::sea_query::SelectStatement {
-    Query::select()
-        .column(pool_members::Column::AgentId)
-        .from(pool_members::Entity)
-        .and_where(org.owns::<pool_members::Entity>())
-        .and_where(pool_members::Column::PoolId.eq(pool_id))
-        .to_owned()
-}
-
-/// Open leads per agent of `set`, in one grouped query (agents without any
-/// are absent).
-pub(crate) async fn open_lead_counts(
-    conn: &impl ConnectionTrait,
-    org: Scoped<'_>,
-    set: AgentSet<'_>,
-) -> Result<HashMap<String, u32>, StorageError> {
-    let agents = match set {
-        AgentSet::Ids([]) => return Ok(HashMap::new()),
-        AgentSet::Ids(ids) => leads::Column::AgentId.is_in(ids.iter().map(String::as_str)),
-        AgentSet::Pool(pool_id) => {
-            leads::Column::AgentId.in_subquery(pool_member_ids(org, pool_id))
-        }
-    };
-    let rows = org
-        .find::<leads::Entity>()
-        .select_only()
-        .column(leads::Column::AgentId)
-        .column_as(leads::Column::Id.count(), "n")
-        .filter(leads::Column::Status.is_in(status_names(LeadStatus::OPEN)))
-        .filter(agents)
-        .group_by(leads::Column::AgentId)
-        .into_tuple::<(String, i64)>()
-        .all(conn)
-        .await
-        .map_err(failed("routing_rows: open_lead_counts"))?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, n)| (id, u32::try_from(n).unwrap_or(u32::MAX)))
-        .collect())
-}
-
-/// Agent rows with their loads, in the order given.
+/// Agent rows with their loads (the counters of their rows), in the order
+/// given.
 pub(crate) fn candidates(
     rows: &[agents::Model],
-    counts: &HashMap<String, u32>,
     now: DateTime<Utc>,
 ) -> Result<Vec<Candidate>, StorageError> {
     rows.iter()
         .map(|m| {
             let agent = agent_to_domain(m)?;
-            let open = counts.get(&m.id).copied().unwrap_or(0);
+            let open = u32::try_from(m.open_leads).unwrap_or(0);
             let load = load_of(&agent, m, open, now);
             Ok(Candidate { agent, load })
         })
@@ -282,13 +229,12 @@ pub(crate) async fn candidate(
     lock: bool,
     now: DateTime<Utc>,
 ) -> Result<Option<Candidate>, StorageError> {
+    // Its counters are read by the locking statement itself: on PostgreSQL
+    // a lock that waited returns the row as the previous holder committed it.
     let Some(row) = org.one::<agents::Entity>(conn, id, lock).await? else {
         return Ok(None);
     };
-    // Counted after the lock: on PostgreSQL this statement sees what the
-    // previous holder of the lock committed.
-    let counts = open_lead_counts(conn, org, AgentSet::Ids(std::slice::from_ref(&row.id))).await?;
-    Ok(candidates(std::slice::from_ref(&row), &counts, now)?.pop())
+    Ok(candidates(std::slice::from_ref(&row), now)?.pop())
 }
 
 // ---- pools ----

@@ -12,55 +12,142 @@
 //! other pools proceed in parallel. The capacity re-check locks the chosen
 //! agent's row inside a savepoint, so that an agent found full is let go at
 //! once and a step never holds one agent's lock while it waits for another's.
+//!
+//! Fewer round trips per step (docs/performance.md): the settings and rules
+//! come from a per-organization cache checked against the
+//! `organizations.config_version` the pool's lock returns; a pool's members
+//! and their counters are one joined read; a new lead and its proposal are
+//! one write, an assignment's counters and the pool's turn another (one
+//! statement on PostgreSQL); events are kept in the transaction and written
+//! together, with their webhook deliveries, just before the commit.
 
-use std::collections::{HashMap, HashSet};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{Arc, Mutex},
+};
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
-use events::NewEvent;
+use events::{Event, NewEvent};
 use lead::{Lead, LeadId, LeadStatus};
+use organization::Settings;
 use proposal::{
     Proposal, ProposalId, ProposalStatus, Timer, TimerId,
     ports::{Inserted, RoutingTx, UnitOfWork},
 };
 use routing::{
-    Candidate, DecisionReads, DecisionSource, PoolId, PoolSnapshot, PoolState, RoutingSettings,
-    Rule,
+    Candidate, DecisionReads, DecisionSource, PoolId, PoolSnapshot, PoolState, RoutingConfig,
+    RoutingSettings, Rule,
 };
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
-    sea_query::{Expr, ExprTrait},
+    ActiveModelTrait,
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, Iterable, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait, TransactionTrait,
+    sea_query::{
+        Asterisk, CommonTableExpression, Expr, ExprTrait, OnConflict, Order, Query, SimpleExpr,
+        WithClause,
+    },
 };
+use serde_json::Value;
 use tenancy::{AgentId, StorageError, TenantScope};
 
 use crate::{
     Database,
-    entity::{agents, leads, pool_members, proposals, routing_pools, timers},
-    error::{corrupt, failed, violates_unique},
+    database::Txn,
+    entity::{agents, leads, organizations, pool_members, proposals, routing_pools, timers},
+    error::{corrupt, failed},
     routing_rows::{
-        AgentSet, all_rules, candidate, candidates, day_key, find_lead, latest_proposal,
-        lead_to_active, lead_to_domain, member_id, members_of, open_lead_counts, org_settings,
-        pool_member_ids, pool_to_domain, proposal_to_active, proposal_to_domain, status_names,
-        update_lead,
+        all_rules, candidate, candidates, day_key, find_lead, latest_proposal, lead_to_active,
+        lead_to_domain, org_settings, pool_to_domain, proposal_to_active, proposal_to_domain,
+        status_names, update_lead,
     },
     scope::Scoped,
     timers::{timer_to_active, timer_to_domain},
 };
 
+/// The name under which a lead being inserted is known to its proposal's
+/// insert.
+const NEW_LEAD: &str = "new_lead";
+
 /// The name of the savepoint of the capacity re-check.
 const AGENT_LOCK: &str = "agent_lock";
+
+/// What routing transactions keep between them, per organization: the
+/// configuration they read before they lock anything, and the active
+/// webhook endpoints, each with the `config_version` it is of. Entries are
+/// only ever replaced by newer ones; a stale entry is found out by the
+/// version check of the next step ([`routing::decide`]).
+#[derive(Debug, Default)]
+struct ConfigCache {
+    configs: Mutex<HashMap<String, Arc<RoutingConfig>>>,
+    webhooks: Mutex<HashMap<String, (i64, Endpoints)>>,
+}
+
+/// An organization's active webhook endpoints.
+type Endpoints = Arc<Vec<webhook::Webhook>>;
+
+impl ConfigCache {
+    fn config(&self, org: &str) -> Option<Arc<RoutingConfig>> {
+        lock(&self.configs).get(org).cloned()
+    }
+
+    fn keep_config(&self, org: &str, config: &Arc<RoutingConfig>) {
+        let mut configs = lock(&self.configs);
+        let newer = configs
+            .get(org)
+            .is_none_or(|old| old.version <= config.version);
+        if newer {
+            configs.insert(org.to_owned(), Arc::clone(config));
+        }
+    }
+
+    fn webhooks(&self, org: &str, version: i64) -> Option<Endpoints> {
+        lock(&self.webhooks)
+            .get(org)
+            .filter(|(v, _)| *v == version)
+            .map(|(_, w)| Arc::clone(w))
+    }
+
+    fn keep_webhooks(&self, org: &str, version: i64, endpoints: &Endpoints) {
+        let mut webhooks = lock(&self.webhooks);
+        if webhooks.get(org).is_none_or(|(v, _)| *v <= version) {
+            webhooks.insert(org.to_owned(), (version, Arc::clone(endpoints)));
+        }
+    }
+}
+
+/// The map behind a cache mutex; a panic elsewhere never poisons a cache
+/// for good (its entries are checked before use anyway).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 /// Begins routing transactions on a database.
 #[derive(Clone, Debug)]
 pub struct SeaOrmUnitOfWork {
     db: Database,
+    cache: Arc<ConfigCache>,
 }
 
 impl SeaOrmUnitOfWork {
     /// Transactions on this database.
     pub fn new(db: Database) -> Self {
-        Self { db }
+        Self {
+            db,
+            cache: Arc::default(),
+        }
+    }
+
+    fn tx(&self, txn: Txn, scope: &TenantScope, write: bool) -> SqlRoutingTx {
+        SqlRoutingTx {
+            txn,
+            scope: scope.clone(),
+            write,
+            cache: Arc::clone(&self.cache),
+            version: None,
+            events: Vec::new(),
+        }
     }
 }
 
@@ -72,12 +159,7 @@ impl UnitOfWork for SeaOrmUnitOfWork {
             .begin_write()
             .await
             .map_err(failed("begin a routing transaction"))?;
-        Ok(Box::new(SqlRoutingTx {
-            txn,
-            scope: scope.clone(),
-            write: true,
-            webhooks: None,
-        }))
+        Ok(Box::new(self.tx(txn, scope, true)))
     }
 }
 
@@ -91,12 +173,7 @@ impl DecisionSource for SeaOrmUnitOfWork {
             .begin()
             .await
             .map_err(failed("begin a read transaction"))?;
-        Ok(Box::new(SqlRoutingTx {
-            txn,
-            scope: scope.clone(),
-            write: false,
-            webhooks: None,
-        }))
+        Ok(Box::new(self.tx(Txn::read(txn), scope, false)))
     }
 }
 
@@ -104,18 +181,29 @@ impl DecisionSource for SeaOrmUnitOfWork {
 /// rolls it back.
 #[derive(Debug)]
 pub struct SqlRoutingTx {
-    txn: DatabaseTransaction,
+    txn: Txn,
     scope: TenantScope,
     /// Whether rows are locked (`FOR UPDATE`) where the workflow says so.
     write: bool,
-    /// The organization's active webhook endpoints, read at the first event
-    /// the transaction appends.
-    webhooks: Option<Vec<webhook::Webhook>>,
+    cache: Arc<ConfigCache>,
+    /// The organization's `config_version` as this transaction last read it.
+    version: Option<i64>,
+    /// Events appended, written at the commit (nothing in a transaction
+    /// reads its own events).
+    events: Vec<Event>,
 }
+
+/// A pool's member as the routing step reads it: the agent's row (with its
+/// counters) and the member's weighted count.
+const MEMBER_ASSIGNMENTS: &str = "member_assignments";
 
 impl SqlRoutingTx {
     fn scoped(&self) -> Scoped<'_> {
         Scoped::new(&self.scope)
+    }
+
+    fn is_postgres(&self) -> bool {
+        self.txn.get_database_backend() == DbBackend::Postgres
     }
 
     async fn run(&self, sql: &str, op: &'static str) -> Result<(), StorageError> {
@@ -124,6 +212,78 @@ impl SqlRoutingTx {
             .await
             .map(drop)
             .map_err(failed(op))
+    }
+
+    /// `(SELECT config_version FROM organizations WHERE id = ?)`.
+    fn version_expr(&self) -> SimpleExpr {
+        SimpleExpr::SubQuery(
+            None,
+            Box::new(
+                Query::select()
+                    .column(organizations::Column::ConfigVersion)
+                    .from(organizations::Entity)
+                    .and_where(organizations::Column::Id.eq(self.scoped().org_id()))
+                    .to_owned()
+                    .into(),
+            ),
+        )
+    }
+
+    /// The settings and rules as stored now, with their version.
+    async fn read_config(&mut self) -> Result<Arc<RoutingConfig>, StorageError> {
+        let scope = self.scope.clone();
+        let org = Scoped::new(&scope);
+        let row = organizations::Entity::find_by_id(org.org_id())
+            .select_only()
+            .column(organizations::Column::Settings)
+            .column(organizations::Column::ConfigVersion)
+            .into_tuple::<(Value, i64)>()
+            .one(&self.txn)
+            .await
+            .map_err(failed("read the routing configuration"))?;
+        let (settings, version) = match row {
+            Some((value, version)) => (
+                Settings::parse(value).map_err(|_| {
+                    corrupt(format!("organization {}: invalid settings", org.org_id()))
+                })?,
+                version,
+            ),
+            // Its rows are refused by their foreign keys anyway.
+            None => (Settings::default(), 0),
+        };
+        let rules = all_rules(&self.txn, org).await?;
+        let config = Arc::new(RoutingConfig {
+            version: Some(version),
+            settings: RoutingSettings::from(&settings),
+            rules,
+        });
+        self.version = Some(version);
+        self.cache.keep_config(org.org_id(), &config);
+        Ok(config)
+    }
+
+    /// The organization's active webhook endpoints: from the cache when it
+    /// holds them for the version this transaction read.
+    async fn active_webhooks(&mut self) -> Result<Endpoints, StorageError> {
+        let org = self.scope.org_id().as_str();
+        if let Some(endpoints) = self.version.and_then(|v| self.cache.webhooks(org, v)) {
+            return Ok(endpoints);
+        }
+        let endpoints = Arc::new(crate::webhooks::active_webhooks(&self.txn, self.scoped()).await?);
+        if let Some(version) = self.version {
+            self.cache.keep_webhooks(org, version, &endpoints);
+        }
+        Ok(endpoints)
+    }
+
+    /// Writes the events appended so far, with their deliveries.
+    async fn flush_events(&mut self) -> Result<(), StorageError> {
+        if self.events.is_empty() {
+            return Ok(());
+        }
+        let events = std::mem::take(&mut self.events);
+        let endpoints = self.active_webhooks().await?;
+        crate::events::append_all(&self.txn, self.scoped(), &events, &endpoints).await
     }
 }
 
@@ -139,45 +299,99 @@ impl DecisionReads for SqlRoutingTx {
         all_rules(&self.txn, self.scoped()).await
     }
 
+    async fn routing_config(&mut self, current: bool) -> Result<Arc<RoutingConfig>, StorageError> {
+        if !current && let Some(config) = self.cache.config(self.scope.org_id().as_str()) {
+            return Ok(config);
+        }
+        self.read_config().await
+    }
+
+    async fn config_version(&mut self) -> Result<Option<i64>, StorageError> {
+        let version = organizations::Entity::find_by_id(self.scoped().org_id())
+            .select_only()
+            .column(organizations::Column::ConfigVersion)
+            .into_tuple::<i64>()
+            .one(&self.txn)
+            .await
+            .map_err(failed("read the configuration version"))?;
+        self.version = version;
+        Ok(version)
+    }
+
     async fn pool(
         &mut self,
         id: &PoolId,
         now: DateTime<Utc>,
     ) -> Result<Option<PoolSnapshot>, StorageError> {
-        let org = self.scoped();
-        let conn = &self.txn;
-        // The ordering point of the pool on PostgreSQL.
-        let Some(row) = org
-            .one::<routing_pools::Entity>(conn, id.as_str(), self.write)
-            .await?
+        let scope = self.scope.clone();
+        let org = Scoped::new(&scope);
+        // The ordering point of the pool on PostgreSQL, and the version of
+        // the configuration in the same statement.
+        let mut lock = org
+            .find_id::<routing_pools::Entity>(id.as_str())
+            .column_as(self.version_expr(), "config_version");
+        if self.write {
+            lock = lock.lock_exclusive();
+        }
+        let Some(found) = self
+            .txn
+            .query_one(&lock.into_query())
+            .await
+            .map_err(failed("lock a pool"))?
         else {
             return Ok(None);
         };
-        // Four queries whatever the pool's size.
-        let member_rows = members_of(conn, org, std::slice::from_ref(&row.id))
-            .await?
-            .remove(&row.id)
-            .unwrap_or_default();
-        let agent_rows = org
-            .find::<agents::Entity>()
-            .filter(agents::Column::Id.in_subquery(pool_member_ids(org, &row.id)))
-            .all(conn)
+        let row =
+            routing_pools::Model::from_query_result(&found, "").map_err(failed("read a pool"))?;
+        let version: i64 = found
+            .try_get("", "config_version")
+            .map_err(failed("read the configuration version"))?;
+        self.version = Some(version);
+        // Read after the lock, in a statement of its own: on PostgreSQL it
+        // sees what the previous holder of the lock committed. The members'
+        // agents with their counters, in member order.
+        let members = Query::select()
+            .column((agents::Entity, Asterisk))
+            .expr_as(
+                Expr::col((pool_members::Entity, pool_members::Column::Assignments)),
+                MEMBER_ASSIGNMENTS,
+            )
+            .from(pool_members::Entity)
+            .inner_join(
+                agents::Entity,
+                Expr::col((agents::Entity, agents::Column::OrgId))
+                    .equals((pool_members::Entity, pool_members::Column::OrgId))
+                    .and(
+                        Expr::col((agents::Entity, agents::Column::Id))
+                            .equals((pool_members::Entity, pool_members::Column::AgentId)),
+                    ),
+            )
+            .and_where(org.owns::<pool_members::Entity>())
+            .and_where(org.owns::<agents::Entity>())
+            .and_where(pool_members::Column::PoolId.eq(row.id.as_str()))
+            .order_by(
+                (pool_members::Entity, pool_members::Column::Position),
+                Order::Asc,
+            )
+            .to_owned();
+        let found = self
+            .txn
+            .query_all(&members)
             .await
             .map_err(failed("read pool members"))?;
-        let counts = open_lead_counts(conn, org, AgentSet::Pool(&row.id)).await?;
-        let mut by_id: HashMap<String, agents::Model> =
-            agent_rows.into_iter().map(|a| (a.id.clone(), a)).collect();
-        let ordered: Vec<agents::Model> = member_rows
-            .iter()
-            .filter_map(|m| by_id.remove(&m.agent_id))
-            .collect();
-        let members = candidates(&ordered, &counts, now)?;
-        let mut assignments = HashMap::with_capacity(member_rows.len());
-        let mut member_ids = Vec::with_capacity(member_rows.len());
-        for m in &member_rows {
-            let id = member_id(m)?;
-            assignments.insert(id.clone(), u64::try_from(m.assignments).unwrap_or(0));
-            member_ids.push(id);
+        let mut agent_rows = Vec::with_capacity(found.len());
+        let mut assignments = HashMap::with_capacity(found.len());
+        let mut member_ids = Vec::with_capacity(found.len());
+        for r in &found {
+            let agent = agents::Model::from_query_result(r, "").map_err(failed("read a member"))?;
+            let count: i64 = r
+                .try_get("", MEMBER_ASSIGNMENTS)
+                .map_err(failed("read a member"))?;
+            let agent_id = AgentId::parse(&agent.id)
+                .ok_or_else(|| corrupt(format!("agent id {}", agent.id)))?;
+            assignments.insert(agent_id.clone(), u64::try_from(count).unwrap_or(0));
+            member_ids.push(agent_id);
+            agent_rows.push(agent);
         }
         Ok(Some(PoolSnapshot {
             pool: pool_to_domain(&row, member_ids)?,
@@ -185,7 +399,8 @@ impl DecisionReads for SqlRoutingTx {
                 last_agent_id: row.last_agent_id.as_deref().and_then(AgentId::parse),
                 assignments,
             },
-            members,
+            members: candidates(&agent_rows, now)?,
+            config_version: Some(version),
         }))
     }
 
@@ -274,26 +489,78 @@ impl RoutingTx for SqlRoutingTx {
             .transpose()
     }
 
-    async fn insert_lead(&mut self, lead: &Lead) -> Result<Inserted, StorageError> {
+    async fn insert_lead(
+        &mut self,
+        lead: &Lead,
+        first: Option<&Proposal>,
+    ) -> Result<Inserted, StorageError> {
+        let org = self.scoped().org_id().to_owned();
         let mut row = lead_to_active(lead);
-        row.org_id = sea_orm::ActiveValue::Set(self.scoped().org_id().to_owned());
-        match leads::Entity::insert(row)
-            .exec_without_returning(&self.txn)
-            .await
-        {
-            Ok(_) => Ok(Inserted::Yes),
-            Err(err)
-                if violates_unique(
-                    &err,
-                    "uq_leads_org_external_id",
-                    "leads",
-                    &["org_id", "external_id"],
-                ) =>
-            {
-                Ok(Inserted::DuplicateExternalId)
+        row.org_id = Set(org.clone());
+        // A duplicate `externalId` inserts nothing and leaves the
+        // transaction usable (a failed insert would abort it on PostgreSQL).
+        let mut insert = leads::Entity::insert(row)
+            .on_conflict(
+                OnConflict::columns([leads::Column::OrgId, leads::Column::ExternalId])
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .into_query();
+        let proposal = first.map(|p| {
+            let mut row = proposal_to_active(p);
+            row.org_id = Set(org.clone());
+            row
+        });
+        let stored = match proposal {
+            // One statement: the proposal is inserted only with its lead.
+            Some(proposal) if self.is_postgres() => {
+                insert.returning_col(leads::Column::Id);
+                let new_lead = CommonTableExpression::new()
+                    .query(insert)
+                    .table_name(NEW_LEAD)
+                    .to_owned();
+                let mut columns = Vec::new();
+                let mut values = Vec::new();
+                for column in proposals::Column::iter() {
+                    if let Some(value) = proposal.get(column).into_value() {
+                        columns.push(column);
+                        values.push(Expr::val(value));
+                    }
+                }
+                let mut both = Query::insert();
+                both.into_table(proposals::Entity)
+                    .columns(columns)
+                    .select_from(Query::select().exprs(values).from(NEW_LEAD).to_owned())
+                    .map_err(|e| StorageError::Other(e.to_string().into()))?;
+                self.txn
+                    .execute(&both.with(WithClause::new().cte(new_lead).to_owned()))
+                    .await
+                    .map_err(failed("insert a lead with its proposal"))?
+                    .rows_affected()
+                    == 1
             }
-            Err(err) => Err(failed("insert a lead")(err)),
-        }
+            proposal => {
+                let inserted = self
+                    .txn
+                    .execute(&insert)
+                    .await
+                    .map_err(failed("insert a lead"))?
+                    .rows_affected()
+                    == 1;
+                if let (true, Some(proposal)) = (inserted, proposal) {
+                    proposals::Entity::insert(proposal)
+                        .exec_without_returning(&self.txn)
+                        .await
+                        .map_err(failed("insert a proposal"))?;
+                }
+                inserted
+            }
+        };
+        Ok(if stored {
+            Inserted::Yes
+        } else {
+            Inserted::DuplicateExternalId
+        })
     }
 
     async fn lock_lead(&mut self, id: &LeadId) -> Result<Option<Lead>, StorageError> {
@@ -437,7 +704,9 @@ impl RoutingTx for SqlRoutingTx {
         agent: &AgentId,
         day: NaiveDate,
         now: DateTime<Utc>,
+        turn: Option<&PoolId>,
     ) -> Result<(), StorageError> {
+        let org = self.scoped();
         let day = day_key(day);
         // One more on the day already counted, else 1: one expression, so
         // concurrent writers never lose an increment.
@@ -446,15 +715,65 @@ impl RoutingTx for SqlRoutingTx {
             agents::Column::DailyCount.into_expr().add(1),
         )
         .finally(1);
-        self.scoped()
+        let agent_counts = org
             .update::<agents::Entity>()
             .col_expr(agents::Column::DailyCount, count.into())
             .col_expr(agents::Column::DailyCountDay, Expr::value(day))
             .col_expr(agents::Column::LastAssignedAt, Expr::value(now))
             .filter(agents::Column::Id.eq(agent.as_str()))
-            .exec(&self.txn)
-            .await
-            .map_err(failed("count an assignment"))?;
+            .into_query();
+        let Some(pool) = turn else {
+            self.txn
+                .execute(&agent_counts)
+                .await
+                .map_err(failed("count an assignment"))?;
+            return Ok(());
+        };
+        let cursor = org
+            .update::<routing_pools::Entity>()
+            .col_expr(
+                routing_pools::Column::LastAgentId,
+                Expr::value(agent.as_str()),
+            )
+            .filter(routing_pools::Column::Id.eq(pool.as_str()))
+            .into_query();
+        let member = org
+            .update::<pool_members::Entity>()
+            .col_expr(
+                pool_members::Column::Assignments,
+                pool_members::Column::Assignments.into_expr().add(1),
+            )
+            .filter(pool_members::Column::PoolId.eq(pool.as_str()))
+            .filter(pool_members::Column::AgentId.eq(agent.as_str()))
+            .into_query();
+        if self.is_postgres() {
+            // Three rows of three tables, one statement.
+            let with = WithClause::new()
+                .cte(
+                    CommonTableExpression::new()
+                        .query(agent_counts)
+                        .table_name("agent_counts")
+                        .to_owned(),
+                )
+                .cte(
+                    CommonTableExpression::new()
+                        .query(member)
+                        .table_name("member_count")
+                        .to_owned(),
+                )
+                .to_owned();
+            self.txn
+                .execute(&cursor.with(with))
+                .await
+                .map_err(failed("count an assignment"))?;
+        } else {
+            for statement in [agent_counts, member, cursor] {
+                self.txn
+                    .execute(&statement)
+                    .await
+                    .map_err(failed("count an assignment"))?;
+            }
+        }
         Ok(())
     }
 
@@ -475,35 +794,6 @@ impl RoutingTx for SqlRoutingTx {
             .exec(&self.txn)
             .await
             .map_err(failed("take back an assignment"))?;
-        Ok(())
-    }
-
-    async fn record_pool_turn(
-        &mut self,
-        pool: &PoolId,
-        agent: &AgentId,
-    ) -> Result<(), StorageError> {
-        self.scoped()
-            .update::<routing_pools::Entity>()
-            .col_expr(
-                routing_pools::Column::LastAgentId,
-                Expr::value(agent.as_str()),
-            )
-            .filter(routing_pools::Column::Id.eq(pool.as_str()))
-            .exec(&self.txn)
-            .await
-            .map_err(failed("move a pool's cursor"))?;
-        self.scoped()
-            .update::<pool_members::Entity>()
-            .col_expr(
-                pool_members::Column::Assignments,
-                pool_members::Column::Assignments.into_expr().add(1),
-            )
-            .filter(pool_members::Column::PoolId.eq(pool.as_str()))
-            .filter(pool_members::Column::AgentId.eq(agent.as_str()))
-            .exec(&self.txn)
-            .await
-            .map_err(failed("count a pool turn"))?;
         Ok(())
     }
 
@@ -528,15 +818,12 @@ impl RoutingTx for SqlRoutingTx {
     }
 
     async fn append_event(&mut self, event: NewEvent) -> Result<(), StorageError> {
-        let event = event.stamp(&self.scope);
-        if self.webhooks.is_none() {
-            self.webhooks = Some(crate::webhooks::active_webhooks(&self.txn, self.scoped()).await?);
-        }
-        let endpoints = self.webhooks.as_deref();
-        crate::events::append(&self.txn, Scoped::new(&self.scope), &event, endpoints).await
+        self.events.push(event.stamp(&self.scope));
+        Ok(())
     }
 
-    async fn commit(self: Box<Self>) -> Result<(), StorageError> {
+    async fn commit(mut self: Box<Self>) -> Result<(), StorageError> {
+        self.flush_events().await?;
         self.txn.commit().await.map_err(failed("commit"))
     }
 

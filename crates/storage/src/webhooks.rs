@@ -167,6 +167,31 @@ pub(crate) async fn fan_out(
     Ok(())
 }
 
+/// The deliveries of every one of `events`, in one statement.
+pub(crate) async fn fan_out_all(
+    conn: &impl ConnectionTrait,
+    events: &[Event],
+    endpoints: &[Webhook],
+) -> Result<(), StorageError> {
+    let rows: Vec<_> = events
+        .iter()
+        .flat_map(|event| {
+            endpoints
+                .iter()
+                .filter(|w| w.wants(&event.kind))
+                .map(|w| delivery_to_active(&Delivery::of(event, &w.id)))
+        })
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    webhook_deliveries::Entity::insert_many(rows)
+        .exec_without_returning(conn)
+        .await
+        .map_err(failed("webhooks: fan out"))?;
+    Ok(())
+}
+
 /// Endpoints and their deliveries.
 #[derive(Clone, Debug)]
 pub struct SeaOrmWebhookRepository {

@@ -12,8 +12,8 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::{
     envelope::{self, DataEnvelope, ListEnvelope},
-    error::{ApiError, ErrorEnvelope},
-    extract::{Authenticated, JsonBody, QueryParams},
+    error::{ApiError, ErrorBody, ErrorEnvelope},
+    extract::{Authenticated, BulkJsonBody, JsonBody, QueryParams},
     routes::{agents::agent_id, proposals::ProposalDto},
     startup::AppState,
 };
@@ -354,6 +354,146 @@ pub async fn create(
     Ok(HttpResponse::build(status).json(DataEnvelope {
         ok: true,
         data: RoutedLeadDto::from(routed),
+    }))
+}
+
+/// The most leads one `POST /leads/batch` takes.
+pub const MAX_BATCH: usize = 1000;
+
+/// Body of `POST /leads/batch`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LeadBatchBody {
+    /// 1-1000 leads, each as the body of `POST /leads`; each is checked on
+    /// its own (an invalid one is a 400 in its result, the others go on).
+    #[schema(value_type = Vec<LeadBody>, min_items = 1, max_items = 1000)]
+    pub leads: Vec<Value>,
+}
+
+/// What became of one lead of a batch.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchResultDto {
+    /// Its position in `leads`, from 0.
+    pub index: usize,
+    /// What `POST /leads` would have answered for it alone: 201 (created
+    /// and routed), 200 (its `externalId` came before: the same lead), 400
+    /// (invalid) or 409 (`DUPLICATE_EXTERNAL_ID`, a lead the caller may
+    /// not read).
+    pub status: u16,
+    /// The lead (201 and 200).
+    pub lead: Option<LeadDto>,
+    /// Its proposal (201 and 200; null when unrouted).
+    pub proposal: Option<ProposalDto>,
+    /// Why it was refused (400 and 409).
+    pub error: Option<ErrorBody>,
+}
+
+/// The results of `POST /leads/batch`.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = crate::examples::leads_batch_dto)]
+pub struct BatchDto {
+    /// One per lead sent, in order.
+    pub results: Vec<BatchResultDto>,
+    /// How many were created.
+    pub created: usize,
+    /// How many were replays (200).
+    pub replayed: usize,
+    /// How many were refused (400, 409).
+    pub failed: usize,
+}
+
+impl BatchResultDto {
+    fn refused(index: usize, err: &ApiError) -> Self {
+        Self {
+            index,
+            status: err.status().as_u16(),
+            lead: None,
+            proposal: None,
+            error: Some(err.envelope().error),
+        }
+    }
+}
+
+/// Receive up to 1,000 leads and route them in order, in one transaction:
+/// each is stored and routed as `POST /leads` would (fairness and
+/// capacities exact, replays by `externalId` included), and the invalid ones
+/// are reported without stopping the others. A storage failure stores none.
+#[utoipa::path(post, path = "/leads/batch", operation_id = "create_leads_batch", tag = "leads", request_body = LeadBatchBody,
+    responses(
+        (status = 200, description = "One result per lead, in order", body = DataEnvelope<BatchDto>),
+        (status = 400, description = "Not a batch: `leads` missing, empty or over 1,000 (each lead's own problems are in its result)", body = ErrorEnvelope),
+        (status = 401, description = "Missing or invalid credentials", body = ErrorEnvelope),
+        (status = 413, description = "The body exceeds 8 MiB: `PAYLOAD_TOO_LARGE`", body = ErrorEnvelope),
+    ))]
+pub async fn create_batch(
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+    BulkJsonBody(body): BulkJsonBody<LeadBatchBody>,
+) -> Result<HttpResponse, ApiError> {
+    if body.leads.is_empty() || body.leads.len() > MAX_BATCH {
+        return Err(ApiError::invalid_field(
+            "leads",
+            format!("must hold 1-{MAX_BATCH} leads"),
+        ));
+    }
+    let mut results: Vec<Option<BatchResultDto>> = Vec::with_capacity(body.leads.len());
+    let mut valid = Vec::new();
+    let mut positions = Vec::new();
+    for (index, item) in body.leads.into_iter().enumerate() {
+        let parsed =
+            crate::extract::deserialize::<LeadBody>(item).and_then(LeadBody::into_new_lead);
+        match parsed {
+            Ok(lead) => {
+                valid.push(lead);
+                positions.push(index);
+                results.push(None);
+            }
+            Err(err) => results.push(Some(BatchResultDto::refused(index, &err))),
+        }
+    }
+    let routed = if valid.is_empty() {
+        Vec::new()
+    } else {
+        state.leads.ingest_batch(&actor, valid).await?
+    };
+    for (index, outcome) in positions.into_iter().zip(routed) {
+        results[index] = Some(match outcome {
+            Ok(r) => {
+                state.metrics.lead_routed(if r.created {
+                    r.lead.status.as_str()
+                } else {
+                    "replayed"
+                });
+                let status = if r.created {
+                    StatusCode::CREATED
+                } else {
+                    StatusCode::OK
+                };
+                let dto = RoutedLeadDto::from(r);
+                BatchResultDto {
+                    index,
+                    status: status.as_u16(),
+                    lead: Some(dto.lead),
+                    proposal: dto.proposal,
+                    error: None,
+                }
+            }
+            Err(err) => BatchResultDto::refused(index, &ApiError::from(err)),
+        });
+    }
+    let results: Vec<BatchResultDto> = results.into_iter().flatten().collect();
+    let count = |status: u16| results.iter().filter(|r| r.status == status).count();
+    let (created, replayed) = (count(201), count(200));
+    let failed = results.len() - created - replayed;
+    Ok(HttpResponse::Ok().json(DataEnvelope {
+        ok: true,
+        data: BatchDto {
+            results,
+            created,
+            replayed,
+            failed,
+        },
     }))
 }
 

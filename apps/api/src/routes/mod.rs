@@ -143,6 +143,7 @@ pub fn register(r: &mut Router) {
 
     r.route(Method::GET, "/leads", leads::list)
         .route(Method::POST, "/leads", leads::create)
+        .route(Method::POST, "/leads/batch", leads::create_batch)
         .route(Method::GET, "/leads/{id}", leads::get)
         .route(Method::PUT, "/leads/{id}", leads::update)
         .route(Method::GET, "/leads/{id}/timeline", audit::timeline)

@@ -111,6 +111,25 @@ async fn an_agent_cannot_read_someone_else_s_lead_by_replaying_its_external_id()
         assert!(!body.to_string().contains("Jane"), "{body}");
         assert!(!body.to_string().contains("secret.test"), "{body}");
     }
+    // The same through a batch: the lead's result is the conflict alone.
+    let batch = expect_status(
+        send(
+            &app,
+            &eve,
+            Method::POST,
+            "/leads/batch",
+            json!({"leads": [lead.clone()]}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(batch["data"]["results"][0]["status"], 409, "{batch}");
+    assert_eq!(
+        batch["data"]["results"][0]["error"]["code"],
+        "DUPLICATE_EXTERNAL_ID"
+    );
+    assert!(!batch.to_string().contains("Jane"), "{batch}");
     // Ann owns it: her replay shows it, as her read does.
     let replay = expect_status(
         send(&app, &ann, Method::POST, "/leads", lead).await,

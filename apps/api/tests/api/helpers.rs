@@ -275,6 +275,16 @@ impl TestApp {
         &self.db.url
     }
 
+    /// Runs SQL on the app's database behind its back, as another instance
+    /// of the server (or an operator) would.
+    pub async fn execute(&self, sql: &str) {
+        let conn = sea_orm::Database::connect(self.db.url.as_str())
+            .await
+            .unwrap();
+        conn.execute_unprepared(sql).await.unwrap();
+        let _ = conn.close().await;
+    }
+
     pub async fn count(&self, sql: &str) -> i64 {
         let conn = sea_orm::Database::connect(self.db.url.as_str())
             .await
@@ -290,6 +300,31 @@ impl TestApp {
         let n: i64 = row.try_get_by_index(0).unwrap();
         let _ = conn.close().await;
         n
+    }
+
+    /// The repair check of the routing counters: every agent's
+    /// `open_leads` (kept by triggers) equals its open leads counted from
+    /// the rows.
+    pub async fn assert_counters_match_rows(&self) {
+        let drifted = self
+            .count(
+                "SELECT COUNT(*) FROM agents a WHERE a.open_leads <> (SELECT COUNT(*) FROM leads l \
+                 WHERE l.org_id = a.org_id AND l.agent_id = a.id \
+                 AND l.status IN ('proposed', 'assigned', 'accepted', 'contacted'))",
+            )
+            .await;
+        assert_eq!(
+            drifted, 0,
+            "agents whose open_leads counter drifted from the rows"
+        );
+        let assignments = self
+            .count(
+                "SELECT COUNT(*) FROM pool_members m WHERE m.assignments < 0 \
+                 OR EXISTS (SELECT 1 FROM agents a WHERE a.org_id = m.org_id \
+                 AND a.id = m.agent_id AND a.daily_count < 0)",
+            )
+            .await;
+        assert_eq!(assignments, 0, "negative pool or daily counters");
     }
 
     /// Every organization (first 1000).

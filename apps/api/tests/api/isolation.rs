@@ -50,7 +50,7 @@ async fn objects_of_org_a(
         .as_str()
         .unwrap()
         .to_owned();
-    let routed = post("/leads", json!({"name": "Jane"})).await;
+    let routed = post("/leads", json!({"name": "Jane", "externalId": "shared-1"})).await;
     let webhook = post(
         "/webhooks",
         json!({"url": "https://hooks.example.com/a", "events": ["*"]}),
@@ -132,6 +132,23 @@ async fn every_id_route_hides_other_organizations_objects() {
         walked += 1;
     }
     assert!(walked >= 24, "walked {walked} routes");
+
+    // An `externalId` is the organization's own: B sending A's creates B's
+    // lead, alone and in a batch, and never replays A's.
+    let batch = expect_status(
+        app.with_key(&key_b, Method::POST, "/leads/batch")
+            .json(&json!({"leads": [{"name": "B's Jane", "externalId": "shared-1"}]}))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(batch["data"]["results"][0]["status"], 201, "{batch}");
+    assert_ne!(
+        batch["data"]["results"][0]["lead"]["id"].as_str(),
+        Some(objects["/leads"].as_str())
+    );
 
     // Nothing of A in B's lists.
     for list in [

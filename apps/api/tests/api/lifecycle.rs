@@ -200,6 +200,7 @@ async fn a_lead_nobody_reviews_walks_through_every_agent_once_then_breaches_its_
         .map(|p| p["status"].as_str().unwrap())
         .collect();
     assert_eq!(statuses, ["expired", "expired", "expired"]);
+    org.app.assert_counters_match_rows().await;
 }
 
 #[tokio::test]
@@ -248,6 +249,7 @@ async fn max_reroutes_bounds_the_chain_and_a_reviewed_proposal_never_expires() {
     let still = org.get_lead(&id(&reviewed["lead"]["id"])).await;
     assert_eq!(still["lead"]["status"], "assigned");
     assert_eq!(still["proposal"]["status"], "approved");
+    org.app.assert_counters_match_rows().await;
 }
 
 #[tokio::test]
@@ -358,6 +360,7 @@ async fn the_assigned_agent_accepts_or_declines_and_nobody_else_may() {
         "INVALID_STATUS_TRANSITION",
     )
     .await;
+    org.app.assert_counters_match_rows().await;
 }
 
 #[tokio::test]
@@ -397,6 +400,7 @@ async fn an_unaccepted_lead_moves_on_and_an_accepted_one_stays() {
     assert_eq!(rerouted.len(), 1);
     assert_eq!(rerouted[0]["data"]["cause"], "accept_sla");
     assert_eq!(id(&rerouted[0]["data"]["fromAgentId"]), first);
+    org.app.assert_counters_match_rows().await;
 }
 
 #[tokio::test]
@@ -558,6 +562,7 @@ async fn managers_assign_and_reroute_by_hand() {
         "NOT_FOUND",
     )
     .await;
+    org.app.assert_counters_match_rows().await;
 }
 
 #[tokio::test]
@@ -635,6 +640,7 @@ async fn a_leaving_agent_s_open_leads_are_routed_again() {
         "NOT_FOUND",
     )
     .await;
+    org.app.assert_counters_match_rows().await;
 }
 
 #[tokio::test]

@@ -8,6 +8,7 @@
 mod admin;
 mod audit;
 mod auth;
+mod batch;
 mod binary;
 mod cli;
 mod crash;

@@ -667,6 +667,60 @@ async fn two_hundred_concurrent_leads_rotate_exactly_evenly() {
     for a in &agents {
         assert_eq!(counts.get(a), Some(&40), "{counts:?}");
     }
+    app.assert_counters_match_rows().await;
+}
+
+#[tokio::test]
+async fn sixteen_clients_racing_one_pool_of_capacity_one_agents_fill_each_once() {
+    let app = spawn_app().await;
+    let (org, _) = Org::new(&app, "acme").await;
+    let mut agents = Vec::new();
+    for name in ["Ann", "Bob", "Cat", "Dan", "Eve"] {
+        agents.push(org.agent(name, json!({"capacity": 1})).await);
+    }
+    let pool = org.pool("All", "round_robin", &agents).await;
+    org.settings(json!({"defaultPoolId": pool})).await;
+    let counts = post_concurrently(&org, 48, 16).await;
+    for a in &agents {
+        assert_eq!(counts.get(a), Some(&1), "{counts:?}");
+    }
+    assert_eq!(counts.values().sum::<usize>(), 5);
+    for a in &agents {
+        let agent = org
+            .ok(Method::GET, &format!("/agents/{a}"), None, StatusCode::OK)
+            .await;
+        assert_eq!(agent["data"]["load"]["openLeads"], 1, "{a}");
+    }
+    app.assert_counters_match_rows().await;
+}
+
+#[tokio::test]
+async fn a_configuration_change_made_by_another_instance_is_seen_by_the_next_lead() {
+    let app = spawn_app().await;
+    let (org, _) = Org::new(&app, "acme").await;
+    let ann = org.agent("Ann", json!({})).await;
+    let bob = org.agent("Bob", json!({})).await;
+    let first = org
+        .pool("First", "round_robin", std::slice::from_ref(&ann))
+        .await;
+    let second = org
+        .pool("Second", "round_robin", std::slice::from_ref(&bob))
+        .await;
+    let rule = org.rule("all", 1, json!([]), &first).await;
+    let lead = org.lead(json!({"name": "One"})).await;
+    assert_eq!(lead["proposal"]["agentId"], ann.as_str());
+    // Written straight to the database: this server's cached rules are now
+    // stale, and only the configuration version says so.
+    app.execute(&format!(
+        "UPDATE routing_rules SET pool_id = '{second}' WHERE id = '{rule}'"
+    ))
+    .await;
+    let lead = org.lead(json!({"name": "Two"})).await;
+    assert_eq!(lead["proposal"]["agentId"], bob.as_str());
+    app.execute(&format!("DELETE FROM routing_rules WHERE id = '{rule}'"))
+        .await;
+    let lead = org.lead(json!({"name": "Three"})).await;
+    assert_eq!(lead["lead"]["status"], "unrouted", "{lead}");
 }
 
 #[tokio::test]
@@ -688,6 +742,7 @@ async fn weighted_pools_follow_their_weights_under_concurrency() {
             "{agent}: {got} vs {expected} ({counts:?})"
         );
     }
+    app.assert_counters_match_rows().await;
 }
 
 #[tokio::test]
@@ -738,6 +793,7 @@ async fn no_agent_exceeds_its_capacity_however_many_requests_race() {
         .ok(Method::GET, &format!("/agents/{a}"), None, StatusCode::OK)
         .await;
     assert_eq!(agent["data"]["load"]["openLeads"], 3);
+    app.assert_counters_match_rows().await;
 }
 
 #[tokio::test]

@@ -46,17 +46,6 @@ pub struct Routed {
     pub created: bool,
 }
 
-/// What [`ingest_in`] did.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Ingested {
-    /// The lead was stored and routed, or it existed already (`created:
-    /// false`): an `externalId` replay.
-    Done(Box<Routed>),
-    /// A concurrent request committed the same `externalId` meanwhile; the
-    /// transaction must be rolled back and the lead replayed in a new one.
-    Raced,
-}
-
 /// Commits on success, rolls back on error (the error reported is the
 /// step's, a failed rollback ends with the connection anyway).
 pub(crate) async fn finish<T>(
@@ -98,43 +87,50 @@ pub async fn replay_in(
 /// with its `externalId` already (then that one comes back, `created:
 /// false`).
 ///
+/// The decision is made first and the lead is stored in its routed state
+/// with its proposal, in one write: a duplicate `externalId` is found out
+/// by that write (a replay is the rare case; a lookup before every new
+/// lead would cost every lead a round trip), and then nothing of the
+/// decision is written.
+///
 /// # Errors
 /// [`RoutingError::Storage`] only.
 pub async fn ingest_in(
     tx: &mut dyn RoutingTx,
     mut lead: Lead,
     now: DateTime<Utc>,
-) -> Result<Ingested, RoutingError> {
-    if let Some(external_id) = lead.external_id.clone()
-        && let Some(existing) = replay_in(tx, &external_id).await?
-    {
-        return Ok(Ingested::Done(Box::new(existing)));
-    }
+) -> Result<Routed, RoutingError> {
     lead.status = lead::LeadStatus::New;
     lead.agent_id = None;
     lead.unrouted_reason = None;
-    // Stored before anything is locked, so a duplicate `externalId` is found
-    // out before a pool is held.
-    if tx.insert_lead(&lead).await? == Inserted::DuplicateExternalId {
-        return Ok(Ingested::Raced);
+    let created = lead_event(types::LEAD_CREATED, &lead, now)
+        .with("name", lead.name.clone())
+        .with("externalId", lead.external_id.clone())
+        .with("source", lead.source.clone());
+    let decision = decide(tx, &lead, &HashSet::new(), now, true).await?;
+    let proposal = settle(&mut lead, &decision, now)?;
+    if tx.insert_lead(&lead, proposal.as_ref()).await? == Inserted::DuplicateExternalId {
+        let replayed = match &lead.external_id {
+            Some(id) => replay_in(tx, id).await?,
+            None => None,
+        };
+        // A conflict on an id the lead does not have cannot happen.
+        return replayed.ok_or_else(|| {
+            RoutingError::Storage(StorageError::Other(
+                "externalId conflict without a stored lead".into(),
+            ))
+        });
     }
-    tx.append_event(
-        lead_event(types::LEAD_CREATED, &lead, now)
-            .with("name", lead.name.clone())
-            .with("externalId", lead.external_id.clone())
-            .with("source", lead.source.clone()),
-    )
-    .await?;
-    let proposal = route_in(tx, &mut lead, &HashSet::new(), now).await?;
-    Ok(Ingested::Done(Box::new(Routed {
+    tx.append_event(created).await?;
+    record_decision(tx, &lead, &decision, proposal.as_ref(), now).await?;
+    Ok(Routed {
         lead,
         proposal,
         created: true,
-    })))
+    })
 }
 
-/// [`ingest_in`] in a transaction of its own; a lost `externalId` race
-/// replays the winner's lead.
+/// [`ingest_in`] in a transaction of its own.
 ///
 /// # Errors
 /// [`RoutingError::Storage`] only.
@@ -145,30 +141,37 @@ pub async fn ingest(
     lead: Lead,
     now: DateTime<Utc>,
 ) -> Result<Routed, RoutingError> {
-    let external_id = lead.external_id.clone();
     let mut tx = uow.begin(scope).await?;
     let result = ingest_in(tx.as_mut(), lead, now).await;
-    match result {
-        Ok(Ingested::Raced) => {
-            let _ = tx.rollback().await;
-            let mut tx = uow.begin(scope).await?;
-            let replayed = match &external_id {
-                Some(id) => replay_in(tx.as_mut(), id).await.map_err(RoutingError::from),
-                None => Ok(None),
-            };
-            // A race on an id the lead does not have cannot happen.
-            let replayed = replayed.and_then(|r| {
-                r.ok_or_else(|| {
-                    RoutingError::Storage(StorageError::Other(
-                        "externalId conflict without a stored lead".into(),
-                    ))
-                })
-            });
-            finish(tx, replayed).await
+    finish(tx, result).await
+}
+
+/// [`ingest_in`] for every lead, in order, in one transaction: all of them
+/// are stored or, on a storage failure, none. A lead whose `externalId`
+/// came earlier (stored before, or earlier in `leads`) is a replay.
+///
+/// # Errors
+/// [`RoutingError::Storage`] only.
+#[tracing::instrument(skip_all, fields(org_id = %scope.org_id(), leads = leads.len()))]
+pub async fn ingest_all(
+    uow: &dyn UnitOfWork,
+    scope: &TenantScope,
+    leads: Vec<Lead>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Routed>, RoutingError> {
+    let mut tx = uow.begin(scope).await?;
+    let mut routed = Vec::with_capacity(leads.len());
+    let mut result = Ok(());
+    for lead in leads {
+        match ingest_in(tx.as_mut(), lead, now).await {
+            Ok(r) => routed.push(r),
+            Err(err) => {
+                result = Err(err);
+                break;
+            }
         }
-        Ok(Ingested::Done(routed)) => finish(tx, Ok(*routed)).await,
-        Err(err) => finish(tx, Err(err)).await,
     }
+    finish(tx, result.map(|()| routed)).await
 }
 
 /// Decides where a stored, routable lead goes and writes the decision:
@@ -184,13 +187,17 @@ pub async fn route_in(
     now: DateTime<Utc>,
 ) -> Result<Option<Proposal>, RoutingError> {
     let decision = decide(tx, lead, excluded, now, true).await?;
-    write_decision(tx, lead, &decision, now).await
+    let proposal = settle(lead, &decision, now)?;
+    tx.update_lead(lead).await?;
+    if let Some(p) = &proposal {
+        tx.insert_proposal(p).await?;
+    }
+    record_decision(tx, lead, &decision, proposal.as_ref(), now).await?;
+    Ok(proposal)
 }
 
-/// The lead's new state, its proposal, the chosen agent's counters and the
-/// pool's turn.
-async fn write_decision(
-    tx: &mut dyn RoutingTx,
+/// The lead's new state after a decision, and its proposal.
+fn settle(
     lead: &mut Lead,
     decision: &Decision,
     now: DateTime<Utc>,
@@ -207,23 +214,35 @@ async fn write_decision(
             lead.mark_unrouted(reason.to_owned(), now)?;
         }
     }
-    tx.update_lead(lead).await?;
+    Ok(proposal)
+}
+
+/// What follows a decision once its lead and proposal are stored: the
+/// chosen agent's counters and the pool's turn, the wait for review or
+/// acceptance, and the events.
+async fn record_decision(
+    tx: &mut dyn RoutingTx,
+    lead: &Lead,
+    decision: &Decision,
+    proposal: Option<&Proposal>,
+    now: DateTime<Utc>,
+) -> Result<(), RoutingError> {
     if let Some(agent) = &decision.chosen {
-        tx.count_assignment(&agent.id, agent.local_day(now), now)
+        // Both pool counters move whatever the method: the cursor matters
+        // to round robin, the count to weighted pools, and keeping both
+        // current lets a pool change method without a jump.
+        let turn = decision
+            .plan
+            .pool_update
+            .as_ref()
+            .filter(|turn| turn.served == agent.id)
+            .map(|turn| &turn.pool_id);
+        tx.count_assignment(&agent.id, agent.local_day(now), now, turn)
             .await?;
     }
-    if let Some(p) = &proposal {
-        tx.insert_proposal(p).await?;
-        arm_wait(tx, p, &decision.settings, now).await?;
-    }
-    if let Some(turn) = &plan.pool_update {
-        // Both counters move whatever the method: the cursor matters to
-        // round robin, the count to weighted pools, and keeping both current
-        // lets a pool change method without a jump.
-        tx.record_pool_turn(&turn.pool_id, &turn.served).await?;
-    }
-    match &proposal {
+    match proposal {
         Some(p) => {
+            arm_wait(tx, p, &decision.settings, now).await?;
             tx.append_event(proposal_created(p, now)).await?;
             let kind = if p.status == ProposalStatus::Approved {
                 types::LEAD_ASSIGNED
@@ -241,7 +260,7 @@ async fn write_decision(
             .await?;
         }
     }
-    Ok(proposal)
+    Ok(())
 }
 
 /// Starts the wait that follows `p`, when the organization has an SLA for
@@ -438,7 +457,7 @@ pub async fn reject_in(
             let manual = Proposal::manual(&lead, &agent, by, now);
             lead.assign_to(agent.id.clone(), now)?;
             tx.update_lead(&lead).await?;
-            tx.count_assignment(&agent.id, agent.local_day(now), now)
+            tx.count_assignment(&agent.id, agent.local_day(now), now, None)
                 .await?;
             tx.insert_proposal(&manual).await?;
             let settings = tx.routing_settings().await?;

@@ -417,7 +417,7 @@ pub async fn assign_in(
     manual.note = note.clone();
     lead.assign_to(agent.id.clone(), now)?;
     tx.update_lead(&lead).await?;
-    tx.count_assignment(&agent.id, agent.local_day(now), now)
+    tx.count_assignment(&agent.id, agent.local_day(now), now, None)
         .await?;
     tx.insert_proposal(&manual).await?;
     let settings = tx.routing_settings().await?;

@@ -22,6 +22,8 @@ pub struct Model {
     pub daily_count: i32,
     pub daily_count_day: Option<String>,
     pub last_assigned_at: Option<DateTimeUtc>,
+    /// Open leads held, kept by triggers on `leads` (migration 8).
+    pub open_leads: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -22,6 +22,8 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     pub created_by: Option<String>,
     pub settings: Json,
+    /// Moves on every write of the settings, rules or webhooks (triggers).
+    pub config_version: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
