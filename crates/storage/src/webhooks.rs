@@ -182,13 +182,14 @@ pub(crate) async fn fan_out_all(
                 .map(|w| delivery_to_active(&Delivery::of(event, &w.id)))
         })
         .collect();
-    if rows.is_empty() {
-        return Ok(());
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<_> = rows.by_ref().take(crate::events::ROWS_PER_INSERT).collect();
+        webhook_deliveries::Entity::insert_many(chunk)
+            .exec_without_returning(conn)
+            .await
+            .map_err(failed("webhooks: fan out"))?;
     }
-    webhook_deliveries::Entity::insert_many(rows)
-        .exec_without_returning(conn)
-        .await
-        .map_err(failed("webhooks: fan out"))?;
     Ok(())
 }
 

@@ -94,7 +94,17 @@ async fn a_batch_is_one_to_a_thousand_leads() {
     }
     let res = call(&app, &admin, Method::POST, "/leads/batch", Some(json!({}))).await;
     expect_invalid_field(res, "leads").await;
-    // A thousand leads, with their custom fields, fit in the body limit.
+    // A thousand leads, with their custom fields, fit in the body limit;
+    // routed, each writes three events, and a webhook endpoint gets them all.
+    ann_and_bob_get_every_lead(&app, &admin, "All", "all").await;
+    ok(
+        &app,
+        &admin,
+        Method::POST,
+        "/webhooks",
+        Some(json!({"url": "https://hooks.example.com/all", "events": ["*"]})),
+    )
+    .await;
     let leads: Vec<Value> = (0..1000)
         .map(|i| json!({"name": format!("Lead {i}"), "email": format!("l{i}@example.com"), "fields": {"note": "x".repeat(200)}}))
         .collect();
@@ -116,4 +126,14 @@ async fn a_batch_is_one_to_a_thousand_leads() {
         1000,
         "every lead stored"
     );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM events WHERE type LIKE 'lead.%' OR type LIKE 'proposal.%'")
+            .await,
+        3000
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM webhook_deliveries").await,
+        3000
+    );
+    app.assert_counters_match_rows().await;
 }
