@@ -203,6 +203,55 @@ async fn auto_approval_assigns_at_once_and_an_external_id_replays() {
 }
 
 #[tokio::test]
+async fn a_batch_routes_in_order_replays_within_itself_and_respects_capacity() {
+    let w = World::new();
+    let m = w.org("acme", json!({})).await;
+    let a = w.agent(&m, "a", |i| i.capacity = Some(Some(2))).await;
+    let b = w.agent(&m, "b", |i| i.capacity = Some(Some(1))).await;
+    w.pool_for_all(&m, &[&a, &b]).await;
+    let lead = |external: Option<&str>| {
+        NewLead::parse(NewLeadInput {
+            name: "Batch Prospect".into(),
+            external_id: external.map(Into::into),
+            ..NewLeadInput::default()
+        })
+        .unwrap()
+    };
+    let results = w
+        .leads
+        .ingest_batch(
+            &m,
+            vec![
+                lead(Some("x-1")),
+                lead(None),
+                lead(Some("x-1")),
+                lead(None),
+                lead(None),
+            ],
+        )
+        .await
+        .unwrap();
+    let routed: Vec<_> = results.into_iter().map(Result::unwrap).collect();
+    let created: Vec<bool> = routed.iter().map(|r| r.created).collect();
+    assert_eq!(created, [true, true, false, true, true]);
+    assert_eq!(routed[2].lead.id, routed[0].lead.id);
+    // a, b, then a again (b is full), then nobody: both are at capacity.
+    let agents = [0, 1, 3, 4].map(|i| agent_of(&routed[i]).cloned());
+    assert_eq!(
+        agents,
+        [
+            Some(a.id.clone()),
+            Some(b.id.clone()),
+            Some(a.id.clone()),
+            None
+        ]
+    );
+    assert_eq!(routed[4].lead.status, LeadStatus::Unrouted);
+    assert_eq!(w.open_leads(&m, &a).await.0, 2);
+    assert_eq!(w.open_leads(&m, &b).await.0, 1);
+}
+
+#[tokio::test]
 async fn a_rejection_routes_again_never_back_and_gives_the_counters_back() {
     let w = World::new();
     let m = w.org("acme", json!({})).await;
