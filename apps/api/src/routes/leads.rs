@@ -364,9 +364,11 @@ pub const MAX_BATCH: usize = 1000;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LeadBatchBody {
-    /// 1-1000 leads, each as the body of `POST /leads`; each is checked on
-    /// its own (an invalid one is a 400 in its result, the others go on).
-    #[schema(value_type = Vec<LeadBody>, min_items = 1, max_items = 1000)]
+    /// 1-1000 leads, each meant as the body of `POST /leads` (`LeadBody`).
+    /// Any JSON value is taken here: each is checked on its own, and one
+    /// that is not a valid lead is a 400 in its own result while the others
+    /// go on (so the schema of an item is not enforced on the request).
+    #[schema(min_items = 1, max_items = 1000)]
     pub leads: Vec<Value>,
 }
 
