@@ -66,6 +66,14 @@ pub struct LeadService {
     ports: LeadPorts,
 }
 
+/// Whether `actor` may be shown an ingested lead: a new one always; a
+/// replay of a stored one as a read would (`me`: the actor's own agent).
+fn shows(actor: &Actor, me: Option<&AgentId>, routed: &Routed) -> bool {
+    routed.created
+        || sees_all_leads(actor)
+        || (me.is_some() && routed.lead.assigned_agent_id() == me)
+}
+
 /// What a reviewer is recorded as.
 fn decided_by(actor: &Actor) -> String {
     actor.principal().to_string()
@@ -89,12 +97,13 @@ impl LeadService {
         let now = tenancy::now();
         let lead = lead.into_lead(actor.org_id().clone(), now);
         let routed = workflow::ingest(self.ports.uow.as_ref(), &actor.scope(), lead, now).await?;
-        // A replay shows the stored lead: only to whoever may read it.
-        if !routed.created && !sees_all_leads(actor) {
-            let me = self.own_agent(actor).await?;
-            if me.is_none() || routed.lead.assigned_agent_id() != me.as_ref() {
-                return Err(RoutingError::DuplicateExternalId);
-            }
+        let me = if routed.created || sees_all_leads(actor) {
+            None
+        } else {
+            self.own_agent(actor).await?
+        };
+        if !shows(actor, me.as_ref(), &routed) {
+            return Err(RoutingError::DuplicateExternalId);
         }
         if routed.created {
             tracing::info!(
@@ -135,10 +144,7 @@ impl LeadService {
         Ok(routed
             .into_iter()
             .map(|r| {
-                let readable = r.created
-                    || sees_all_leads(actor)
-                    || (me.is_some() && r.lead.assigned_agent_id() == me.as_ref());
-                if readable {
+                if shows(actor, me.as_ref(), &r) {
                     Ok(r)
                 } else {
                     Err(RoutingError::DuplicateExternalId)

@@ -152,22 +152,11 @@ pub(crate) async fn fan_out(
     event: &Event,
     endpoints: &[Webhook],
 ) -> Result<(), StorageError> {
-    let rows: Vec<_> = endpoints
-        .iter()
-        .filter(|w| w.wants(&event.kind))
-        .map(|w| delivery_to_active(&Delivery::of(event, &w.id)))
-        .collect();
-    if rows.is_empty() {
-        return Ok(());
-    }
-    webhook_deliveries::Entity::insert_many(rows)
-        .exec_without_returning(conn)
-        .await
-        .map_err(failed("webhooks: fan out"))?;
-    Ok(())
+    fan_out_all(conn, std::slice::from_ref(event), endpoints).await
 }
 
-/// The deliveries of every one of `events`, in one statement.
+/// The deliveries of every one of `events` (per
+/// [`crate::events::ROWS_PER_INSERT`] rows a statement).
 pub(crate) async fn fan_out_all(
     conn: &impl ConnectionTrait,
     events: &[Event],
