@@ -592,3 +592,113 @@ async fn a_decline_and_a_manual_reroute_never_go_back_to_an_earlier_agent() {
         assert_eq!(w.open_leads(&m, agent).await.0, 0, "{}", agent.name);
     }
 }
+
+/// The workflow's unit of work over the store, with the first transaction
+/// held at its start until the test lets it go, and every start counted
+/// (and the `fail`-th refused): what [`proposal::GroupCommit`] does with
+/// leads that arrive while a transaction runs.
+struct Gated {
+    store: Arc<MemoryStore>,
+    begins: std::sync::atomic::AtomicUsize,
+    gate: tokio::sync::Semaphore,
+    fail: Option<usize>,
+}
+
+#[async_trait::async_trait]
+impl proposal::UnitOfWork for Gated {
+    async fn begin(
+        &self,
+        scope: &tenancy::TenantScope,
+    ) -> Result<Box<dyn proposal::RoutingTx>, tenancy::StorageError> {
+        let n = self
+            .begins
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if n == 0 {
+            self.gate.acquire().await.unwrap().forget();
+        }
+        if self.fail == Some(n) {
+            return Err(tenancy::StorageError::Unavailable("refused".into()));
+        }
+        proposal::UnitOfWork::begin(self.store.as_ref(), scope).await
+    }
+}
+
+/// 16 concurrent ingests: the first alone while the rest arrive, then the
+/// rest in one transaction (or one by one when `fail` refuses it), in
+/// arrival order. Returns the results and the number of transactions.
+async fn sixteen_at_once(fail: Option<usize>) -> (Vec<proposal::Routed>, [AgentId; 3], usize) {
+    let w = World::new();
+    let m = w.org("acme", json!({})).await;
+    let agents = [
+        w.agent(&m, "a", |_| {}).await,
+        w.agent(&m, "b", |_| {}).await,
+        w.agent(&m, "c", |_| {}).await,
+    ];
+    w.pool_for_all(&m, &[&agents[0], &agents[1], &agents[2]])
+        .await;
+    let gated = Arc::new(Gated {
+        store: w.store.clone(),
+        begins: 0.into(),
+        gate: tokio::sync::Semaphore::new(0),
+        fail,
+    });
+    let leads = LeadService::new(LeadPorts {
+        uow: gated.clone(),
+        leads: w.store.clone(),
+        proposals: w.store.clone(),
+        agents: w.store.clone(),
+        reporting: w.store.clone(),
+        orgs: w.store.clone(),
+        events: w.store.clone(),
+    });
+    let ingest = |i: usize| {
+        let (leads, m) = (leads.clone(), m.clone());
+        let lead = NewLead::parse(NewLeadInput {
+            name: format!("Prospect {i}"),
+            ..NewLeadInput::default()
+        })
+        .unwrap();
+        tokio::spawn(async move { leads.ingest(&m, lead).await })
+    };
+    let mut tasks = vec![ingest(0)];
+    while gated.begins.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+        tokio::task::yield_now().await;
+    }
+    // The first transaction waits at its start; these queue behind it, in
+    // this order (the runtime runs spawned tasks first in, first out).
+    tasks.extend((1..16).map(ingest));
+    for _ in 0..32 {
+        tokio::task::yield_now().await;
+    }
+    gated.gate.add_permits(1);
+    let mut routed = Vec::new();
+    for task in tasks {
+        routed.push(task.await.unwrap().unwrap());
+    }
+    let begins = gated.begins.load(std::sync::atomic::Ordering::SeqCst);
+    (routed, agents.map(|a| a.id), begins)
+}
+
+#[tokio::test]
+async fn concurrent_ingests_share_a_transaction_in_arrival_order() {
+    let (routed, agents, begins) = sixteen_at_once(None).await;
+    // One transaction for the first lead, one for the 15 that came during it.
+    assert_eq!(begins, 2);
+    for (i, r) in routed.iter().enumerate() {
+        assert!(r.created);
+        assert_eq!(r.lead.name, format!("Prospect {i}"));
+        // Round robin in arrival order: exact fairness across the group.
+        assert_eq!(agent_of(r), Some(&agents[i % 3]), "lead {i}");
+    }
+}
+
+#[tokio::test]
+async fn a_group_whose_transaction_fails_is_routed_one_by_one() {
+    // The second start (the group of 15) is refused: each lead again alone.
+    let (routed, agents, begins) = sixteen_at_once(Some(1)).await;
+    assert_eq!(begins, 2 + 15);
+    for (i, r) in routed.iter().enumerate() {
+        assert_eq!(r.lead.name, format!("Prospect {i}"));
+        assert_eq!(agent_of(r), Some(&agents[i % 3]), "lead {i}");
+    }
+}

@@ -11,6 +11,8 @@
 //! - [`Timer`]: the SLA waits (review, accept) the workflow arms in the
 //!   transaction that starts them, and a scheduler fires through
 //!   [`TimerQueue`] and [`workflow::fire_timer`].
+//! - [`GroupCommit`]: concurrent ingests of one caller routed together in
+//!   one transaction, each answered after its commit.
 //! - [`LeadService`]: the use cases the API calls (leads, proposals, the
 //!   dashboard), checked against [`routing::policy`].
 //!
@@ -25,12 +27,14 @@
 //! let _: fn(AlreadyDecided) -> routing::RoutingError = Into::into;
 //! ```
 
+mod group;
 mod model;
 pub mod ports;
 mod service;
 mod timer;
 pub mod workflow;
 
+pub use group::{DEFAULT_MAX_LEADS, GroupCommit};
 pub use model::{AlreadyDecided, Proposal, ProposalId, ProposalStatus, SYSTEM};
 pub use ports::{ProposalFilter, ProposalRepository, Reporting, RoutingTx, UnitOfWork};
 pub use service::{Dashboard, LeadPorts, LeadService};

@@ -15,7 +15,7 @@ use routing::{
 use tenancy::{Actor, AgentId, Page, PageRequest, Principal};
 
 use crate::{
-    Proposal, ProposalId,
+    GroupCommit, Proposal, ProposalId,
     ports::{ProposalFilter, ProposalRepository, Reporting, UnitOfWork},
     workflow::{self, Assigned, RerouteSummary, Routed},
 };
@@ -64,6 +64,7 @@ impl std::fmt::Debug for LeadPorts {
 #[derive(Clone, Debug)]
 pub struct LeadService {
     ports: LeadPorts,
+    group: GroupCommit,
 }
 
 /// Whether `actor` may be shown an ingested lead: a new one always; a
@@ -80,14 +81,27 @@ fn decided_by(actor: &Actor) -> String {
 }
 
 impl LeadService {
-    /// A service over these ports.
+    /// A service over these ports, grouping concurrent ingests by
+    /// [`crate::DEFAULT_MAX_LEADS`].
     pub fn new(ports: LeadPorts) -> Self {
-        Self { ports }
+        let group = GroupCommit::new(ports.uow.clone(), crate::DEFAULT_MAX_LEADS);
+        Self { ports, group }
+    }
+
+    /// The same service with at most `max_leads` concurrent ingests per
+    /// transaction (1: every lead in a transaction of its own).
+    #[must_use]
+    pub fn with_max_grouped_leads(self, max_leads: usize) -> Self {
+        let group = GroupCommit::new(self.ports.uow.clone(), max_leads);
+        Self { group, ..self }
     }
 
     /// Stores a lead and routes it (any role: a form backend's key posts
     /// leads). A lead whose `externalId` the organization has already comes
     /// back as it is (`created: false`), to whoever may read it.
+    ///
+    /// Concurrent calls of one caller share transactions ([`GroupCommit`]);
+    /// the answer comes after the commit that holds the lead.
     ///
     /// # Errors
     /// [`RoutingError::DuplicateExternalId`] when the lead exists and the
@@ -96,7 +110,7 @@ impl LeadService {
     pub async fn ingest(&self, actor: &Actor, lead: NewLead) -> Result<Routed, RoutingError> {
         let now = tenancy::now();
         let lead = lead.into_lead(actor.org_id().clone(), now);
-        let routed = workflow::ingest(self.ports.uow.as_ref(), &actor.scope(), lead, now).await?;
+        let routed = self.group.ingest(&actor.scope(), lead).await?;
         let me = if routed.created || sees_all_leads(actor) {
             None
         } else {

@@ -6,7 +6,7 @@ use std::fmt;
 use crate::{OrgId, Role};
 
 /// The credential behind a request.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Principal {
     /// A signed-in user (JWT), by user id.
     User(String),
@@ -149,7 +149,7 @@ impl Actor {
 /// work the service does by itself (timers, webhooks, auto-approval), with
 /// [`TenantScope::system`], which records [`Principal::System`] as the actor.
 /// It cannot be parsed from a string.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct TenantScope {
     org_id: OrgId,
     principal: Principal,
