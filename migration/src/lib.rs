@@ -20,6 +20,10 @@ mod m20261207_000005_create_events;
 mod m20261207_000006_lead_lifecycle;
 mod m20261207_000007_create_webhooks;
 mod m20261207_000008_routing_counters;
+mod m20261207_000009_review_queue_index;
+
+/// The review queue's rank expression, as the index holds it.
+pub use m20261207_000009_review_queue_index::QUEUE_RANK;
 
 /// The default organization created by the first migration.
 pub const DEFAULT_ORG_ID: &str = "org_default_001";
@@ -40,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000006_lead_lifecycle::Migration),
             Box::new(m20261207_000007_create_webhooks::Migration),
             Box::new(m20261207_000008_routing_counters::Migration),
+            Box::new(m20261207_000009_review_queue_index::Migration),
         ]
     }
 }

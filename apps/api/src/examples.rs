@@ -959,6 +959,11 @@ pub fn envelope_pagination() -> Value {
     json!({"total": 1, "limit": 100, "offset": 0})
 }
 
+/// Example of `proposals.rs`: a cursor page of the review queue.
+pub fn proposals_queue_pagination() -> Value {
+    json!({"limit": 50, "nextCursor": "MC4xNzY1MTAwMDAwMDAwMDAwLnByb19hYmM"})
+}
+
 /// Example of `error.rs`.
 pub fn error_error_envelope() -> Value {
     json!({"ok": false, "error": {"code": "VALIDATION_ERROR", "message": "The request has invalid fields", "details": [{"field": "name", "message": "must be 3 to 63 characters"}]}})

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use async_trait::async_trait;
 use lead::{Lead, LeadFilter, LeadId, LeadRepository};
 use proposal::{
-    Proposal, ProposalId, ProposalStatus,
+    Proposal, ProposalId, QueueKey,
     ports::{Counts, ProposalFilter, ProposalRepository, Reporting},
 };
 use routing::{ChartAgent, DayCount, DayWindow, LeadActivity};
@@ -61,21 +61,31 @@ impl ProposalRepository for MemoryStore {
         page: PageRequest,
     ) -> Result<Page<Proposal>, StorageError> {
         let t = self.state.lock().await.tenant(scope);
-        let mut proposals: Vec<Proposal> = t
-            .proposals
+        Ok(page_of(review_queue(t.proposals, filter), page))
+    }
+
+    async fn queue(
+        &self,
+        scope: &TenantScope,
+        filter: &ProposalFilter,
+        after: Option<&QueueKey>,
+        limit: u64,
+    ) -> Result<Vec<Proposal>, StorageError> {
+        let t = self.state.lock().await.tenant(scope);
+        Ok(review_queue(t.proposals, filter)
             .into_iter()
-            .filter(|p| filter.status.is_none_or(|s| p.status == s))
-            .filter(|p| filter.agent_id.as_ref().is_none_or(|a| &p.agent_id == a))
-            .filter(|p| filter.lead_id.as_ref().is_none_or(|l| &p.lead_id == l))
-            .collect();
-        // The review queue: what waits for a decision comes first.
-        let key = |p: &Proposal| p.status != ProposalStatus::Pending;
-        proposals.sort_by(|a, b| {
-            key(a)
-                .cmp(&key(b))
-                .then_with(|| (b.created_at, b.id.as_str()).cmp(&(a.created_at, a.id.as_str())))
-        });
-        Ok(page_of(proposals, page))
+            .filter(|p| after.is_none_or(|after| after < &QueueKey::of(p)))
+            .take(usize::try_from(limit).unwrap_or(usize::MAX))
+            .collect())
+    }
+
+    async fn count(
+        &self,
+        scope: &TenantScope,
+        filter: &ProposalFilter,
+    ) -> Result<u64, StorageError> {
+        let t = self.state.lock().await.tenant(scope);
+        Ok(review_queue(t.proposals, filter).len() as u64)
     }
 
     async fn latest_for_lead(
@@ -184,4 +194,17 @@ impl events::EventRepository for MemoryStore {
             .filter(|e| e.lead_id.as_deref() == Some(lead_id))
             .collect())
     }
+}
+
+/// The proposals `filter` selects, in review-queue order: what waits for a
+/// decision first, then newest first (ties by id).
+fn review_queue(proposals: Vec<Proposal>, filter: &ProposalFilter) -> Vec<Proposal> {
+    let mut proposals: Vec<Proposal> = proposals
+        .into_iter()
+        .filter(|p| filter.status.is_none_or(|s| p.status == s))
+        .filter(|p| filter.agent_id.as_ref().is_none_or(|a| &p.agent_id == a))
+        .filter(|p| filter.lead_id.as_ref().is_none_or(|l| &p.lead_id == l))
+        .collect();
+    proposals.sort_by_cached_key(QueueKey::of);
+    proposals
 }

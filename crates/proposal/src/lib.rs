@@ -36,7 +36,7 @@ pub mod workflow;
 
 pub use group::{DEFAULT_MAX_LEADS, GroupCommit};
 pub use model::{AlreadyDecided, Proposal, ProposalId, ProposalStatus, SYSTEM};
-pub use ports::{ProposalFilter, ProposalRepository, Reporting, RoutingTx, UnitOfWork};
-pub use service::{Dashboard, LeadPorts, LeadService};
+pub use ports::{ProposalFilter, ProposalRepository, QueueKey, Reporting, RoutingTx, UnitOfWork};
+pub use service::{Dashboard, LeadPorts, LeadService, QueuePage};
 pub use timer::{DueTimer, Timer, TimerId, TimerKind, TimerQueue};
 pub use workflow::Routed;

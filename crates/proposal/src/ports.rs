@@ -33,6 +33,84 @@ pub struct ProposalFilter {
     pub lead_id: Option<LeadId>,
 }
 
+/// A position in the review queue (pending first, then the rest; newest
+/// first within each, ties by id): a page starts after it. Clients see it
+/// as an opaque cursor ([`QueueKey::to_cursor`]). Keys compare in queue
+/// order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueueKey {
+    /// Whether the proposal at this position was pending.
+    pub pending: bool,
+    /// Its creation time.
+    pub created_at: DateTime<Utc>,
+    /// Its id.
+    pub id: ProposalId,
+}
+
+impl Ord for QueueKey {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        let key = |k: &Self| {
+            (
+                !k.pending,
+                std::cmp::Reverse((k.created_at, k.id.as_str().to_owned())),
+            )
+        };
+        key(self).cmp(&key(other))
+    }
+}
+
+impl PartialOrd for QueueKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl QueueKey {
+    /// The position of `proposal` in the queue.
+    pub fn of(proposal: &Proposal) -> Self {
+        Self {
+            pending: proposal.status == ProposalStatus::Pending,
+            created_at: proposal.created_at,
+            id: proposal.id.clone(),
+        }
+    }
+
+    /// The opaque cursor a client passes back: URL-safe base64 of the
+    /// rank, the time in microseconds and the id.
+    pub fn to_cursor(&self) -> String {
+        use base64::Engine as _;
+        let raw = format!(
+            "{}.{}.{}",
+            u8::from(!self.pending),
+            self.created_at.timestamp_micros(),
+            self.id.as_str()
+        );
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+    }
+
+    /// A cursor made by [`QueueKey::to_cursor`]; `None` for anything else.
+    pub fn from_cursor(cursor: &str) -> Option<Self> {
+        use base64::Engine as _;
+        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(cursor)
+            .ok()?;
+        let raw = String::from_utf8(raw).ok()?;
+        let mut parts = raw.splitn(3, '.');
+        let pending = match parts.next()? {
+            "0" => true,
+            "1" => false,
+            _ => return None,
+        };
+        let created_at = DateTime::from_timestamp_micros(parts.next()?.parse().ok()?)?;
+        let id = ProposalId::parse(parts.next()?)?;
+        Some(Self {
+            pending,
+            created_at,
+            id,
+        })
+    }
+}
+
 /// Proposals, read side.
 #[async_trait]
 pub trait ProposalRepository: Send + Sync {
@@ -56,6 +134,31 @@ pub trait ProposalRepository: Send + Sync {
         filter: &ProposalFilter,
         page: PageRequest,
     ) -> Result<Page<Proposal>, StorageError>;
+
+    /// Up to `limit` proposals of the review queue (the order of
+    /// [`ProposalRepository::list`]) after `after` (from the start without
+    /// one), read in index order: the cost of a page does not grow with the
+    /// organization.
+    ///
+    /// # Errors
+    /// [`StorageError`] only.
+    async fn queue(
+        &self,
+        scope: &TenantScope,
+        filter: &ProposalFilter,
+        after: Option<&QueueKey>,
+        limit: u64,
+    ) -> Result<Vec<Proposal>, StorageError>;
+
+    /// How many proposals match `filter`.
+    ///
+    /// # Errors
+    /// [`StorageError`] only.
+    async fn count(
+        &self,
+        scope: &TenantScope,
+        filter: &ProposalFilter,
+    ) -> Result<u64, StorageError>;
 
     /// The latest proposal of a lead (newest first, ties by id).
     ///

@@ -16,7 +16,7 @@ use tenancy::{Actor, AgentId, Page, PageRequest, Principal};
 
 use crate::{
     GroupCommit, Proposal, ProposalId,
-    ports::{ProposalFilter, ProposalRepository, Reporting, UnitOfWork},
+    ports::{ProposalFilter, ProposalRepository, QueueKey, Reporting, UnitOfWork},
     workflow::{self, Assigned, RerouteSummary, Routed},
 };
 
@@ -33,6 +33,17 @@ pub struct Dashboard {
     pub leads: u64,
     /// Proposals.
     pub proposals: u64,
+}
+
+/// A page of the review queue.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QueuePage {
+    /// The proposals, in queue order.
+    pub items: Vec<Proposal>,
+    /// Where the next page starts; `None` on the last page.
+    pub next: Option<QueueKey>,
+    /// Every matching proposal, when asked for.
+    pub total: Option<u64>,
 }
 
 /// The ports [`LeadService`] runs on.
@@ -296,6 +307,43 @@ impl LeadService {
             .proposals
             .list(&actor.scope(), filter, page)
             .await?)
+    }
+
+    /// A page of the review queue after `after` (managers), read in index
+    /// order; the total only when `with_total` (it counts every match).
+    ///
+    /// # Errors
+    /// [`RoutingError::Forbidden`].
+    #[tracing::instrument(skip_all, fields(org_id = %actor.org_id()))]
+    pub async fn proposal_queue(
+        &self,
+        actor: &Actor,
+        filter: &ProposalFilter,
+        after: Option<&QueueKey>,
+        limit: u64,
+        with_total: bool,
+    ) -> Result<QueuePage, RoutingError> {
+        require_manager(actor)?;
+        let scope = actor.scope();
+        // One more than asked says whether a next page exists.
+        let mut items = self
+            .ports
+            .proposals
+            .queue(&scope, filter, after, limit.saturating_add(1))
+            .await?;
+        let more = items.len() as u64 > limit;
+        items.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        let next = if more {
+            items.last().map(QueueKey::of)
+        } else {
+            None
+        };
+        let total = if with_total {
+            Some(self.ports.proposals.count(&scope, filter).await?)
+        } else {
+            None
+        };
+        Ok(QueuePage { items, next, total })
     }
 
     /// One proposal (managers).

@@ -5,14 +5,15 @@
 
 use async_trait::async_trait;
 use lead::{Lead, LeadFilter, LeadId, LeadRepository, LeadStatus};
+use migration::QUEUE_RANK;
 use proposal::{
-    Proposal, ProposalId, ProposalStatus,
+    Proposal, ProposalId, ProposalStatus, QueueKey,
     ports::{Counts, ProposalFilter, ProposalRepository, Reporting},
 };
 use routing::{ChartAgent, DayCount, DayWindow, LeadActivity};
 use sea_orm::{
-    ColumnTrait, Condition, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    sea_query::{CaseStatement, Expr},
+    ColumnTrait, Condition, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select,
+    sea_query::{CaseStatement, Expr, ExprTrait},
 };
 use tenancy::{AgentId, Page, PageRequest, StorageError, TenantScope};
 
@@ -112,28 +113,13 @@ impl ProposalRepository for SeaOrmProposalRepository {
         filter: &ProposalFilter,
         page: PageRequest,
     ) -> Result<Page<Proposal>, StorageError> {
-        let mut query = Scoped::new(scope).find::<proposals::Entity>();
-        if let Some(status) = filter.status {
-            query = query.filter(proposals::Column::Status.eq(status.as_str()));
-        }
-        if let Some(agent) = &filter.agent_id {
-            query = query.filter(proposals::Column::AgentId.eq(agent.as_str()));
-        }
-        if let Some(lead) = &filter.lead_id {
-            query = query.filter(proposals::Column::LeadId.eq(lead.as_str()));
-        }
         let conn = self.db.connection();
-        // The review queue: what waits for a decision comes first.
-        let pending_first: Expr = Expr::case(
-            proposals::Column::Status.eq(ProposalStatus::Pending.as_str()),
-            0,
-        )
-        .finally(1)
-        .into();
+        // The review queue: what waits for a decision comes first. The
+        // order is the index's (`idx_proposals_org_queue`).
         let (rows, paging) = fetch_page(
             conn,
-            query
-                .order_by(pending_first, Order::Asc)
+            matching(scope, filter)
+                .order_by(Expr::cust(QUEUE_RANK), Order::Asc)
                 .order_by_desc(proposals::Column::CreatedAt)
                 .order_by_desc(proposals::Column::Id),
             page,
@@ -145,6 +131,69 @@ impl ProposalRepository for SeaOrmProposalRepository {
                 .map(proposal_to_domain)
                 .collect::<Result<_, _>>()?,
         ))
+    }
+
+    async fn queue(
+        &self,
+        scope: &TenantScope,
+        filter: &ProposalFilter,
+        after: Option<&QueueKey>,
+        limit: u64,
+    ) -> Result<Vec<Proposal>, StorageError> {
+        let conn = self.db.connection();
+        let mut found = Vec::new();
+        // Two index ranges, pending then the rest, each newest first from
+        // the cursor: the condition "after the cursor" across ranks would
+        // be an OR the engines cannot turn into one range.
+        for pending in [true, false] {
+            let wanted = limit.saturating_sub(found.len() as u64);
+            if wanted == 0
+                || filter
+                    .status
+                    .is_some_and(|s| (s == ProposalStatus::Pending) != pending)
+                // A cursor among the decided ones is past every pending one.
+                || (pending && after.is_some_and(|a| !a.pending))
+            {
+                continue;
+            }
+            let rank = u8::from(!pending);
+            let mut query =
+                matching(scope, filter).filter(Expr::cust(format!("{QUEUE_RANK} = {rank}")));
+            if let Some(after) = after.filter(|a| a.pending == pending) {
+                query = query.filter(
+                    Expr::tuple([
+                        Expr::col(proposals::Column::CreatedAt),
+                        Expr::col(proposals::Column::Id),
+                    ])
+                    .lt(Expr::tuple([
+                        Expr::value(after.created_at),
+                        Expr::value(after.id.as_str()),
+                    ])),
+                );
+            }
+            let rows = query
+                .order_by_desc(proposals::Column::CreatedAt)
+                .order_by_desc(proposals::Column::Id)
+                .limit(wanted)
+                .all(conn)
+                .await
+                .map_err(failed("proposals: queue"))?;
+            for row in &rows {
+                found.push(proposal_to_domain(row)?);
+            }
+        }
+        Ok(found)
+    }
+
+    async fn count(
+        &self,
+        scope: &TenantScope,
+        filter: &ProposalFilter,
+    ) -> Result<u64, StorageError> {
+        matching(scope, filter)
+            .count(self.db.connection())
+            .await
+            .map_err(failed("proposals: count"))
     }
 
     async fn latest_for_lead(
@@ -292,4 +341,19 @@ impl Reporting for SeaOrmReporting {
             .collect::<Result<_, StorageError>>()?;
         Ok(LeadActivity { counts, agents })
     }
+}
+
+/// The organization's proposals `filter` selects.
+fn matching(scope: &TenantScope, filter: &ProposalFilter) -> Select<proposals::Entity> {
+    let mut query = Scoped::new(scope).find::<proposals::Entity>();
+    if let Some(status) = filter.status {
+        query = query.filter(proposals::Column::Status.eq(status.as_str()));
+    }
+    if let Some(agent) = &filter.agent_id {
+        query = query.filter(proposals::Column::AgentId.eq(agent.as_str()));
+    }
+    if let Some(lead) = &filter.lead_id {
+        query = query.filter(proposals::Column::LeadId.eq(lead.as_str()));
+    }
+    query
 }

@@ -3,14 +3,14 @@
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use lead::LeadId;
-use proposal::{Proposal, ProposalFilter, ProposalId, ProposalStatus};
+use proposal::{Proposal, ProposalFilter, ProposalId, ProposalStatus, QueueKey};
 use routing::TraceEntry;
 use serde::{Deserialize, Serialize};
 use tenancy::PageRequest;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::{
-    envelope::{self, DataEnvelope, ListEnvelope},
+    envelope::{self, DataEnvelope},
     error::{ApiError, ErrorEnvelope},
     extract::{Authenticated, OptionalJsonBody, QueryParams},
     routes::{
@@ -146,9 +146,47 @@ pub struct ListProposalsQuery {
     /// Page size, 1-1000 (default 100).
     #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
-    /// Rows to skip.
+    /// Rows to skip (offset paging: the page carries `total`). Without it
+    /// the queue is paged by `cursor`.
     #[param(minimum = 0)]
     pub offset: Option<i64>,
+    /// The `nextCursor` of the previous page (not with `offset`).
+    pub cursor: Option<String>,
+    /// Count every matching proposal into `pagination.total` (cursor
+    /// paging; offset paging always counts).
+    pub include_total: Option<bool>,
+}
+
+/// Paging of the review queue. By cursor (no `offset` asked): `limit` and
+/// `nextCursor`, and `total` only with `includeTotal=true`. By offset:
+/// `total`, `limit`, `offset` and `nextCursor`, so a client can go on by
+/// cursor from any page.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = crate::examples::proposals_queue_pagination)]
+pub struct QueuePagination {
+    /// Matching proposals over all pages (offset paging, or asked for).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total: Option<u64>,
+    /// Page size used.
+    pub limit: u64,
+    /// Rows skipped (offset paging only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+    /// Pass as `cursor` for the next page; `null` on the last one.
+    pub next_cursor: Option<String>,
+}
+
+/// `{"ok": true, "data": [...], "pagination": {...}}` of the review queue.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueueEnvelope {
+    /// Always `true`.
+    #[schema(example = true)]
+    pub ok: bool,
+    /// Pending first, then newest first.
+    pub data: Vec<ProposalDto>,
+    /// Where the next page starts.
+    pub pagination: QueuePagination,
 }
 
 /// Body of approve: an optional note.
@@ -199,10 +237,12 @@ pub(crate) fn note(raw: Option<String>) -> Result<Option<String>, ApiError> {
 }
 
 /// The review queue: pending first, then newest (managers and admins).
+/// Paged by an opaque `cursor` (a page costs the same at any queue size),
+/// or by `offset` with a `total`.
 #[utoipa::path(get, path = "/manager/proposals", operation_id = "list_proposals", tag = "proposals", params(ListProposalsQuery),
     responses(
-        (status = 200, description = "One page of proposals", body = ListEnvelope<ProposalDto>),
-        (status = 400, description = "Invalid filter or paging", body = ErrorEnvelope),
+        (status = 200, description = "One page of proposals", body = QueueEnvelope),
+        (status = 400, description = "Invalid filter, paging or cursor", body = ErrorEnvelope),
         (status = 401, description = "Missing or invalid credentials", body = ErrorEnvelope),
         (status = 403, description = "Agents may not", body = ErrorEnvelope),
     ))]
@@ -212,6 +252,18 @@ pub async fn list(
     QueryParams(q): QueryParams<ListProposalsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let page = PageRequest::new(q.limit, q.offset).map_err(|e| ApiError::validation(&e))?;
+    let after = match (&q.cursor, q.offset) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid_field(
+                "cursor",
+                "cannot be combined with offset",
+            ));
+        }
+        (Some(raw), None) => Some(QueueKey::from_cursor(raw).ok_or_else(|| {
+            ApiError::invalid_field("cursor", "is not a cursor returned by this endpoint")
+        })?),
+        (None, _) => None,
+    };
     let filter = ProposalFilter {
         status: q.status.map(Into::into),
         agent_id: match q.agent_id {
@@ -229,8 +281,41 @@ pub async fn list(
             None => None,
         },
     };
-    let proposals = state.leads.list_proposals(&actor, &filter, page).await?;
-    Ok(envelope::page(proposals, ProposalDto::from))
+    let (items, pagination) = if q.offset.is_some() {
+        let page = state.leads.list_proposals(&actor, &filter, page).await?;
+        let more = page.offset + (page.items.len() as u64) < page.total;
+        let next_cursor = page
+            .items
+            .last()
+            .filter(|_| more)
+            .map(|p| QueueKey::of(p).to_cursor());
+        let pagination = QueuePagination {
+            total: Some(page.total),
+            limit: page.limit,
+            offset: Some(page.offset),
+            next_cursor,
+        };
+        (page.items, pagination)
+    } else {
+        let limit = page.limit();
+        let with_total = q.include_total.unwrap_or(false);
+        let queue = state
+            .leads
+            .proposal_queue(&actor, &filter, after.as_ref(), limit, with_total)
+            .await?;
+        let pagination = QueuePagination {
+            total: queue.total,
+            limit,
+            offset: None,
+            next_cursor: queue.next.map(|k| k.to_cursor()),
+        };
+        (queue.items, pagination)
+    };
+    Ok(HttpResponse::Ok().json(QueueEnvelope {
+        ok: true,
+        data: items.into_iter().map(ProposalDto::from).collect(),
+        pagination,
+    }))
 }
 
 /// One proposal with its trace (managers and admins).

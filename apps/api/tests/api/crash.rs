@@ -189,7 +189,7 @@ async fn crash_and_recover() {
     for (t, tenant) in tenants.iter().enumerate() {
         let leads = tenant.list(&client, &address, "/leads?limit=1000").await;
         let proposals = tenant
-            .list(&client, &address, "/manager/proposals?limit=1000")
+            .list(&client, &address, "/manager/proposals?limit=1000&offset=0")
             .await;
         let mut by_external: HashMap<&str, Vec<&Value>> = HashMap::new();
         for lead in &leads {

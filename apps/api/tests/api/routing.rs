@@ -828,3 +828,118 @@ async fn hard_deleting_an_organization_removes_all_its_routing_data() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_review_queue_pages_by_cursor_in_the_same_order_as_by_offset() {
+    let app = spawn_app().await;
+    let (org, _) = Org::new(&app, "queue-paging").await;
+    let ann = org.agent("Ann", json!({})).await;
+    let pool = org.pool("Everyone", "round_robin", &[ann]).await;
+    org.rule("All", 1, json!([]), &pool).await;
+    let mut proposals = Vec::new();
+    for i in 0..7 {
+        let routed = org.lead(json!({"name": format!("Lead {i}")})).await;
+        proposals.push(routed["proposal"]["id"].as_str().unwrap().to_owned());
+    }
+    // Three decided: the queue is the four pending, then those three.
+    for pid in &proposals[1..4] {
+        org.ok(
+            Method::POST,
+            &format!("/manager/proposals/{pid}/approve"),
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    }
+    let ids = |page: &Value| -> Vec<String> {
+        page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let by_offset = org
+        .ok(
+            Method::GET,
+            "/manager/proposals?offset=0&limit=100",
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    let expected = ids(&by_offset);
+    let mut pending: Vec<&String> =
+        vec![&proposals[6], &proposals[5], &proposals[4], &proposals[0]];
+    pending.extend([&proposals[3], &proposals[2], &proposals[1]]);
+    assert_eq!(expected.iter().collect::<Vec<_>>(), pending);
+    assert_eq!(by_offset["pagination"]["total"], 7);
+    assert_eq!(by_offset["pagination"]["nextCursor"], Value::Null);
+
+    // By cursor, two at a time, across the pending/decided boundary.
+    let mut walked = Vec::new();
+    let mut path = "/manager/proposals?limit=2".to_owned();
+    let mut pages = 0;
+    loop {
+        let page = org.ok(Method::GET, &path, None, StatusCode::OK).await;
+        pages += 1;
+        assert!(page["pagination"].get("total").is_none(), "{page}");
+        assert_eq!(page["pagination"]["limit"], 2);
+        walked.extend(ids(&page));
+        match page["pagination"]["nextCursor"].as_str() {
+            Some(cursor) => path = format!("/manager/proposals?limit=2&cursor={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(walked, expected);
+    assert_eq!(pages, 4);
+
+    // The total when asked; a filter pages alike; offset pages carry a cursor.
+    let counted = org
+        .ok(
+            Method::GET,
+            "/manager/proposals?limit=2&includeTotal=true&status=approved",
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(counted["pagination"]["total"], 3);
+    assert_eq!(ids(&counted), expected[4..6]);
+    let cursor = counted["pagination"]["nextCursor"].as_str().unwrap();
+    let rest = org
+        .ok(
+            Method::GET,
+            &format!("/manager/proposals?status=approved&cursor={cursor}"),
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(ids(&rest), expected[6..]);
+    let middle = org
+        .ok(
+            Method::GET,
+            "/manager/proposals?offset=2&limit=2",
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    let cursor = middle["pagination"]["nextCursor"].as_str().unwrap();
+    let after = org
+        .ok(
+            Method::GET,
+            &format!("/manager/proposals?limit=3&cursor={cursor}"),
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(ids(&after), expected[4..7]);
+
+    // Bad cursors are 400s naming the field.
+    for path in [
+        "/manager/proposals?cursor=not-a-cursor",
+        "/manager/proposals?cursor=MQ",
+        &format!("/manager/proposals?offset=0&cursor={cursor}"),
+    ] {
+        let res = org.send(Method::GET, path, None).await;
+        expect_invalid_field(res, "cursor").await;
+    }
+}
