@@ -1081,6 +1081,19 @@ pub fn webhooks_delete_200() -> Value {
     json!({"ok": true, "message": "Webhook deleted", "data": webhooks_webhook_dto()})
 }
 
+/// `POST /leads/import`: what a file did.
+pub fn leads_import_dto() -> Value {
+    json!({
+        "rows": 3,
+        "created": 1,
+        "replayed": 1,
+        "failed": 1,
+        "errors": [{"row": 3, "field": "email", "message": "must be a valid e-mail address"}],
+        "errorsTruncated": false,
+        "ignoredColumns": []
+    })
+}
+
 /// `POST /leads/batch`: one result per lead sent, in order.
 pub fn leads_batch_dto() -> Value {
     let routed = leads_routed_lead_dto();

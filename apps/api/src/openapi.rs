@@ -8,8 +8,8 @@ use utoipa::{
 use crate::{
     error::ErrorEnvelope,
     routes::{
-        agents, api_keys, audit, auth, dashboard, health, leads, lifecycle, organizations,
-        proposals, routing, users, webhooks,
+        agents, api_keys, audit, auth, dashboard, health, leads, leads_csv, lifecycle,
+        organizations, proposals, routing, users, webhooks,
     },
 };
 
@@ -68,6 +68,8 @@ use crate::{
         leads::list,
         leads::create,
         leads::create_batch,
+        leads_csv::import,
+        leads_csv::export,
         leads::get,
         leads::update,
         lifecycle::accept,

@@ -270,6 +270,32 @@ pub async fn deadline(
     let timeout = req
         .app_data::<web::Data<AppState>>()
         .map_or(std::time::Duration::from_secs(30), |s| s.request_timeout);
+    within(timeout, req, next).await
+}
+
+/// The deadline of a request that may take long: [`LONG_REQUEST_TIMEOUT`],
+/// or the request timeout when that is longer. A 50 MiB CSV import is a few
+/// hundred thousand leads, minutes of routing on PostgreSQL.
+pub async fn long_deadline(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<actix_web::body::EitherBody<impl MessageBody>>, actix_web::Error> {
+    let timeout = req
+        .app_data::<web::Data<AppState>>()
+        .map_or(LONG_REQUEST_TIMEOUT, |s| {
+            s.request_timeout.max(LONG_REQUEST_TIMEOUT)
+        });
+    within(timeout, req, next).await
+}
+
+/// How long a long-running request (`POST /leads/import`) may run.
+pub const LONG_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+
+async fn within(
+    timeout: std::time::Duration,
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<actix_web::body::EitherBody<impl MessageBody>>, actix_web::Error> {
     let http_req = req.request().clone();
     match tokio::time::timeout(timeout, next.call(req)).await {
         Ok(res) => res.map(ServiceResponse::map_into_left_body),

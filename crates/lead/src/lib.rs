@@ -29,7 +29,7 @@ mod status;
 
 pub use model::{
     FIELD_NAMES, FieldValue, Lead, LeadContactPatch, LeadFilter, LeadId, MAX_CUSTOM_FIELDS,
-    MAX_UNROUTED_REASON, NewLead, NewLeadInput,
+    MAX_UNROUTED_REASON, NewLead, NewLeadInput, is_field_key,
 };
 pub use ports::LeadRepository;
 pub use status::{LeadStatus, TransitionError};

@@ -274,6 +274,15 @@ pub struct NewLead {
     pub fields: Map<String, Value>,
 }
 
+/// Whether `key` may name a custom field: 1-64 ASCII letters, digits, `_`
+/// or `-` (so that rules can address it as `fields.<key>`).
+pub fn is_field_key(key: &str) -> bool {
+    (1..=64).contains(&key.len())
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
 /// Trims a text field and checks its length; blank counts as absent.
 fn text(
     errors: &mut ValidationErrors,
@@ -345,11 +354,7 @@ impl NewLead {
             ));
         }
         for (key, value) in &fields {
-            let key_ok = (1..=64).contains(&key.len())
-                && key
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-            if !key_ok {
+            if !is_field_key(key) {
                 errors.push(FieldError::new(
                     format!("fields.{key}"),
                     "keys must be 1-64 letters, digits, `_` or `-`",

@@ -320,6 +320,25 @@ pub struct ListLeadsQuery {
     pub offset: Option<i64>,
 }
 
+/// The filter of `GET /leads` (and of its CSV export): a 400 naming
+/// `assignedAgentId` when it is not an agent id.
+pub(crate) fn lead_filter(
+    status: Option<LeadStatusDto>,
+    assigned_agent_id: Option<String>,
+) -> Result<LeadFilter, ApiError> {
+    let assigned_agent_id = match assigned_agent_id {
+        Some(raw) => Some(
+            agent_id(&raw)
+                .map_err(|_| ApiError::invalid_field("assignedAgentId", "is not an agent id"))?,
+        ),
+        None => None,
+    };
+    Ok(LeadFilter {
+        status: status.map(Into::into),
+        assigned_agent_id,
+    })
+}
+
 pub(crate) fn lead_id(raw: &str) -> Result<LeadId, ApiError> {
     LeadId::parse(raw).ok_or_else(|| ApiError::not_found("Lead"))
 }
@@ -512,17 +531,7 @@ pub async fn list(
     QueryParams(q): QueryParams<ListLeadsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let page = PageRequest::new(q.limit, q.offset).map_err(|e| ApiError::validation(&e))?;
-    let assigned_agent_id = match q.assigned_agent_id {
-        Some(raw) => Some(
-            agent_id(&raw)
-                .map_err(|_| ApiError::invalid_field("assignedAgentId", "is not an agent id"))?,
-        ),
-        None => None,
-    };
-    let filter = LeadFilter {
-        status: q.status.map(Into::into),
-        assigned_agent_id,
-    };
+    let filter = lead_filter(q.status, q.assigned_agent_id)?;
     let leads = state.leads.list_leads(&actor, filter, page).await?;
     Ok(envelope::page(leads, LeadDto::from))
 }

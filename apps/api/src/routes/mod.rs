@@ -5,7 +5,7 @@
 //! tests compare with the OpenAPI document, so a route cannot be served
 //! without being documented.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use actix_web::{FromRequest, Handler, Responder, Route, http::Method, web};
 
@@ -16,6 +16,7 @@ pub mod auth;
 pub mod dashboard;
 pub mod health;
 pub mod leads;
+pub mod leads_csv;
 pub mod lifecycle;
 pub mod organizations;
 pub mod proposals;
@@ -38,6 +39,8 @@ pub struct RouteInfo {
 pub struct Router {
     routes: Vec<RouteInfo>,
     resources: BTreeMap<&'static str, Vec<Route>>,
+    /// Paths served under [`crate::startup::long_deadline`].
+    long: BTreeSet<&'static str>,
 }
 
 impl std::fmt::Debug for Router {
@@ -67,13 +70,39 @@ impl Router {
         self
     }
 
+    /// Adds a route that may run for long (a large upload): it gets
+    /// [`crate::startup::long_deadline`] instead of the request timeout. Its
+    /// path should have no other, ordinary route.
+    pub fn long_route<F, Args>(
+        &mut self,
+        method: Method,
+        path: &'static str,
+        handler: F,
+    ) -> &mut Self
+    where
+        F: Handler<Args>,
+        Args: FromRequest + 'static,
+        F::Output: Responder + 'static,
+    {
+        self.long.insert(path);
+        self.route(method, path, handler)
+    }
+
     fn mount(self, cfg: &mut web::ServiceConfig) {
         for (path, routes) in self.resources {
             let mut resource = web::resource(path);
             for route in routes {
                 resource = resource.route(route);
             }
-            cfg.service(resource.wrap(actix_web::middleware::from_fn(crate::startup::deadline)));
+            if self.long.contains(path) {
+                cfg.service(resource.wrap(actix_web::middleware::from_fn(
+                    crate::startup::long_deadline,
+                )));
+            } else {
+                cfg.service(
+                    resource.wrap(actix_web::middleware::from_fn(crate::startup::deadline)),
+                );
+            }
         }
     }
 }
@@ -144,6 +173,8 @@ pub fn register(r: &mut Router) {
     r.route(Method::GET, "/leads", leads::list)
         .route(Method::POST, "/leads", leads::create)
         .route(Method::POST, "/leads/batch", leads::create_batch)
+        .long_route(Method::POST, "/leads/import", leads_csv::import)
+        .route(Method::GET, "/leads/export", leads_csv::export)
         .route(Method::GET, "/leads/{id}", leads::get)
         .route(Method::PUT, "/leads/{id}", leads::update)
         .route(Method::GET, "/leads/{id}/timeline", audit::timeline)

@@ -177,6 +177,40 @@ async fn every_id_route_hides_other_organizations_objects() {
             }
         }
     }
+    // Nor in B's CSV export, nor do A's `externalId`s replay in B's import.
+    for (credential, request) in [
+        (
+            "JWT",
+            app.as_user(&admin_b.access_token, Method::GET, "/leads/export"),
+        ),
+        (
+            "API key",
+            app.with_key(&key_b, Method::GET, "/leads/export"),
+        ),
+    ] {
+        let res = request.send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        let text = res.text().await.unwrap();
+        for id in objects.values() {
+            assert!(
+                !text.contains(id.as_str()),
+                "/leads/export by {credential} shows {id}"
+            );
+        }
+    }
+    let import = expect_status(
+        app.with_key(&key_b, Method::POST, "/leads/import")
+            .header("content-type", "text/csv")
+            .body("name,externalId\nB's other Jane,shared-1\n")
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    // B already has its own `shared-1` from the batch above: a replay of it.
+    assert_eq!(import["data"]["replayed"], 1, "{import}");
+
     // And A's objects still exist for A.
     let res = app
         .as_user(

@@ -12,6 +12,7 @@ mod batch;
 mod binary;
 mod cli;
 mod crash;
+mod csv;
 mod dashboard;
 mod hardening;
 mod health;
