@@ -147,6 +147,7 @@ impl SeaOrmUnitOfWork {
             cache: Arc::clone(&self.cache),
             version: None,
             events: Vec::new(),
+            pools: HashMap::new(),
         }
     }
 }
@@ -191,6 +192,11 @@ pub struct SqlRoutingTx {
     /// Events appended, written at the commit (nothing in a transaction
     /// reads its own events).
     events: Vec<Event>,
+    /// The pools this write transaction locked and read, with the time
+    /// their loads were read for, kept current with its own routing writes
+    /// (a new lead, the counters): the next lead of a group is decided
+    /// without reading the pool again. Any other write forgets them.
+    pools: HashMap<PoolId, (DateTime<Utc>, PoolSnapshot)>,
 }
 
 /// A pool's member as the routing step reads it: the agent's row (with its
@@ -230,6 +236,106 @@ impl SqlRoutingTx {
     }
 
     /// The settings and rules as stored now, with their version.
+    /// Applies `change` to `agent` wherever a pool this transaction read
+    /// has it as a member.
+    fn each_member(&mut self, agent: &AgentId, change: impl Fn(&mut Candidate)) {
+        for (_, snapshot) in self.pools.values_mut() {
+            for c in &mut snapshot.members {
+                if &c.agent.id == agent {
+                    change(c);
+                }
+            }
+        }
+    }
+
+    /// The pool locked (in a write transaction) and read: its row with the
+    /// configuration version, then its members with their counters.
+    async fn read_pool(
+        &mut self,
+        id: &PoolId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<PoolSnapshot>, StorageError> {
+        let scope = self.scope.clone();
+        let org = Scoped::new(&scope);
+        // The ordering point of the pool on PostgreSQL, and the version of
+        // the configuration in the same statement.
+        let mut lock = org
+            .find_id::<routing_pools::Entity>(id.as_str())
+            .column_as(self.version_expr(), "config_version");
+        if self.write {
+            lock = lock.lock_exclusive();
+        }
+        let Some(found) = self
+            .txn
+            .query_one(&lock.into_query())
+            .await
+            .map_err(failed("lock a pool"))?
+        else {
+            return Ok(None);
+        };
+        let row =
+            routing_pools::Model::from_query_result(&found, "").map_err(failed("read a pool"))?;
+        let version: i64 = found
+            .try_get("", "config_version")
+            .map_err(failed("read the configuration version"))?;
+        self.version = Some(version);
+        // Read after the lock, in a statement of its own: on PostgreSQL it
+        // sees what the previous holder of the lock committed. The members'
+        // agents with their counters, in member order.
+        let members = Query::select()
+            .column((agents::Entity, Asterisk))
+            .expr_as(
+                Expr::col((pool_members::Entity, pool_members::Column::Assignments)),
+                MEMBER_ASSIGNMENTS,
+            )
+            .from(pool_members::Entity)
+            .inner_join(
+                agents::Entity,
+                Expr::col((agents::Entity, agents::Column::OrgId))
+                    .equals((pool_members::Entity, pool_members::Column::OrgId))
+                    .and(
+                        Expr::col((agents::Entity, agents::Column::Id))
+                            .equals((pool_members::Entity, pool_members::Column::AgentId)),
+                    ),
+            )
+            .and_where(org.owns::<pool_members::Entity>())
+            .and_where(org.owns::<agents::Entity>())
+            .and_where(pool_members::Column::PoolId.eq(row.id.as_str()))
+            .order_by(
+                (pool_members::Entity, pool_members::Column::Position),
+                Order::Asc,
+            )
+            .to_owned();
+        let found = self
+            .txn
+            .query_all(&members)
+            .await
+            .map_err(failed("read pool members"))?;
+        let mut agent_rows = Vec::with_capacity(found.len());
+        let mut assignments = HashMap::with_capacity(found.len());
+        let mut member_ids = Vec::with_capacity(found.len());
+        for r in &found {
+            let agent = agents::Model::from_query_result(r, "").map_err(failed("read a member"))?;
+            let count: i64 = r
+                .try_get("", MEMBER_ASSIGNMENTS)
+                .map_err(failed("read a member"))?;
+            let agent_id = AgentId::parse(&agent.id)
+                .ok_or_else(|| corrupt(format!("agent id {}", agent.id)))?;
+            assignments.insert(agent_id.clone(), u64::try_from(count).unwrap_or(0));
+            member_ids.push(agent_id);
+            agent_rows.push(agent);
+        }
+        Ok(Some(PoolSnapshot {
+            pool: pool_to_domain(&row, member_ids)?,
+            state: PoolState {
+                last_agent_id: row.last_agent_id.as_deref().and_then(AgentId::parse),
+                assignments,
+            },
+            members: candidates(&agent_rows, now)?,
+            config_version: Some(version),
+        }))
+    }
+
     async fn read_config(&mut self) -> Result<Arc<RoutingConfig>, StorageError> {
         let scope = self.scope.clone();
         let org = Scoped::new(&scope);
@@ -323,85 +429,17 @@ impl DecisionReads for SqlRoutingTx {
         id: &PoolId,
         now: DateTime<Utc>,
     ) -> Result<Option<PoolSnapshot>, StorageError> {
-        let scope = self.scope.clone();
-        let org = Scoped::new(&scope);
-        // The ordering point of the pool on PostgreSQL, and the version of
-        // the configuration in the same statement.
-        let mut lock = org
-            .find_id::<routing_pools::Entity>(id.as_str())
-            .column_as(self.version_expr(), "config_version");
-        if self.write {
-            lock = lock.lock_exclusive();
+        // Locked already: nobody else has moved its cursor or counts since.
+        if let Some((read_at, snapshot)) = self.pools.get(id)
+            && *read_at == now
+        {
+            return Ok(Some(snapshot.clone()));
         }
-        let Some(found) = self
-            .txn
-            .query_one(&lock.into_query())
-            .await
-            .map_err(failed("lock a pool"))?
-        else {
-            return Ok(None);
-        };
-        let row =
-            routing_pools::Model::from_query_result(&found, "").map_err(failed("read a pool"))?;
-        let version: i64 = found
-            .try_get("", "config_version")
-            .map_err(failed("read the configuration version"))?;
-        self.version = Some(version);
-        // Read after the lock, in a statement of its own: on PostgreSQL it
-        // sees what the previous holder of the lock committed. The members'
-        // agents with their counters, in member order.
-        let members = Query::select()
-            .column((agents::Entity, Asterisk))
-            .expr_as(
-                Expr::col((pool_members::Entity, pool_members::Column::Assignments)),
-                MEMBER_ASSIGNMENTS,
-            )
-            .from(pool_members::Entity)
-            .inner_join(
-                agents::Entity,
-                Expr::col((agents::Entity, agents::Column::OrgId))
-                    .equals((pool_members::Entity, pool_members::Column::OrgId))
-                    .and(
-                        Expr::col((agents::Entity, agents::Column::Id))
-                            .equals((pool_members::Entity, pool_members::Column::AgentId)),
-                    ),
-            )
-            .and_where(org.owns::<pool_members::Entity>())
-            .and_where(org.owns::<agents::Entity>())
-            .and_where(pool_members::Column::PoolId.eq(row.id.as_str()))
-            .order_by(
-                (pool_members::Entity, pool_members::Column::Position),
-                Order::Asc,
-            )
-            .to_owned();
-        let found = self
-            .txn
-            .query_all(&members)
-            .await
-            .map_err(failed("read pool members"))?;
-        let mut agent_rows = Vec::with_capacity(found.len());
-        let mut assignments = HashMap::with_capacity(found.len());
-        let mut member_ids = Vec::with_capacity(found.len());
-        for r in &found {
-            let agent = agents::Model::from_query_result(r, "").map_err(failed("read a member"))?;
-            let count: i64 = r
-                .try_get("", MEMBER_ASSIGNMENTS)
-                .map_err(failed("read a member"))?;
-            let agent_id = AgentId::parse(&agent.id)
-                .ok_or_else(|| corrupt(format!("agent id {}", agent.id)))?;
-            assignments.insert(agent_id.clone(), u64::try_from(count).unwrap_or(0));
-            member_ids.push(agent_id);
-            agent_rows.push(agent);
+        let snapshot = self.read_pool(id, now).await?;
+        if let (true, Some(s)) = (self.write, &snapshot) {
+            self.pools.insert(id.clone(), (now, s.clone()));
         }
-        Ok(Some(PoolSnapshot {
-            pool: pool_to_domain(&row, member_ids)?,
-            state: PoolState {
-                last_agent_id: row.last_agent_id.as_deref().and_then(AgentId::parse),
-                assignments,
-            },
-            members: candidates(&agent_rows, now)?,
-            config_version: Some(version),
-        }))
+        Ok(snapshot)
     }
 
     async fn agent(
@@ -446,7 +484,11 @@ impl DecisionReads for SqlRoutingTx {
             .await?;
         // Counted after the lock: on PostgreSQL this statement sees what the
         // previous holder of the lock committed.
-        candidate(&self.txn, self.scoped(), id.as_str(), self.write, now).await
+        let fresh = candidate(&self.txn, self.scoped(), id.as_str(), self.write, now).await?;
+        if let Some(fresh) = &fresh {
+            self.each_member(&fresh.agent.id, |c| c.load = fresh.load);
+        }
+        Ok(fresh)
     }
 
     async fn keep_agent_lock(&mut self) -> Result<(), StorageError> {
@@ -556,6 +598,13 @@ impl RoutingTx for SqlRoutingTx {
                 inserted
             }
         };
+        if stored
+            && let Some(agent) = &lead.agent_id
+            && LeadStatus::OPEN.contains(&lead.status)
+        {
+            // What the trigger just did to the agent's row.
+            self.each_member(agent, |c| c.load.open_leads += 1);
+        }
         Ok(if stored {
             Inserted::Yes
         } else {
@@ -568,6 +617,7 @@ impl RoutingTx for SqlRoutingTx {
     }
 
     async fn update_lead(&mut self, lead: &Lead) -> Result<(), StorageError> {
+        self.pools.clear();
         update_lead(&self.txn, self.scoped(), lead).await
     }
 
@@ -585,6 +635,7 @@ impl RoutingTx for SqlRoutingTx {
     }
 
     async fn insert_proposal(&mut self, proposal: &Proposal) -> Result<(), StorageError> {
+        self.pools.clear();
         let mut row = proposal_to_active(proposal);
         row.org_id = sea_orm::ActiveValue::Set(self.scoped().org_id().to_owned());
         proposals::Entity::insert(row)
@@ -706,6 +757,15 @@ impl RoutingTx for SqlRoutingTx {
         now: DateTime<Utc>,
         turn: Option<&PoolId>,
     ) -> Result<(), StorageError> {
+        // What the statements below do to the rows, in the pools read.
+        self.each_member(agent, |c| {
+            c.load.today += 1;
+            c.load.last_assigned_at = Some(now);
+        });
+        if let Some((_, snapshot)) = turn.and_then(|pool| self.pools.get_mut(pool)) {
+            snapshot.state.last_agent_id = Some(agent.clone());
+            *snapshot.state.assignments.entry(agent.clone()).or_default() += 1;
+        }
         let org = self.scoped();
         let day = day_key(day);
         // One more on the day already counted, else 1: one expression, so
@@ -782,6 +842,7 @@ impl RoutingTx for SqlRoutingTx {
         agent: &AgentId,
         day: NaiveDate,
     ) -> Result<(), StorageError> {
+        self.pools.clear();
         self.scoped()
             .update::<agents::Entity>()
             .col_expr(
@@ -802,6 +863,7 @@ impl RoutingTx for SqlRoutingTx {
         pool: &PoolId,
         agent: &AgentId,
     ) -> Result<(), StorageError> {
+        self.pools.clear();
         self.scoped()
             .update::<pool_members::Entity>()
             .col_expr(

@@ -350,7 +350,12 @@ async fn an_external_id_replay_returns_the_same_lead_and_creates_nothing() {
     let leads = org.ok(Method::GET, "/leads", None, StatusCode::OK).await;
     assert_eq!(leads["pagination"]["total"], 1);
     let proposals = org
-        .ok(Method::GET, "/manager/proposals", None, StatusCode::OK)
+        .ok(
+            Method::GET,
+            "/manager/proposals?includeTotal=true",
+            None,
+            StatusCode::OK,
+        )
         .await;
     assert_eq!(proposals["pagination"]["total"], 1);
 }
@@ -515,7 +520,12 @@ async fn simulation_writes_nothing() {
     let leads = org.ok(Method::GET, "/leads", None, StatusCode::OK).await;
     assert_eq!(leads["pagination"]["total"], 0);
     let proposals = org
-        .ok(Method::GET, "/manager/proposals", None, StatusCode::OK)
+        .ok(
+            Method::GET,
+            "/manager/proposals?includeTotal=true",
+            None,
+            StatusCode::OK,
+        )
         .await;
     assert_eq!(proposals["pagination"]["total"], 0);
 }
