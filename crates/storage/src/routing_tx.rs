@@ -235,7 +235,6 @@ impl SqlRoutingTx {
         )
     }
 
-    /// The settings and rules as stored now, with their version.
     /// Applies `change` to `agent` wherever a pool this transaction read
     /// has it as a member.
     fn each_member(&mut self, agent: &AgentId, change: impl Fn(&mut Candidate)) {
@@ -336,6 +335,7 @@ impl SqlRoutingTx {
         }))
     }
 
+    /// The settings and rules as stored now, with their version.
     async fn read_config(&mut self) -> Result<Arc<RoutingConfig>, StorageError> {
         let scope = self.scope.clone();
         let org = Scoped::new(&scope);
