@@ -7,9 +7,9 @@
 //! index ranges (pending, then the rest), each newest first from a keyset
 //! cursor, so a page costs the same at any size.
 //!
-//! The expression is written identically in the query
-//! (`storage::leads::QUEUE_RANK`): both engines match an index expression
-//! only when the query repeats it.
+//! The query uses [`QUEUE_RANK`] itself, so that its expression is the
+//! index's to the letter: both engines match an index expression only when
+//! the query repeats it.
 
 use sea_orm_migration::prelude::*;
 

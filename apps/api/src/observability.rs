@@ -166,8 +166,14 @@ impl Metrics {
         }
     }
 
-    /// Counts a routed lead: `proposed`, `assigned`, `unrouted` or `replayed`.
-    pub fn lead_routed(&self, outcome: &str) {
+    /// Counts an ingested lead by outcome: its status when it was created
+    /// (`proposed`, `assigned`, `unrouted`), else `replayed`.
+    pub fn lead_routed(&self, routed: &proposal::Routed) {
+        let outcome = if routed.created {
+            routed.lead.status.as_str()
+        } else {
+            "replayed"
+        };
         self.leads.with_label_values(&[outcome]).inc();
     }
 

@@ -81,11 +81,6 @@ impl GroupCommit {
         }
     }
 
-    /// The most leads one transaction carries.
-    pub fn max_leads(&self) -> usize {
-        self.max_leads
-    }
-
     /// Routes `lead` as [`workflow::ingest`] would, in the next transaction
     /// of its scope's group, and answers once that transaction committed
     /// (or failed). Must be called within a Tokio runtime (it spawns the

@@ -49,13 +49,10 @@ pub struct QueueKey {
 
 impl Ord for QueueKey {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        let key = |k: &Self| {
-            (
-                !k.pending,
-                std::cmp::Reverse((k.created_at, k.id.as_str().to_owned())),
-            )
-        };
-        key(self).cmp(&key(other))
+        // Pending first; then newest first, ties by id, descending.
+        (!self.pending).cmp(&!other.pending).then_with(|| {
+            (other.created_at, other.id.as_str()).cmp(&(self.created_at, self.id.as_str()))
+        })
     }
 }
 
@@ -409,4 +406,50 @@ pub trait UnitOfWork: Send + Sync {
     /// # Errors
     /// [`StorageError`] only.
     async fn begin(&self, scope: &TenantScope) -> Result<Box<dyn RoutingTx>, StorageError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(pending: bool, micros: i64, id: &str) -> QueueKey {
+        QueueKey {
+            pending,
+            created_at: DateTime::from_timestamp_micros(micros).unwrap_or_default(),
+            id: ProposalId::parse(id).unwrap_or_else(ProposalId::generate),
+        }
+    }
+
+    #[test]
+    fn keys_order_pending_first_then_newest_then_id_descending() {
+        let mut keys = [
+            key(false, 3, "prop_a"),
+            key(true, 1, "prop_a"),
+            key(true, 2, "prop_a"),
+            key(false, 3, "prop_b"),
+        ];
+        keys.sort();
+        let order: Vec<(bool, i64, &str)> = keys
+            .iter()
+            .map(|k| (k.pending, k.created_at.timestamp_micros(), k.id.as_str()))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                (true, 2, "prop_a"),
+                (true, 1, "prop_a"),
+                (false, 3, "prop_b"),
+                (false, 3, "prop_a"),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_cursor_round_trips_and_anything_else_is_refused() {
+        let k = key(false, 1_765_100_000_123_456, "prop_abc");
+        assert_eq!(QueueKey::from_cursor(&k.to_cursor()), Some(k));
+        for bad in ["", "not-a-cursor", "MQ", "Mi4xLnByb3BfYQ"] {
+            assert_eq!(QueueKey::from_cursor(bad), None, "{bad}");
+        }
+    }
 }

@@ -99,14 +99,6 @@ impl LeadService {
         Self { ports, group }
     }
 
-    /// The same service with at most `max_leads` concurrent ingests per
-    /// transaction (1: every lead in a transaction of its own).
-    #[must_use]
-    pub fn with_max_grouped_leads(self, max_leads: usize) -> Self {
-        let group = GroupCommit::new(self.ports.uow.clone(), max_leads);
-        Self { group, ..self }
-    }
-
     /// Stores a lead and routes it (any role: a form backend's key posts
     /// leads). A lead whose `externalId` the organization has already comes
     /// back as it is (`created: false`), to whoever may read it.

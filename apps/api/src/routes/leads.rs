@@ -359,12 +359,7 @@ pub async fn create(
     JsonBody(body): JsonBody<LeadBody>,
 ) -> Result<HttpResponse, ApiError> {
     let routed = state.leads.ingest(&actor, body.into_new_lead()?).await?;
-    let outcome = if routed.created {
-        routed.lead.status.as_str()
-    } else {
-        "replayed"
-    };
-    state.metrics.lead_routed(outcome);
+    state.metrics.lead_routed(&routed);
     let status = if routed.created {
         StatusCode::CREATED
     } else {
@@ -481,11 +476,7 @@ pub async fn create_batch(
     for (index, outcome) in positions.into_iter().zip(routed) {
         results[index] = Some(match outcome {
             Ok(r) => {
-                state.metrics.lead_routed(if r.created {
-                    r.lead.status.as_str()
-                } else {
-                    "replayed"
-                });
+                state.metrics.lead_routed(&r);
                 let status = if r.created {
                     StatusCode::CREATED
                 } else {

@@ -292,10 +292,24 @@ fn parse_row(
         Ok(lead) if errors.is_empty() => Ok(lead),
         Ok(_) => Err(errors),
         Err(err) => {
-            let env = err.envelope();
-            errors.extend(env.error.details.into_iter().map(|d| (d.field, d.message)));
+            errors.extend(problems(&err));
             Err(errors)
         }
+    }
+}
+
+/// A refused row's problems as (field, message): the error's field details,
+/// or its message under `row` when it names no field.
+fn problems(err: &ApiError) -> Vec<(String, String)> {
+    let error = err.envelope().error;
+    if error.details.is_empty() {
+        vec![("row".to_owned(), error.message)]
+    } else {
+        error
+            .details
+            .into_iter()
+            .map(|d| (d.field, d.message))
+            .collect()
     }
 }
 
@@ -377,28 +391,15 @@ async fn flush(
     let routed = state.leads.ingest_batch(actor, leads).await?;
     for (row, outcome) in rows.into_iter().zip(routed) {
         match outcome {
-            Ok(r) if r.created => {
-                state.metrics.lead_routed(r.lead.status.as_str());
-                tally.created += 1;
-            }
-            Ok(_) => {
-                state.metrics.lead_routed("replayed");
-                tally.replayed += 1;
-            }
-            Err(err) => {
-                let err = ApiError::from(err);
-                let env = err.envelope();
-                let problems = if env.error.details.is_empty() {
-                    vec![("row".to_owned(), env.error.message)]
+            Ok(r) => {
+                state.metrics.lead_routed(&r);
+                if r.created {
+                    tally.created += 1;
                 } else {
-                    env.error
-                        .details
-                        .into_iter()
-                        .map(|d| (d.field, d.message))
-                        .collect()
-                };
-                tally.refuse(row, problems);
+                    tally.replayed += 1;
+                }
             }
+            Err(err) => tally.refuse(row, problems(&ApiError::from(err))),
         }
     }
     Ok(())
