@@ -21,9 +21,14 @@ mod m20261207_000006_lead_lifecycle;
 mod m20261207_000007_create_webhooks;
 mod m20261207_000008_routing_counters;
 mod m20261207_000009_review_queue_index;
+mod m20261207_000010_row_level_security;
 
 /// The review queue's rank expression, as the index holds it.
 pub use m20261207_000009_review_queue_index::QUEUE_RANK;
+
+/// The tables under row-level security on PostgreSQL, and the named
+/// functions that may cross tenants.
+pub use m20261207_000010_row_level_security::{CROSS_TENANT_FUNCTIONS, TENANT_TABLES};
 
 /// The default organization created by the first migration.
 pub const DEFAULT_ORG_ID: &str = "org_default_001";
@@ -45,6 +50,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000007_create_webhooks::Migration),
             Box::new(m20261207_000008_routing_counters::Migration),
             Box::new(m20261207_000009_review_queue_index::Migration),
+            Box::new(m20261207_000010_row_level_security::Migration),
         ]
     }
 }

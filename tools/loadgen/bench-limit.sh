@@ -19,7 +19,9 @@
 #
 # PostgreSQL: the admin URL ${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres};
 # every database is created on it and dropped afterwards; unreachable, its
-# rows are skipped. PG_LOG names the server's log (statement count).
+# rows are skipped. The server and `loadgen raw` connect as lr_bench_app,
+# a role that owns nothing (row-level security on, as in production); the
+# schema belongs to lr_bench_owner (both created if missing). PG_LOG names the server's log (statement count).
 # BENCH_LIMIT_NO_BUILD=1 skips the build; the binaries are those of
 # ${CARGO_TARGET_DIR:-target}/release (or /debug, see BENCH_LIMIT_PROFILE).
 #
@@ -116,7 +118,19 @@ fail() {
 # ---- databases: copies of one freshly migrated database per engine
 
 pg_template=""
-url="" dbfile="" dbname="" port=""
+url="" serve_url="" dbfile="" dbname="" port=""
+# On PostgreSQL the server runs as in production: connected as a role that
+# owns nothing (row-level security binds it), the schema migrated by its
+# owner. The limit step and the fixtures run as the admin (exempt).
+pg_owner=lr_bench_owner pg_app=lr_bench_app
+
+# as_role ROLE DBNAME: the admin URL's server, as ROLE, on DBNAME.
+as_role() {
+    local server=${admin#*://}
+    server=${server#*@}
+    server=${server%%/*}
+    echo "postgres://$1:$1@$server/$2"
+}
 
 # migrate ENGINE: the template every fresh database of ENGINE copies.
 migrate() {
@@ -125,14 +139,22 @@ migrate() {
         url="sqlite://$tmp/template.db"
     else
         pg_template="lr_limit_template_$$"
-        psql "$admin" -Xqc "CREATE DATABASE \"$pg_template\"" >/dev/null
+        for role in "$pg_owner" "$pg_app"; do
+            psql "$admin" -Xqc "DO \$\$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$role')
+                THEN CREATE ROLE $role LOGIN PASSWORD '$role'; END IF; END \$\$" >/dev/null
+        done
+        psql "$admin" -Xqc "CREATE DATABASE \"$pg_template\" OWNER $pg_owner" >/dev/null
         created+=("$pg_template")
-        url="${admin%/*}/$pg_template"
+        url=$(as_role "$pg_app" "$pg_template")
+        export DATABASE_MIGRATION_URL
+        DATABASE_MIGRATION_URL=$(as_role "$pg_owner" "$pg_template")
     fi
     DATABASE_URL="$url" RUST_LOG=warn "$bin" migrate up >"$tmp/migrate-$1.log" 2>&1 || {
         fail "$1: lead-routing migrate up" "$tmp/migrate-$1.log"
+        unset DATABASE_MIGRATION_URL
         return 1
     }
+    unset DATABASE_MIGRATION_URL
 }
 
 # fresh ENGINE NAME: sets $url (and $dbfile or $dbname) to a new copy.
@@ -143,11 +165,13 @@ fresh() {
         cp "$tmp/template.db" "$dbfile"
         [ -f "$tmp/template.db-wal" ] && cp "$tmp/template.db-wal" "$dbfile-wal"
         url="sqlite://$dbfile"
+        serve_url=$url
     else
         dbname="lr_limit_$2_$$"
         psql "$admin" -Xqc "CREATE DATABASE \"$dbname\" TEMPLATE \"$pg_template\"" >/dev/null
         created+=("$dbname")
         url="${admin%/*}/$dbname"
+        serve_url=$(as_role "$pg_app" "$dbname")
     fi
 }
 
@@ -211,7 +235,7 @@ run_raw() {
     local engine=$1 clients=$2 round=$3
     local out="$res/${engine}_raw_c${clients}_r${round}.json" log="$tmp/raw.log"
     fresh "$engine" raw
-    if "$loadgen" raw --database-url "$url" --concurrency "$clients" --duration "$duration" \
+    if "$loadgen" raw --database-url "$serve_url" --concurrency "$clients" --duration "$duration" \
         --warmup "$warmup" --label "$engine raw" --json-out "$out" >"$log" 2>&1 &&
         zero_check "$out"; then
         note "  raw, $clients client(s): $(brief "$out")"
@@ -227,7 +251,7 @@ run_api() {
     local engine=$1 clients=$2 round=$3
     local out="$res/${engine}_api_c${clients}_r${round}.json" log="$tmp/http.log"
     fresh "$engine" api
-    if ! start_server "$url" "$tmp/server.log"; then
+    if ! start_server "$serve_url" "$tmp/server.log"; then
         fail "$engine round $round: the server did not start (API, $clients clients)" "$tmp/server.log"
     elif "$loadgen" http --url "http://127.0.0.1:$port" --setup --server-pid "$server_pid" \
         --concurrency "$clients" --duration "$duration" --warmup "$warmup" \
@@ -248,7 +272,7 @@ run_growth() {
     [ "$open" -gt 0 ] && kind=growth50k
     local out="$res/${engine}_${kind}_c1_r${round}.json" log="$tmp/growth.log"
     fresh "$engine" growth
-    if ! start_server "$url" "$tmp/server.log"; then
+    if ! start_server "$serve_url" "$tmp/server.log"; then
         fail "$engine round $round: the server did not start (growth, $open open leads)" "$tmp/server.log"
     elif ! setup=$("${limit[@]}" api-setup --url "http://127.0.0.1:$port" 2>"$log"); then
         fail "$engine round $round: growth setup through the API" "$log"
@@ -284,7 +308,7 @@ run_statements() {
     fresh postgres stmts
     if ! psql "$admin" -Xqc "ALTER DATABASE \"$dbname\" SET log_statement = 'all'" >"$log" 2>&1; then
         note "  statement count skipped: $(tail -n 1 "$log")"
-    elif ! start_server "$url" "$tmp/server.log"; then
+    elif ! start_server "$serve_url" "$tmp/server.log"; then
         fail "postgres: the server did not start (statement count)" "$tmp/server.log"
     elif ! setup=$("${limit[@]}" api-setup --url "http://127.0.0.1:$port" 2>"$log"); then
         fail "postgres: statement count setup through the API" "$log"

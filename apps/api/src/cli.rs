@@ -76,6 +76,8 @@ Environment (a bad value stops the server with exit status 2, naming it):
   PORT                      port to listen on (3000)
   DATABASE_URL              sqlite://path or postgres://user:pass@host/db
                             (sqlite://./data/lead-routing.db; required in production)
+  DATABASE_MIGRATION_URL    PostgreSQL: the tables' owner, who migrates; DATABASE_URL's
+                            role then owns nothing and row-level security binds it
   DATABASE_MAX_CONNECTIONS  connection pool size (10)
   APP_ENV                   development or production (development)
   WORKERS                   HTTP worker threads (one per core)
@@ -99,6 +101,8 @@ Examples:
   lead-routing migrate up
   lead-routing migrate down --steps 1
   DATABASE_URL=postgres://lr@db/lead_routing lead-routing migrate up
+  DATABASE_MIGRATION_URL=postgres://lr_owner@db/lead_routing \\
+      DATABASE_URL=postgres://lr_app@db/lead_routing lead-routing migrate up
 
 `serve` applies pending migrations itself; run `migrate up` first to see a
 migration fail before a deployment, and `migrate down` to go back one release.
@@ -428,11 +432,20 @@ pub async fn run(cli: Cli, settings: Settings) -> Result<(), Box<dyn std::error:
         } => api_key_create(&settings, &org, role, &name).await?,
         Command::Seed(args) => seed_demo(&settings, args).await?,
         Command::Migrate { action } => {
-            let db = Database::connect(&settings.database).await?;
+            // The schema is the owner's to change (`DATABASE_MIGRATION_URL`).
+            let mut owner = settings.database.clone();
+            if let Some(url) = owner.migration_url.take() {
+                owner.url = url;
+            }
+            let db = Database::connect(&owner).await?;
             let conn = db.connection();
             match action {
                 MigrateAction::Up => {
-                    Migrator::up(conn, None).await?;
+                    // As `serve` does: migrate, then grant the server's role.
+                    Database::connect(&settings.database)
+                        .await?
+                        .migrate()
+                        .await?;
                     println!("All migrations applied.");
                 }
                 MigrateAction::Down { steps } => {

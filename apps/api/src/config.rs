@@ -5,6 +5,7 @@
 //! | `HOST` | `127.0.0.1` | address to listen on |
 //! | `PORT` | `3000` | port to listen on (0 = any free port) |
 //! | `DATABASE_URL` | `sqlite://./data/lead-routing.db` | `sqlite://...` or `postgres://...` |
+//! | `DATABASE_MIGRATION_URL` | none (`DATABASE_URL` migrates) | PostgreSQL: the tables' owner, who migrates and grants `DATABASE_URL`'s role row access (row-level security then binds the server) |
 //! | `DATABASE_MAX_CONNECTIONS` | `10` | connection pool size |
 //! | `APP_ENV` | `development` | `development` or `production` |
 //! | `WORKERS` | number of cores | HTTP worker threads |
@@ -255,8 +256,18 @@ impl Settings {
                     var: "TRUSTED_PROXIES",
                     reason,
                 })?;
+        let migration_url = get("DATABASE_MIGRATION_URL");
+        if let Some(url) = &migration_url
+            && Engine::from_url(url) != Engine::from_url(&database_url)
+        {
+            return Err(ConfigError {
+                var: "DATABASE_MIGRATION_URL",
+                reason: "must name the same engine as DATABASE_URL".into(),
+            });
+        }
         let mut database = DatabaseSettings::new(database_url);
         database.max_connections = max_connections;
+        database.migration_url = migration_url;
         Ok(Self {
             host,
             port,

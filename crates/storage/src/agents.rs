@@ -52,7 +52,7 @@ impl AgentRepository for SeaOrmAgentRepository {
         let org = Scoped::new(scope);
         let txn = self
             .db
-            .begin_write()
+            .begin_write(scope.org_id())
             .await
             .map_err(failed("agents: insert"))?;
         let result = async {
@@ -88,7 +88,7 @@ impl AgentRepository for SeaOrmAgentRepository {
         now: DateTime<Utc>,
     ) -> Result<Option<AgentView>, StorageError> {
         let org = Scoped::new(scope);
-        let conn = self.db.connection();
+        let conn = &self.db.reader(scope.org_id()).await?;
         let Some(row) = org.one::<Entity>(conn, id.as_str(), false).await? else {
             return Ok(None);
         };
@@ -107,7 +107,7 @@ impl AgentRepository for SeaOrmAgentRepository {
             .filter(Column::UserId.eq(user_id))
             .order_by_asc(Column::CreatedAt)
             .order_by_asc(Column::Id)
-            .one(self.db.connection())
+            .one(&self.db.reader(scope.org_id()).await?)
             .await
             .map_err(failed("agents: find_by_user"))?
             .as_ref()
@@ -130,7 +130,7 @@ impl AgentRepository for SeaOrmAgentRepository {
         if let Some(active) = filter.is_active {
             query = query.filter(Column::IsActive.eq(active));
         }
-        let conn = self.db.connection();
+        let conn = &self.db.reader(scope.org_id()).await?;
         let (rows, paging) = fetch_page(
             conn,
             query
@@ -153,7 +153,7 @@ impl AgentRepository for SeaOrmAgentRepository {
         let org = Scoped::new(scope);
         let txn = self
             .db
-            .begin_write()
+            .begin_write(scope.org_id())
             .await
             .map_err(failed("agents: update"))?;
         let result = async {
@@ -196,7 +196,7 @@ impl AgentRepository for SeaOrmAgentRepository {
         let org = Scoped::new(scope);
         let txn = self
             .db
-            .begin_write()
+            .begin_write(scope.org_id())
             .await
             .map_err(failed("agents: set_active"))?;
         let result = async {

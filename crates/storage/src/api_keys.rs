@@ -6,13 +6,14 @@ use auth::{ApiKey, ApiKeyId, ApiKeyName, ApiKeyRepository, AuthError, KeyOrg};
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, DbBackend, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
+    Statement,
     sea_query::{Expr, ExprTrait, Query, SimpleExpr},
 };
 use tenancy::{OrgId, Page, PageRequest, Role, StorageError, TenantScope};
 
 use crate::{
-    Database,
+    Database, Engine,
     entity::{
         api_keys::{self, Column, Entity},
         organizations,
@@ -49,7 +50,7 @@ impl ApiKeyRepository for SeaOrmApiKeyRepository {
         row.key_hash = Set(hash.to_owned());
         let txn = self
             .db
-            .begin_write()
+            .begin_write(scope.org_id())
             .await
             .map_err(failed("api_keys: insert"))?;
         Entity::insert(row)
@@ -74,7 +75,7 @@ impl ApiKeyRepository for SeaOrmApiKeyRepository {
         id: &ApiKeyId,
     ) -> Result<Option<ApiKey>, StorageError> {
         Scoped::new(scope)
-            .one::<Entity>(self.db.connection(), id.as_str(), false)
+            .one::<Entity>(&self.db.reader(scope.org_id()).await?, id.as_str(), false)
             .await?
             .as_ref()
             .map(to_domain)
@@ -82,38 +83,49 @@ impl ApiKeyRepository for SeaOrmApiKeyRepository {
     }
 
     async fn find_by_prefix(&self, prefix: &str) -> Result<Option<(ApiKey, String)>, StorageError> {
-        // Unscoped: the prefix is how a request's key discovers its organization.
-        Entity::find()
-            .filter(Column::Prefix.eq(prefix))
-            .one(self.db.connection())
-            .await
-            .map_err(failed("api_keys: find_by_prefix"))?
-            .map(|m| Ok((to_domain(&m)?, m.key_hash)))
-            .transpose()
+        Ok(self
+            .find_by_prefix_with_org(prefix)
+            .await?
+            .map(|(key, hash, _)| (key, hash)))
     }
 
     async fn find_by_prefix_with_org(
         &self,
         prefix: &str,
     ) -> Result<Option<(ApiKey, String, KeyOrg)>, StorageError> {
-        // Unscoped as above; the organization's state in the same read.
-        let active = Query::select()
-            .column(organizations::Column::IsActive)
-            .from(organizations::Entity)
-            .and_where(
-                Expr::col((organizations::Entity, organizations::Column::Id))
-                    .equals((Entity, Column::OrgId)),
-            )
-            .to_owned();
-        let found = Entity::find()
-            .filter(Column::Prefix.eq(prefix))
-            .column_as(
-                SimpleExpr::SubQuery(None, Box::new(active.into())),
-                "org_active",
-            )
-            .into_model::<KeyWithOrg>()
-            .one(self.db.connection())
-            .await
+        // Unscoped: the prefix is how a request's key discovers its
+        // organization, whose state comes in the same read. On PostgreSQL
+        // through the cross-tenant function `lr_api_key_by_prefix`.
+        let found =
+            match self.db.engine() {
+                Engine::Postgres => KeyWithOrg::find_by_statement(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    "SELECT k.*, (SELECT o.is_active FROM organizations o WHERE o.id = k.org_id) \
+                 AS org_active FROM lr_api_key_by_prefix($1) k",
+                    [prefix.into()],
+                ))
+                .one(self.db.connection())
+                .await,
+                Engine::Sqlite => {
+                    let active = Query::select()
+                        .column(organizations::Column::IsActive)
+                        .from(organizations::Entity)
+                        .and_where(
+                            Expr::col((organizations::Entity, organizations::Column::Id))
+                                .equals((Entity, Column::OrgId)),
+                        )
+                        .to_owned();
+                    Entity::find()
+                        .filter(Column::Prefix.eq(prefix))
+                        .column_as(
+                            SimpleExpr::SubQuery(None, Box::new(active.into())),
+                            "org_active",
+                        )
+                        .into_model::<KeyWithOrg>()
+                        .one(self.db.connection())
+                        .await
+                }
+            }
             .map_err(failed("api_keys: find_by_prefix_with_org"))?;
         found
             .map(|f| {
@@ -134,7 +146,7 @@ impl ApiKeyRepository for SeaOrmApiKeyRepository {
         page: PageRequest,
     ) -> Result<Page<ApiKey>, StorageError> {
         let query = Scoped::new(scope).find::<Entity>();
-        let conn = self.db.connection();
+        let conn = &self.db.reader(scope.org_id()).await?;
         let (rows, paging) = fetch_page(
             conn,
             query
@@ -156,7 +168,7 @@ impl ApiKeyRepository for SeaOrmApiKeyRepository {
         let org = Scoped::new(scope);
         let txn = self
             .db
-            .begin_write()
+            .begin_write(scope.org_id())
             .await
             .map_err(failed("api_keys: revoke"))?;
         let Some(row) = org.one::<Entity>(&txn, id.as_str(), true).await? else {
@@ -191,7 +203,7 @@ impl ApiKeyRepository for SeaOrmApiKeyRepository {
         let org = Scoped::new(scope);
         let txn = self
             .db
-            .begin_write()
+            .begin_write(scope.org_id())
             .await
             .map_err(failed("api_keys: rotate"))?;
         let Some(row) = org.one::<Entity>(&txn, id.as_str(), true).await? else {
@@ -232,14 +244,15 @@ impl ApiKeyRepository for SeaOrmApiKeyRepository {
         id: &ApiKeyId,
         now: DateTime<Utc>,
     ) -> Result<(), StorageError> {
+        let conn = self.db.writer(scope.org_id()).await?;
         Scoped::new(scope)
             .update::<Entity>()
             .col_expr(Column::LastUsedAt, Expr::value(now))
             .filter(Column::Id.eq(id.as_str()))
-            .exec(self.db.connection())
+            .exec(&conn)
             .await
             .map_err(failed("api_keys: touch_last_used"))?;
-        Ok(())
+        conn.done().await
     }
 }
 

@@ -9,6 +9,9 @@ use sea_orm::{
     TransactionTrait,
     sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
 };
+use tenancy::{OrgId, StorageError};
+
+use crate::error::failed;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 /// The database engine behind a URL.
@@ -42,6 +45,10 @@ pub struct DatabaseSettings {
     pub max_connections: u32,
     /// How long a request waits for a pooled connection before giving up (503).
     pub acquire_timeout: Duration,
+    /// PostgreSQL: the tables' owner, who migrates (`DATABASE_MIGRATION_URL`),
+    /// when the server connects as a role that does not own them. `None`:
+    /// `url` migrates too.
+    pub migration_url: Option<String>,
 }
 
 impl DatabaseSettings {
@@ -51,6 +58,7 @@ impl DatabaseSettings {
             url: url.into(),
             max_connections: 10,
             acquire_timeout: Duration::from_secs(5),
+            migration_url: None,
         }
     }
 }
@@ -60,6 +68,7 @@ impl DatabaseSettings {
 pub struct Database {
     conn: DatabaseConnection,
     engine: Engine,
+    migration_url: Option<String>,
     /// SQLite's one writer at a time, as a fair queue in the process (see
     /// [`Database::begin_write`]); `None` on PostgreSQL.
     writer: Option<Arc<Mutex<()>>>,
@@ -109,29 +118,67 @@ impl Database {
         Ok(Self {
             conn,
             engine,
+            migration_url: settings.migration_url.clone(),
             writer,
         })
     }
 
-    /// Applies every pending migration.
+    /// Applies every pending migration: as the owner of
+    /// [`DatabaseSettings::migration_url`] when there is one, which then
+    /// grants this pool's role what the server needs (and no more: it owns
+    /// nothing, so row-level security binds it); otherwise on this pool.
     ///
     /// # Errors
     /// A failed migration; it is rolled back where the engine allows.
     pub async fn migrate(&self) -> Result<(), DbErr> {
-        if Migrator::get_pending_migrations(&self.conn)
-            .await?
-            .is_empty()
-        {
-            return Ok(());
+        match (&self.migration_url, self.engine) {
+            (Some(url), Engine::Postgres) => {
+                let owner = sea_orm::Database::connect(
+                    ConnectOptions::new(url.clone())
+                        .max_connections(1)
+                        .sqlx_logging(false)
+                        .to_owned(),
+                )
+                .await?;
+                let migrated = migrate_on(&owner, self.engine).await;
+                let granted = match migrated {
+                    Ok(()) => grant_app_role(&owner, &self.conn).await,
+                    Err(e) => Err(e),
+                };
+                let _ = owner.close().await;
+                granted
+            }
+            _ => migrate_on(&self.conn, self.engine).await,
         }
-        Migrator::up(&self.conn, None).await?;
-        if self.engine == Engine::Postgres {
-            // Fresh tables have no statistics, and plans cached before the
-            // first autovacuum (the foreign-key checks' among them) would
-            // scan an organization's leads instead of using the index.
-            self.conn.execute_unprepared("ANALYZE").await?;
+    }
+
+    /// Begins a read-only transaction of organization `org` that takes no
+    /// writer turn.
+    pub(crate) async fn begin_read(&self, org: &OrgId) -> Result<Txn, DbErr> {
+        let txn = self.conn.begin().await?;
+        enter(&txn, self.engine, org).await?;
+        Ok(Txn::read(txn))
+    }
+
+    /// A connection for reads of organization `org`: on PostgreSQL a
+    /// transaction that carries the organization for row-level security
+    /// (dropped, not committed: its `ROLLBACK` rides on the pool's release
+    /// check instead of a round trip of the request); on SQLite the pool.
+    pub(crate) async fn reader(&self, org: &OrgId) -> Result<TenantConn<'_>, StorageError> {
+        match self.engine {
+            Engine::Sqlite => Ok(TenantConn::Pool(&self.conn)),
+            Engine::Postgres => {
+                let begin = async {
+                    let txn = self.conn.begin().await?;
+                    enter(&txn, self.engine, org).await?;
+                    Ok(txn)
+                };
+                begin
+                    .await
+                    .map(TenantConn::Tenant)
+                    .map_err(failed("begin a tenant read"))
+            }
         }
-        Ok(())
     }
 
     /// Whether the database answers a trivial query.
@@ -145,11 +192,7 @@ impl Database {
     /// # Errors
     /// When the database cannot be read.
     pub async fn pending_migrations(&self) -> Result<Vec<String>, DbErr> {
-        Ok(Migrator::get_pending_migrations(&self.conn)
-            .await?
-            .iter()
-            .map(|m| m.name().to_owned())
-            .collect())
+        pending_on(&self.conn, self.engine).await
     }
 
     /// Connections of the pool: `(open, idle)`.
@@ -184,6 +227,14 @@ impl Database {
         self.conn.close().await
     }
 
+    /// A connection for single-statement writes of organization `org`,
+    /// committed by [`TenantConn::done`]: on PostgreSQL a transaction
+    /// carrying the organization, on SQLite the pool (each statement its
+    /// own transaction, as before).
+    pub(crate) async fn writer(&self, org: &OrgId) -> Result<TenantConn<'_>, StorageError> {
+        self.reader(org).await
+    }
+
     /// Begins a transaction that will write.
     ///
     /// On SQLite it begins `IMMEDIATE`: a deferred transaction that reads and
@@ -196,7 +247,16 @@ impl Database {
     /// writers wait 0.5-1 s while reads waited for the connections the
     /// sleepers held. On PostgreSQL, rows to be changed are locked with
     /// `SELECT ... FOR UPDATE` by the caller.
-    pub(crate) async fn begin_write(&self) -> Result<Txn, DbErr> {
+    pub(crate) async fn begin_write(&self, org: &OrgId) -> Result<Txn, DbErr> {
+        let txn = self.begin_write_unscoped().await?;
+        enter(&txn, self.engine, org).await?;
+        Ok(txn)
+    }
+
+    /// [`Database::begin_write`] without an organization: only for SQLite's
+    /// cross-tenant lease of webhook deliveries (PostgreSQL leases them in
+    /// `lr_lease_due_deliveries`).
+    pub(crate) async fn begin_write_unscoped(&self) -> Result<Txn, DbErr> {
         let turn = match &self.writer {
             Some(writer) => Some(Arc::clone(writer).lock_owned().await),
             None => None,
@@ -263,6 +323,164 @@ impl ConnectionTrait for Txn {
 
     fn support_returning(&self) -> bool {
         self.txn.support_returning()
+    }
+}
+
+/// The migrations `conn`'s database has not applied. Read by hand, not
+/// with sea-orm-migration's `get_pending_migrations`, which first creates
+/// its table if missing: a role that owns nothing may not, and must still
+/// learn that the schema is current (at start, and in `/ready`).
+async fn pending_on(conn: &DatabaseConnection, engine: Engine) -> Result<Vec<String>, DbErr> {
+    let exists = match engine {
+        Engine::Postgres => {
+            "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM pg_catalog.pg_tables \
+                             WHERE schemaname = current_schema() AND tablename = 'seaql_migrations'"
+        }
+        Engine::Sqlite => {
+            "SELECT COUNT(*) AS n FROM sqlite_master \
+                           WHERE type = 'table' AND name = 'seaql_migrations'"
+        }
+    };
+    let backend = conn.get_database_backend();
+    let found = conn
+        .query_one_raw(Statement::from_string(backend, exists))
+        .await?
+        .map(|row| row.try_get::<i64>("", "n"))
+        .transpose()?
+        .unwrap_or(0);
+    let applied: std::collections::HashSet<String> = if found > 0 {
+        conn.query_all_raw(Statement::from_string(
+            backend,
+            "SELECT version FROM seaql_migrations",
+        ))
+        .await?
+        .iter()
+        .map(|row| row.try_get::<String>("", "version"))
+        .collect::<Result<_, _>>()?
+    } else {
+        Default::default()
+    };
+    Ok(Migrator::migrations()
+        .iter()
+        .map(|m| m.name().to_owned())
+        .filter(|name| !applied.contains(name))
+        .collect())
+}
+
+/// Migrates on `conn`, then refreshes PostgreSQL's statistics.
+async fn migrate_on(conn: &DatabaseConnection, engine: Engine) -> Result<(), DbErr> {
+    if pending_on(conn, engine).await?.is_empty() {
+        return Ok(());
+    }
+    Migrator::up(conn, None).await?;
+    if engine == Engine::Postgres {
+        // Fresh tables have no statistics, and plans cached before the
+        // first autovacuum (the foreign-key checks' among them) would
+        // scan an organization's leads instead of using the index.
+        conn.execute_unprepared("ANALYZE").await?;
+    }
+    Ok(())
+}
+
+/// The owner grants the role of `app` reading and writing rows (and
+/// reading which migrations ran), idempotently, at every start.
+async fn grant_app_role(owner: &DatabaseConnection, app: &DatabaseConnection) -> Result<(), DbErr> {
+    let role_of = |conn: &DatabaseConnection| {
+        let conn = conn.clone();
+        async move {
+            conn.query_one_raw(Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT quote_ident(current_user) AS role",
+            ))
+            .await?
+            .ok_or_else(|| DbErr::Custom("current_user unknown".into()))?
+            .try_get::<String>("", "role")
+        }
+    };
+    let (owner_role, app_role) = (role_of(owner).await?, role_of(app).await?);
+    if owner_role == app_role {
+        return Ok(());
+    }
+    owner
+        .execute_unprepared(&format!(
+            "GRANT USAGE ON SCHEMA public TO {app_role}; \
+             GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {app_role}; \
+             REVOKE INSERT, UPDATE, DELETE ON seaql_migrations FROM {app_role}; \
+             GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {app_role}"
+        ))
+        .await?;
+    Ok(())
+}
+
+/// Makes `txn` a transaction of organization `org` for PostgreSQL's
+/// row-level security (`app.org_id`, local to the transaction: a pooled
+/// connection carries no tenant into its next use).
+async fn enter(txn: &impl ConnectionTrait, engine: Engine, org: &OrgId) -> Result<(), DbErr> {
+    if engine == Engine::Postgres {
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT set_config('app.org_id', $1, true)",
+            [org.as_str().into()],
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
+/// A connection of one organization ([`Database::reader`],
+/// [`Database::writer`]).
+#[derive(Debug)]
+pub(crate) enum TenantConn<'a> {
+    /// SQLite: the pool.
+    Pool(&'a DatabaseConnection),
+    /// PostgreSQL: a transaction carrying the organization.
+    Tenant(DatabaseTransaction),
+}
+
+impl TenantConn<'_> {
+    /// Commits the writes made on it (nothing to do on SQLite's pool).
+    pub(crate) async fn done(self) -> Result<(), StorageError> {
+        match self {
+            TenantConn::Pool(_) => Ok(()),
+            TenantConn::Tenant(txn) => txn.commit().await.map_err(failed("commit a tenant write")),
+        }
+    }
+}
+
+/// The same call on either connection of a [`TenantConn`].
+macro_rules! on_reader {
+    ($reader:expr, $conn:ident => $call:expr) => {
+        match $reader {
+            TenantConn::Pool($conn) => $call,
+            TenantConn::Tenant($conn) => $call,
+        }
+    };
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for TenantConn<'_> {
+    fn get_database_backend(&self) -> DbBackend {
+        on_reader!(self, c => c.get_database_backend())
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        on_reader!(self, c => c.execute_raw(stmt).await)
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        on_reader!(self, c => c.execute_unprepared(sql).await)
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        on_reader!(self, c => c.query_one_raw(stmt).await)
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        on_reader!(self, c => c.query_all_raw(stmt).await)
+    }
+
+    fn support_returning(&self) -> bool {
+        on_reader!(self, c => c.support_returning())
     }
 }
 

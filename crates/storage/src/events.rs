@@ -77,7 +77,7 @@ impl EventRepository for SeaOrmEventRepository {
         query
             .order_by_desc(Column::Id)
             .limit(limit)
-            .all(self.db.connection())
+            .all(&self.db.reader(scope.org_id()).await?)
             .await
             .map_err(failed("events: list"))?
             .into_iter()
@@ -94,7 +94,7 @@ impl EventRepository for SeaOrmEventRepository {
             .find::<Entity>()
             .filter(Column::LeadId.eq(lead_id))
             .order_by_asc(Column::Id)
-            .all(self.db.connection())
+            .all(&self.db.reader(scope.org_id()).await?)
             .await
             .map_err(failed("events: of_lead"))?
             .into_iter()

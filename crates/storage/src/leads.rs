@@ -59,7 +59,13 @@ read_repository!(
 #[async_trait]
 impl LeadRepository for SeaOrmLeadRepository {
     async fn find(&self, scope: &TenantScope, id: &LeadId) -> Result<Option<Lead>, StorageError> {
-        find_lead(self.db.connection(), Scoped::new(scope), id.as_str(), false).await
+        find_lead(
+            &self.db.reader(scope.org_id()).await?,
+            Scoped::new(scope),
+            id.as_str(),
+            false,
+        )
+        .await
     }
 
     async fn list(
@@ -78,7 +84,7 @@ impl LeadRepository for SeaOrmLeadRepository {
                 .filter(leads::Column::AgentId.eq(agent.as_str()))
                 .filter(leads::Column::Status.is_in(status_names(LeadStatus::OWNED)));
         }
-        let conn = self.db.connection();
+        let conn = &self.db.reader(scope.org_id()).await?;
         let (rows, paging) = fetch_page(
             conn,
             query
@@ -100,7 +106,7 @@ impl ProposalRepository for SeaOrmProposalRepository {
         id: &ProposalId,
     ) -> Result<Option<Proposal>, StorageError> {
         Scoped::new(scope)
-            .one::<proposals::Entity>(self.db.connection(), id.as_str(), false)
+            .one::<proposals::Entity>(&self.db.reader(scope.org_id()).await?, id.as_str(), false)
             .await?
             .as_ref()
             .map(proposal_to_domain)
@@ -113,7 +119,7 @@ impl ProposalRepository for SeaOrmProposalRepository {
         filter: &ProposalFilter,
         page: PageRequest,
     ) -> Result<Page<Proposal>, StorageError> {
-        let conn = self.db.connection();
+        let conn = &self.db.reader(scope.org_id()).await?;
         // The review queue: what waits for a decision comes first. The
         // order is the index's (`idx_proposals_org_queue`).
         let (rows, paging) = fetch_page(
@@ -140,7 +146,7 @@ impl ProposalRepository for SeaOrmProposalRepository {
         after: Option<&QueueKey>,
         limit: u64,
     ) -> Result<Vec<Proposal>, StorageError> {
-        let conn = self.db.connection();
+        let conn = &self.db.reader(scope.org_id()).await?;
         let mut found = Vec::new();
         // Two index ranges, pending then the rest, each newest first from
         // the cursor: the condition "after the cursor" across ranks would
@@ -191,7 +197,7 @@ impl ProposalRepository for SeaOrmProposalRepository {
         filter: &ProposalFilter,
     ) -> Result<u64, StorageError> {
         matching(scope, filter)
-            .count(self.db.connection())
+            .count(&self.db.reader(scope.org_id()).await?)
             .await
             .map_err(failed("proposals: count"))
     }
@@ -201,14 +207,19 @@ impl ProposalRepository for SeaOrmProposalRepository {
         scope: &TenantScope,
         lead: &LeadId,
     ) -> Result<Option<Proposal>, StorageError> {
-        latest_proposal(self.db.connection(), Scoped::new(scope), lead.as_str()).await
+        latest_proposal(
+            &self.db.reader(scope.org_id()).await?,
+            Scoped::new(scope),
+            lead.as_str(),
+        )
+        .await
     }
 }
 
 #[async_trait]
 impl Reporting for SeaOrmReporting {
     async fn counts(&self, scope: &TenantScope) -> Result<Counts, StorageError> {
-        let conn = self.db.connection();
+        let conn = &self.db.reader(scope.org_id()).await?;
         let users = Scoped::new(scope)
             .find::<users::Entity>()
             .count(conn)
@@ -244,7 +255,7 @@ impl Reporting for SeaOrmReporting {
         window: &DayWindow,
         only: Option<&AgentId>,
     ) -> Result<LeadActivity, StorageError> {
-        let conn = self.db.connection();
+        let conn = &self.db.reader(scope.org_id()).await?;
         let bounds = window.bounds();
         let (Some(start), Some(end)) = (bounds.first(), bounds.last()) else {
             return Ok(LeadActivity::default());

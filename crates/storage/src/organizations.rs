@@ -112,13 +112,15 @@ impl OrganizationRepository for SeaOrmOrganizationRepository {
     }
 
     async fn find(&self, id: &OrgId) -> Result<Option<Organization>, StorageError> {
+        // `organizations` is the directory of tenants, not under row-level
+        // security: every read of it names the organization.
         read_org(self.db.connection(), id, false).await
     }
 
     async fn insert(&self, by: &TenantScope, org: &Organization) -> Result<(), OrganizationError> {
         let txn = self
             .db
-            .begin_write()
+            .begin_write(&org.id)
             .await
             .map_err(failed("organizations: insert"))?;
         Entity::insert(to_active(org))
@@ -143,7 +145,7 @@ impl OrganizationRepository for SeaOrmOrganizationRepository {
     ) -> Result<Organization, OrganizationError> {
         let txn = self
             .db
-            .begin_write()
+            .begin_write(scope.org_id())
             .await
             .map_err(failed("organizations: update"))?;
         let mut org = read_org(&txn, scope.org_id(), true)
@@ -175,7 +177,7 @@ impl OrganizationRepository for SeaOrmOrganizationRepository {
     }
 
     async fn stats(&self, id: &OrgId) -> Result<OrganizationStats, StorageError> {
-        let conn = self.db.connection();
+        let conn = &self.db.reader(id).await?;
         // The organization's own rows, in every tenant table.
         let org = Scoped::org(id);
         let total_users = org

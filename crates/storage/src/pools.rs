@@ -51,7 +51,7 @@ impl PoolRepository for SeaOrmPoolRepository {
         let org = Scoped::new(scope);
         let txn = self
             .db
-            .begin_write()
+            .begin_write(scope.org_id())
             .await
             .map_err(failed("pools: insert"))?;
         let result = async {
@@ -78,7 +78,7 @@ impl PoolRepository for SeaOrmPoolRepository {
 
     async fn find(&self, scope: &TenantScope, id: &PoolId) -> Result<Option<Pool>, StorageError> {
         let org = Scoped::new(scope);
-        let conn = self.db.connection();
+        let conn = &self.db.reader(scope.org_id()).await?;
         match org.one::<Entity>(conn, id.as_str(), false).await? {
             Some(row) => Ok(with_members(conn, org, vec![row]).await?.pop()),
             None => Ok(None),
@@ -92,7 +92,7 @@ impl PoolRepository for SeaOrmPoolRepository {
     ) -> Result<Page<Pool>, StorageError> {
         let org = Scoped::new(scope);
         let query = org.find::<Entity>();
-        let conn = self.db.connection();
+        let conn = &self.db.reader(scope.org_id()).await?;
         let (rows, paging) = fetch_page(
             conn,
             query
@@ -115,7 +115,7 @@ impl PoolRepository for SeaOrmPoolRepository {
         let org = Scoped::new(scope);
         let txn = self
             .db
-            .begin_write()
+            .begin_write(scope.org_id())
             .await
             .map_err(failed("pools: update"))?;
         let result = async {
@@ -181,7 +181,7 @@ impl PoolRepository for SeaOrmPoolRepository {
         let org = Scoped::new(scope);
         let txn = self
             .db
-            .begin_write()
+            .begin_write(scope.org_id())
             .await
             .map_err(failed("pools: delete"))?;
         let result = async {

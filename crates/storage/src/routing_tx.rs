@@ -43,7 +43,7 @@ use sea_orm::{
     ActiveModelTrait,
     ActiveValue::Set,
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, Iterable, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait, TransactionTrait,
+    QueryOrder, QuerySelect, QueryTrait,
     sea_query::{
         Asterisk, CommonTableExpression, Expr, ExprTrait, OnConflict, Order, Query, SimpleExpr,
         WithClause,
@@ -157,7 +157,7 @@ impl UnitOfWork for SeaOrmUnitOfWork {
     async fn begin(&self, scope: &TenantScope) -> Result<Box<dyn RoutingTx>, StorageError> {
         let txn = self
             .db
-            .begin_write()
+            .begin_write(scope.org_id())
             .await
             .map_err(failed("begin a routing transaction"))?;
         Ok(Box::new(self.tx(txn, scope, true)))
@@ -170,11 +170,10 @@ impl DecisionSource for SeaOrmUnitOfWork {
         // Plain reads, no locks: a simulation decides nothing.
         let txn = self
             .db
-            .connection()
-            .begin()
+            .begin_read(scope.org_id())
             .await
             .map_err(failed("begin a read transaction"))?;
-        Ok(Box::new(self.tx(Txn::read(txn), scope, false)))
+        Ok(Box::new(self.tx(txn, scope, false)))
     }
 }
 

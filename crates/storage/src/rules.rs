@@ -41,7 +41,7 @@ impl RuleRepository for SeaOrmRuleRepository {
         let org = Scoped::new(scope);
         let txn = self
             .db
-            .begin_write()
+            .begin_write(scope.org_id())
             .await
             .map_err(failed("rules: insert"))?;
         let result = async {
@@ -69,7 +69,7 @@ impl RuleRepository for SeaOrmRuleRepository {
 
     async fn find(&self, scope: &TenantScope, id: &RuleId) -> Result<Option<Rule>, StorageError> {
         Scoped::new(scope)
-            .one::<Entity>(self.db.connection(), id.as_str(), false)
+            .one::<Entity>(&self.db.reader(scope.org_id()).await?, id.as_str(), false)
             .await?
             .as_ref()
             .map(rule_to_domain)
@@ -82,7 +82,7 @@ impl RuleRepository for SeaOrmRuleRepository {
         page: PageRequest,
     ) -> Result<Page<Rule>, StorageError> {
         let query = Scoped::new(scope).find::<Entity>();
-        let conn = self.db.connection();
+        let conn = &self.db.reader(scope.org_id()).await?;
         let (rows, paging) = fetch_page(
             conn,
             query
@@ -106,7 +106,7 @@ impl RuleRepository for SeaOrmRuleRepository {
         let org = Scoped::new(scope);
         let txn = self
             .db
-            .begin_write()
+            .begin_write(scope.org_id())
             .await
             .map_err(failed("rules: update"))?;
         let result = async {
@@ -161,7 +161,7 @@ impl RuleRepository for SeaOrmRuleRepository {
         let org = Scoped::new(scope);
         let txn = self
             .db
-            .begin_write()
+            .begin_write(scope.org_id())
             .await
             .map_err(failed("rules: delete"))?;
         let result = async {

@@ -3,11 +3,14 @@
 use async_trait::async_trait;
 use auth::{AuthError, Session, SessionFamilyId, SessionId, SessionRepository, UserId};
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DbBackend, EntityTrait, QueryFilter, QueryTrait, Statement,
+    sea_query::Expr,
+};
 use tenancy::{OrgId, StorageError, TenantScope};
 
 use crate::{
-    Database,
+    Database, Engine,
     entity::refresh_sessions::{self, Column, Entity},
     error::{corrupt, failed},
     scope::Scoped,
@@ -29,17 +32,29 @@ impl SeaOrmSessionRepository {
 #[async_trait]
 impl SessionRepository for SeaOrmSessionRepository {
     async fn insert(&self, scope: &TenantScope, session: &Session) -> Result<(), StorageError> {
+        let conn = self.db.writer(scope.org_id()).await?;
         Entity::insert(to_active(Scoped::new(scope), session))
-            .exec_without_returning(self.db.connection())
+            .exec_without_returning(&conn)
             .await
             .map_err(failed("sessions: insert"))?;
-        Ok(())
+        conn.done().await
     }
 
     async fn find_by_token_hash(&self, token_hash: &str) -> Result<Option<Session>, StorageError> {
-        // Unscoped: the token is how a refresh discovers its organization.
+        // Unscoped: the token is how a refresh discovers its organization
+        // (on PostgreSQL through the cross-tenant `lr_session_by_token_hash`).
+        let statement = match self.db.engine() {
+            Engine::Postgres => Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT * FROM lr_session_by_token_hash($1)",
+                [token_hash.into()],
+            ),
+            Engine::Sqlite => Entity::find()
+                .filter(Column::TokenHash.eq(token_hash))
+                .build(DbBackend::Sqlite),
+        };
         Entity::find()
-            .filter(Column::TokenHash.eq(token_hash))
+            .from_raw_sql(statement)
             .one(self.db.connection())
             .await
             .map_err(failed("sessions: find_by_token_hash"))?
@@ -57,7 +72,7 @@ impl SessionRepository for SeaOrmSessionRepository {
     ) -> Result<(), AuthError> {
         let txn = self
             .db
-            .begin_write()
+            .begin_write(scope.org_id())
             .await
             .map_err(failed("sessions: rotate"))?;
         // A conditional update rather than read-then-write: of two concurrent
@@ -92,15 +107,16 @@ impl SessionRepository for SeaOrmSessionRepository {
         family: &SessionFamilyId,
         now: DateTime<Utc>,
     ) -> Result<(), StorageError> {
+        let conn = self.db.writer(scope.org_id()).await?;
         Scoped::new(scope)
             .update::<Entity>()
             .col_expr(Column::RevokedAt, Expr::value(now))
             .filter(Column::FamilyId.eq(family.as_str()))
             .filter(Column::RevokedAt.is_null())
-            .exec(self.db.connection())
+            .exec(&conn)
             .await
             .map_err(failed("sessions: revoke_family"))?;
-        Ok(())
+        conn.done().await
     }
 
     async fn revoke_all_for_user(
@@ -109,15 +125,16 @@ impl SessionRepository for SeaOrmSessionRepository {
         user: &UserId,
         now: DateTime<Utc>,
     ) -> Result<(), StorageError> {
+        let conn = self.db.writer(scope.org_id()).await?;
         Scoped::new(scope)
             .update::<Entity>()
             .col_expr(Column::RevokedAt, Expr::value(now))
             .filter(Column::UserId.eq(user.as_str()))
             .filter(Column::RevokedAt.is_null())
-            .exec(self.db.connection())
+            .exec(&conn)
             .await
             .map_err(failed("sessions: revoke_all_for_user"))?;
-        Ok(())
+        conn.done().await
     }
 }
 

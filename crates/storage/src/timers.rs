@@ -5,11 +5,14 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use proposal::{DueTimer, ProposalId, Timer, TimerId, TimerKind, TimerQueue};
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait, Statement,
+};
 use tenancy::{AgentId, OrgId, StorageError};
 
 use crate::{
-    Database,
+    Database, Engine,
     entity::timers::{self, Column, Entity},
     error::{corrupt, failed},
 };
@@ -30,19 +33,39 @@ impl SeaOrmTimerQueue {
 #[async_trait]
 impl TimerQueue for SeaOrmTimerQueue {
     async fn due(&self, now: DateTime<Utc>, limit: u64) -> Result<Vec<DueTimer>, StorageError> {
-        // The one statement without an organization's filter: it returns ids
-        // only, each fired in its organization's own transaction.
-        Entity::find()
-            .select_only()
-            .column(Column::OrgId)
-            .column(Column::Id)
-            .filter(Column::DueAt.lte(now))
-            .order_by_asc(Column::DueAt)
-            .order_by_asc(Column::Id)
-            .limit(limit)
-            .into_tuple::<(String, String)>()
-            .all(self.db.connection())
+        // The one read without an organization's filter: it returns ids
+        // only, each fired in its organization's own transaction (on
+        // PostgreSQL through the cross-tenant function `lr_due_timers`).
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let statement = match self.db.engine() {
+            Engine::Postgres => Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT org_id, id FROM lr_due_timers($1, $2)",
+                [now.into(), limit.into()],
+            ),
+            Engine::Sqlite => Entity::find()
+                .select_only()
+                .column(Column::OrgId)
+                .column(Column::Id)
+                .filter(Column::DueAt.lte(now))
+                .order_by_asc(Column::DueAt)
+                .order_by_asc(Column::Id)
+                .limit(u64::try_from(limit).unwrap_or(u64::MAX))
+                .build(DbBackend::Sqlite),
+        };
+        self.db
+            .connection()
+            .query_all_raw(statement)
             .await
+            .map_err(failed("read the due timers"))?
+            .iter()
+            .map(|row| {
+                Ok((
+                    row.try_get::<String>("", "org_id")?,
+                    row.try_get::<String>("", "id")?,
+                ))
+            })
+            .collect::<Result<Vec<_>, sea_orm::DbErr>>()
             .map_err(failed("read the due timers"))?
             .into_iter()
             .map(|(org, id)| {

@@ -9,13 +9,14 @@ use auth::{
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, DbBackend, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait, Statement,
     sea_query::{Expr, LockType},
 };
 use tenancy::{Email, OrgId, Page, PageRequest, Role, StorageError, TenantScope};
 
 use crate::{
-    Database,
+    Database, Engine,
     entity::{
         organizations,
         users::{self, Column, Entity},
@@ -50,7 +51,7 @@ impl UserRepository for SeaOrmUserRepository {
         let row = new_row(scope, user, password_hash);
         let txn = self
             .db
-            .begin_write()
+            .begin_write(scope.org_id())
             .await
             .map_err(failed("users: insert"))?;
         Entity::insert(row)
@@ -79,7 +80,7 @@ impl UserRepository for SeaOrmUserRepository {
         let org = Scoped::new(scope);
         let txn = self
             .db
-            .begin_write()
+            .begin_write(scope.org_id())
             .await
             .map_err(failed("users: insert_first"))?;
         // The organization's row is the ordering point (FOR NO KEY UPDATE on
@@ -135,7 +136,7 @@ impl UserRepository for SeaOrmUserRepository {
 
     async fn find(&self, scope: &TenantScope, id: &UserId) -> Result<Option<User>, StorageError> {
         Scoped::new(scope)
-            .one::<Entity>(self.db.connection(), id.as_str(), false)
+            .one::<Entity>(&self.db.reader(scope.org_id()).await?, id.as_str(), false)
             .await?
             .as_ref()
             .map(to_domain)
@@ -148,7 +149,7 @@ impl UserRepository for SeaOrmUserRepository {
         id: &UserId,
     ) -> Result<Option<UserCredentials>, StorageError> {
         Scoped::new(scope)
-            .one::<Entity>(self.db.connection(), id.as_str(), false)
+            .one::<Entity>(&self.db.reader(scope.org_id()).await?, id.as_str(), false)
             .await?
             .map(to_credentials)
             .transpose()
@@ -159,11 +160,22 @@ impl UserRepository for SeaOrmUserRepository {
         email: &Email,
     ) -> Result<Vec<UserCredentials>, StorageError> {
         // Unscoped: this is how a sign-in discovers the organization
-        // (served by `idx_users_email`).
+        // (served by `idx_users_email`; on PostgreSQL through the
+        // cross-tenant `lr_users_by_email`).
+        let statement = match self.db.engine() {
+            Engine::Postgres => Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT * FROM lr_users_by_email($1)",
+                [email.as_str().into()],
+            ),
+            Engine::Sqlite => Entity::find()
+                .filter(Column::Email.eq(email.as_str()))
+                .order_by_asc(Column::OrgId)
+                .order_by_asc(Column::Id)
+                .build(DbBackend::Sqlite),
+        };
         Entity::find()
-            .filter(Column::Email.eq(email.as_str()))
-            .order_by_asc(Column::OrgId)
-            .order_by_asc(Column::Id)
+            .from_raw_sql(statement)
             .all(self.db.connection())
             .await
             .map_err(failed("users: find_credentials_by_email"))?
@@ -185,7 +197,7 @@ impl UserRepository for SeaOrmUserRepository {
         if let Some(active) = filter.is_active {
             query = query.filter(Column::IsActive.eq(active));
         }
-        let conn = self.db.connection();
+        let conn = &self.db.reader(scope.org_id()).await?;
         let (rows, paging) = fetch_page(
             conn,
             query
@@ -208,7 +220,7 @@ impl UserRepository for SeaOrmUserRepository {
         let org = Scoped::new(scope);
         let txn = self
             .db
-            .begin_write()
+            .begin_write(scope.org_id())
             .await
             .map_err(failed("users: update"))?;
         let Some(row) = org.one::<Entity>(&txn, id.as_str(), true).await? else {
@@ -258,7 +270,7 @@ impl UserRepository for SeaOrmUserRepository {
     async fn count_in_org(&self, scope: &TenantScope) -> Result<u64, StorageError> {
         Scoped::new(scope)
             .find::<Entity>()
-            .count(self.db.connection())
+            .count(&self.db.reader(scope.org_id()).await?)
             .await
             .map_err(failed("users: count_in_org"))
     }
@@ -271,7 +283,7 @@ impl UserRepository for SeaOrmUserRepository {
     ) -> Result<(), StorageError> {
         let txn = self
             .db
-            .begin_write()
+            .begin_write(scope.org_id())
             .await
             .map_err(failed("users: record_login"))?;
         Scoped::new(scope)
@@ -304,7 +316,9 @@ impl UserRepository for SeaOrmUserRepository {
             now,
         )
         .with("reason", reason);
-        append_new(self.db.connection(), scope, event).await
+        let conn = self.db.writer(scope.org_id()).await?;
+        append_new(&conn, scope, event).await?;
+        conn.done().await
     }
 }
 

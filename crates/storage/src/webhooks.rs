@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
-    QueryOrder, Statement, TransactionTrait, sea_query::Expr,
+    QueryOrder, Statement, sea_query::Expr,
 };
 use serde_json::Value;
 use tenancy::{OrgId, Page, PageRequest, StorageError, TenantScope};
@@ -198,11 +198,12 @@ impl SeaOrmWebhookRepository {
 #[async_trait]
 impl WebhookRepository for SeaOrmWebhookRepository {
     async fn insert(&self, scope: &TenantScope, webhook: &Webhook) -> Result<(), StorageError> {
+        let conn = self.db.writer(scope.org_id()).await?;
         webhooks::Entity::insert(to_active(Scoped::new(scope).org_id(), webhook))
-            .exec_without_returning(self.db.connection())
+            .exec_without_returning(&conn)
             .await
             .map_err(failed("webhooks: insert"))?;
-        Ok(())
+        conn.done().await
     }
 
     async fn find(
@@ -212,7 +213,7 @@ impl WebhookRepository for SeaOrmWebhookRepository {
     ) -> Result<Option<Webhook>, StorageError> {
         Scoped::new(scope)
             .find_id::<webhooks::Entity>(id.as_str())
-            .one(self.db.connection())
+            .one(&self.db.reader(scope.org_id()).await?)
             .await
             .map_err(failed("webhooks: find"))?
             .map(to_domain)
@@ -228,14 +229,20 @@ impl WebhookRepository for SeaOrmWebhookRepository {
             .find::<webhooks::Entity>()
             .order_by_asc(webhooks::Column::CreatedAt)
             .order_by_asc(webhooks::Column::Id);
-        let (rows, paging) =
-            fetch_page(self.db.connection(), query, page, "webhooks: list").await?;
+        let (rows, paging) = fetch_page(
+            &self.db.reader(scope.org_id()).await?,
+            query,
+            page,
+            "webhooks: list",
+        )
+        .await?;
         Ok(paging.with(rows.into_iter().map(to_domain).collect::<Result<_, _>>()?))
     }
 
     async fn update(&self, scope: &TenantScope, w: &Webhook) -> Result<bool, StorageError> {
         let org = Scoped::new(scope);
         let row = to_active(org.org_id(), w);
+        let conn = self.db.writer(scope.org_id()).await?;
         let done = org
             .update::<webhooks::Entity>()
             .set(webhooks::ActiveModel {
@@ -245,20 +252,23 @@ impl WebhookRepository for SeaOrmWebhookRepository {
                 ..row
             })
             .filter(webhooks::Column::Id.eq(w.id.as_str()))
-            .exec(self.db.connection())
+            .exec(&conn)
             .await
             .map_err(failed("webhooks: update"))?;
+        conn.done().await?;
         Ok(done.rows_affected == 1)
     }
 
     async fn delete(&self, scope: &TenantScope, id: &WebhookId) -> Result<bool, StorageError> {
         // Deliveries and attempts go with it (foreign keys, ON DELETE CASCADE).
+        let conn = self.db.writer(scope.org_id()).await?;
         let done = Scoped::new(scope)
             .delete::<webhooks::Entity>()
             .filter(webhooks::Column::Id.eq(id.as_str()))
-            .exec(self.db.connection())
+            .exec(&conn)
             .await
             .map_err(failed("webhooks: delete"))?;
+        conn.done().await?;
         Ok(done.rows_affected == 1)
     }
 
@@ -273,7 +283,7 @@ impl WebhookRepository for SeaOrmWebhookRepository {
             .find::<webhook_deliveries::Entity>()
             .filter(webhook_deliveries::Column::WebhookId.eq(id.as_str()))
             .order_by_desc(webhook_deliveries::Column::Id);
-        let conn = self.db.connection();
+        let conn = &self.db.reader(scope.org_id()).await?;
         let (rows, paging) = fetch_page(conn, query, page, "webhooks: deliveries").await?;
         let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
         let mut attempts = org
@@ -309,7 +319,7 @@ impl WebhookRepository for SeaOrmWebhookRepository {
     ) -> Result<Delivery, StorageError> {
         let txn = self
             .db
-            .begin_write()
+            .begin_write(scope.org_id())
             .await
             .map_err(failed("webhooks: begin a test"))?;
         let event = event.stamp(scope);
@@ -340,8 +350,9 @@ impl SeaOrmDeliveryQueue {
 }
 
 /// Due deliveries: pending, due, of an active endpoint (or a test ping),
-/// and the earliest pending one of their endpoint and ordering key.
-const DUE: &str = "SELECT d.id FROM webhook_deliveries d \
+/// and the earliest pending one of their endpoint and ordering key. On
+/// PostgreSQL the same query is the migration's `lr_lease_due_deliveries`.
+const DUE: &str = "SELECT d.org_id, d.id FROM webhook_deliveries d \
      JOIN webhooks w ON w.org_id = d.org_id AND w.id = d.webhook_id \
      WHERE d.status = 'pending' AND d.next_attempt_at <= {now} \
        AND (w.is_active OR d.event_type = 'webhook.test') \
@@ -349,6 +360,82 @@ const DUE: &str = "SELECT d.id FROM webhook_deliveries d \
          WHERE e.webhook_id = d.webhook_id AND e.ordering_key = d.ordering_key \
            AND e.status = 'pending' AND e.event_id < d.event_id) \
      ORDER BY d.next_attempt_at, d.id LIMIT {limit}";
+
+impl SeaOrmDeliveryQueue {
+    /// Leases the due deliveries of every organization until
+    /// `lease_until`: `(org_id, id)` of each, by id. The one cross-tenant
+    /// write: on PostgreSQL the function `lr_lease_due_deliveries` (rows
+    /// another sender holds are skipped, not waited for), on SQLite one
+    /// write transaction.
+    async fn lease_due(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<Vec<(String, String)>, StorageError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let read = |rows: Vec<sea_orm::QueryResult>| {
+            rows.iter()
+                .map(|row| {
+                    Ok((
+                        row.try_get::<String>("", "org_id")?,
+                        row.try_get::<String>("", "id")?,
+                    ))
+                })
+                .collect::<Result<Vec<_>, sea_orm::DbErr>>()
+                .map_err(failed("deliveries: read due ids"))
+        };
+        let mut leased = match self.db.engine() {
+            Engine::Postgres => read(
+                self.db
+                    .connection()
+                    .query_all_raw(Statement::from_sql_and_values(
+                        DbBackend::Postgres,
+                        "SELECT org_id, id FROM lr_lease_due_deliveries($1, $2, $3)",
+                        [now.into(), lease_until.into(), limit.into()],
+                    ))
+                    .await
+                    .map_err(failed("deliveries: lease"))?,
+            )?,
+            Engine::Sqlite => {
+                let txn = self
+                    .db
+                    .begin_write_unscoped()
+                    .await
+                    .map_err(failed("deliveries: begin a claim"))?;
+                let due = read(
+                    txn.query_all_raw(Statement::from_sql_and_values(
+                        DbBackend::Sqlite,
+                        DUE.replace("{now}", "?").replace("{limit}", "?"),
+                        [now.into(), limit.into()],
+                    ))
+                    .await
+                    .map_err(failed("deliveries: find due"))?,
+                )?;
+                if !due.is_empty() {
+                    webhook_deliveries::Entity::update_many()
+                        .col_expr(
+                            webhook_deliveries::Column::NextAttemptAt,
+                            Expr::value(lease_until),
+                        )
+                        .filter(
+                            webhook_deliveries::Column::Id
+                                .is_in(due.iter().map(|(_, id)| id.clone())),
+                        )
+                        .exec(&txn)
+                        .await
+                        .map_err(failed("deliveries: lease"))?;
+                }
+                txn.commit()
+                    .await
+                    .map_err(failed("deliveries: commit a claim"))?;
+                due
+            }
+        };
+        leased.sort_by(|a, b| a.1.cmp(&b.1));
+        Ok(leased)
+    }
+}
 
 #[async_trait]
 impl DeliveryQueue for SeaOrmDeliveryQueue {
@@ -358,71 +445,30 @@ impl DeliveryQueue for SeaOrmDeliveryQueue {
         lease_until: DateTime<Utc>,
         limit: u64,
     ) -> Result<Vec<Claimed>, StorageError> {
-        let txn = self
-            .db
-            .begin_write()
-            .await
-            .map_err(failed("deliveries: begin a claim"))?;
-        let (backend, sql) = match self.db.engine() {
-            // Rows another sender holds are skipped, not waited for.
-            Engine::Postgres => (
-                DbBackend::Postgres,
-                DUE.replace("{now}", "$1").replace("{limit}", "$2")
-                    + " FOR UPDATE OF d SKIP LOCKED",
-            ),
-            Engine::Sqlite => (
-                DbBackend::Sqlite,
-                DUE.replace("{now}", "?").replace("{limit}", "?"),
-            ),
-        };
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let ids: Vec<String> = txn
-            .query_all_raw(Statement::from_sql_and_values(
-                backend,
-                sql,
-                [now.into(), limit.into()],
-            ))
-            .await
-            .map_err(failed("deliveries: find due"))?
-            .iter()
-            .map(|row| row.try_get::<String>("", "id"))
-            .collect::<Result<_, _>>()
-            .map_err(failed("deliveries: read due ids"))?;
-        if ids.is_empty() {
-            txn.rollback()
-                .await
-                .map_err(failed("deliveries: end a claim"))?;
-            return Ok(Vec::new());
-        }
-        webhook_deliveries::Entity::update_many()
-            .col_expr(
-                webhook_deliveries::Column::NextAttemptAt,
-                Expr::value(lease_until),
-            )
-            .filter(webhook_deliveries::Column::Id.is_in(ids.clone()))
-            .exec(&txn)
-            .await
-            .map_err(failed("deliveries: lease"))?;
-        let deliveries = webhook_deliveries::Entity::find()
-            .filter(webhook_deliveries::Column::Id.is_in(ids))
-            .order_by_asc(webhook_deliveries::Column::Id)
-            .all(&txn)
-            .await
-            .map_err(failed("deliveries: read leased"))?;
-        let mut claimed = Vec::with_capacity(deliveries.len());
-        for row in deliveries {
-            let scope = TenantScope::system(
-                OrgId::parse(&row.org_id).ok_or_else(|| corrupt("delivery org_id"))?,
-            );
+        let leased = self.lease_due(now, lease_until, limit).await?;
+        // Each leased delivery is read in its organization's own scope.
+        let mut claimed = Vec::with_capacity(leased.len());
+        for (org_id, id) in leased {
+            let org_id = OrgId::parse(&org_id).ok_or_else(|| corrupt("delivery org_id"))?;
+            let scope = TenantScope::system(org_id);
             let org = Scoped::new(&scope);
+            let conn = self.db.reader(scope.org_id()).await?;
+            let Some(row) = org
+                .find_id::<webhook_deliveries::Entity>(&id)
+                .one(&conn)
+                .await
+                .map_err(failed("deliveries: read leased"))?
+            else {
+                continue;
+            };
             let webhook = org
                 .find_id::<webhooks::Entity>(&row.webhook_id)
-                .one(&txn)
+                .one(&conn)
                 .await
                 .map_err(failed("deliveries: read endpoint"))?;
             let event = org
                 .find_id::<event_rows::Entity>(&row.event_id)
-                .one(&txn)
+                .one(&conn)
                 .await
                 .map_err(failed("deliveries: read event"))?;
             if let (Some(webhook), Some(event)) = (webhook, event) {
@@ -433,9 +479,6 @@ impl DeliveryQueue for SeaOrmDeliveryQueue {
                 });
             }
         }
-        txn.commit()
-            .await
-            .map_err(failed("deliveries: commit a claim"))?;
         Ok(claimed)
     }
 
@@ -449,8 +492,7 @@ impl DeliveryQueue for SeaOrmDeliveryQueue {
         let org = Scoped::new(&scope);
         let txn = self
             .db
-            .connection()
-            .begin()
+            .begin_write(scope.org_id())
             .await
             .map_err(failed("deliveries: begin a record"))?;
         webhook_attempts::Entity::insert(webhook_attempts::ActiveModel {

@@ -53,7 +53,7 @@ async fn crash_and_recover() {
         .build()
         .unwrap();
 
-    let mut server = Server::start(db.url());
+    let mut server = db.start();
     let tenants = set_up(&client, &server.address).await;
 
     // Concurrent ingestion into both organizations, then SIGKILL mid-flight.
@@ -143,7 +143,7 @@ async fn crash_and_recover() {
     // The database as the crash left it, before anything touches it again.
     db.assert_nothing_half_written().await;
 
-    let server = Server::start(db.url());
+    let server = db.start();
     let address = server.address.clone();
 
     // Acknowledged leads replay as known (200, the same lead).
@@ -509,13 +509,8 @@ struct Server {
 }
 
 impl Server {
-    /// Starts `lead-routing` on `db_url` (migrating it) and waits until it
-    /// listens.
-    fn start(db_url: &str) -> Self {
-        Self::start_with(db_url, &[])
-    }
-
-    /// As [`Server::start`], with more environment variables.
+    /// Starts `lead-routing` on `db_url` (migrating it) with more
+    /// environment variables, and waits until it listens.
     fn start_with(db_url: &str, env: &[(&str, &str)]) -> Self {
         let mut command = Command::new(BIN);
         command.envs(env.iter().copied());
@@ -615,6 +610,20 @@ impl CrashDb {
         &self.0.url
     }
 
+    /// The real binary on this database, connected as the server is in
+    /// production (on PostgreSQL a role that owns nothing).
+    fn start(&self) -> Server {
+        self.start_with(&[])
+    }
+
+    /// As [`CrashDb::start`], with more environment variables.
+    fn start_with(&self, extra: &[(&str, &str)]) -> Server {
+        let env = self.0.server_env();
+        let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        env.extend_from_slice(extra);
+        Server::start_with(&self.0.app_url(), &env)
+    }
+
     /// Straight from the database: no lead stuck in `new` (the state a
     /// routing step writes first), every pool turn counted has its
     /// proposal, and on SQLite the file is sound.
@@ -679,7 +688,7 @@ async fn timers_survive_restarts() {
         .timeout(Duration::from_secs(15))
         .build()
         .unwrap();
-    let mut first = Server::start(db.url());
+    let mut first = db.start();
     let dev = |address: &str, method: Method, path: &str, org: Option<&str>| {
         let req = client
             .request(method, format!("{address}{path}"))
@@ -753,7 +762,7 @@ async fn timers_survive_restarts() {
     // Every first deadline passes while nothing runs.
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let instances = if db.0.is_postgres() { 2 } else { 1 };
-    let servers: Vec<Server> = (0..instances).map(|_| Server::start(db.url())).collect();
+    let servers: Vec<Server> = (0..instances).map(|_| db.start()).collect();
     let address = servers[0].address.clone();
 
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -824,7 +833,7 @@ async fn deliveries_survive() {
     ];
     // The first server commits events but sends nothing: every delivery is
     // pending when it dies.
-    let mut first = Server::start_with(db.url(), &[quick[0], quick[1], ("WEBHOOK_SENDER", "off")]);
+    let mut first = db.start_with(&[quick[0], quick[1], ("WEBHOOK_SENDER", "off")]);
     let res = client
         .post(format!("{}/organizations", first.address))
         .header("x-api-key", DEV_KEY)
@@ -896,9 +905,7 @@ async fn deliveries_survive() {
     );
 
     let instances = if db.0.is_postgres() { 2 } else { 1 };
-    let servers: Vec<Server> = (0..instances)
-        .map(|_| Server::start_with(db.url(), &quick))
-        .collect();
+    let servers: Vec<Server> = (0..instances).map(|_| db.start_with(&quick)).collect();
     let res = tenant
         .request(
             &client,

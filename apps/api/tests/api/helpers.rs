@@ -53,7 +53,10 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     settings.workers = Some(1);
     settings.jwt_secret =
         auth::JwtSecret::from_env_value(Some(JWT_SECRET.into()), true).expect("secret");
-    settings.database = DatabaseSettings::new(db.url.clone());
+    // On PostgreSQL the server connects as a role that owns nothing, as in
+    // production: row-level security binds every query of the suite.
+    settings.database = DatabaseSettings::new(db.app_url());
+    settings.database.migration_url = db.owner_url();
     settings.database.max_connections = 5;
     // Webhook retries a few hundred milliseconds apart, not 15 s.
     settings.webhooks.retry_base = std::time::Duration::from_millis(200);
@@ -270,9 +273,15 @@ impl TestApp {
 
     /// Runs one SQL count on the app's database.
     /// The URL of the app's database (for tests that change it behind the
-    /// app's back).
+    /// app's back): on PostgreSQL as the superuser, whom row-level security
+    /// does not bind.
     pub fn database_url(&self) -> &str {
         &self.db.url
+    }
+
+    /// The database behind the app.
+    pub fn database(&self) -> &TestDatabase {
+        &self.db
     }
 
     /// Runs SQL on the app's database behind its back, as another instance
@@ -370,14 +379,26 @@ pub async fn expect_invalid_field(res: Response, field: &str) -> Value {
 
 /// A database of one test, removed when the test ends.
 pub struct TestDatabase {
+    /// SQLite: the file. PostgreSQL: the database as the superuser of
+    /// `TEST_DATABASE_URL` (for looking behind the server's back).
     pub url: String,
     kind: TestDatabaseKind,
 }
 
 enum TestDatabaseKind {
     Sqlite(#[allow(dead_code)] tempfile::TempDir),
-    Postgres { admin_url: String, name: String },
+    Postgres {
+        admin_url: String,
+        name: String,
+        /// `postgres://` and the server's address, without a user.
+        server: String,
+    },
 }
+
+/// The role that owns each PostgreSQL test database and migrates it.
+pub const PG_OWNER_ROLE: &str = "lr_test_owner";
+/// The role the server connects as: it owns nothing (row-level security).
+pub const PG_APP_ROLE: &str = "lr_test_app";
 
 impl TestDatabase {
     /// A fresh database: a PostgreSQL database of its own when
@@ -402,11 +423,43 @@ impl TestDatabase {
         matches!(self.kind, TestDatabaseKind::Postgres { .. })
     }
 
+    /// The URL the server connects with: on PostgreSQL as [`PG_APP_ROLE`].
+    pub fn app_url(&self) -> String {
+        self.as_role(PG_APP_ROLE)
+            .unwrap_or_else(|| self.url.clone())
+    }
+
+    /// On PostgreSQL, the URL of the tables' owner, [`PG_OWNER_ROLE`]
+    /// (`DATABASE_MIGRATION_URL`).
+    pub fn owner_url(&self) -> Option<String> {
+        self.as_role(PG_OWNER_ROLE)
+    }
+
+    /// The server's environment for this database (`DATABASE_URL`, and on
+    /// PostgreSQL `DATABASE_MIGRATION_URL`).
+    pub fn server_env(&self) -> Vec<(&'static str, String)> {
+        let mut env = vec![("DATABASE_URL", self.app_url())];
+        if let Some(owner) = self.owner_url() {
+            env.push(("DATABASE_MIGRATION_URL", owner));
+        }
+        env
+    }
+
+    fn as_role(&self, role: &str) -> Option<String> {
+        match &self.kind {
+            TestDatabaseKind::Postgres { server, name, .. } => {
+                Some(format!("postgres://{role}:{role}@{server}/{name}"))
+            }
+            TestDatabaseKind::Sqlite(_) => None,
+        }
+    }
+
     async fn create_postgres(admin_url: String) -> Self {
         let name = format!("lr_test_{}", uuid::Uuid::new_v4().simple());
         let admin = admin_connection(&admin_url).await;
+        ensure_test_roles(&admin).await;
         admin
-            .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+            .execute_unprepared(&format!("CREATE DATABASE \"{name}\" OWNER {PG_OWNER_ROLE}"))
             .await
             .expect("test database created");
         let _ = admin.close().await;
@@ -414,16 +467,46 @@ impl TestDatabase {
             .rsplit_once('/')
             .map(|(base, _)| base)
             .expect("TEST_DATABASE_URL of the form postgres://user@host:port/db");
+        let server = base
+            .split_once("://")
+            .map(|(_, rest)| rest.rsplit_once('@').map_or(rest, |(_, host)| host))
+            .expect("TEST_DATABASE_URL of the form postgres://user@host:port/db")
+            .to_owned();
         Self {
             url: format!("{base}/{name}"),
-            kind: TestDatabaseKind::Postgres { admin_url, name },
+            kind: TestDatabaseKind::Postgres {
+                admin_url,
+                name,
+                server,
+            },
         }
+    }
+}
+
+/// Creates the owner and the application roles once per server: plain
+/// login roles, neither superuser nor exempt from row-level security.
+/// Concurrent tests may race to create them; whoever loses ignores it.
+async fn ensure_test_roles(admin: &sea_orm::DatabaseConnection) {
+    for role in [PG_OWNER_ROLE, PG_APP_ROLE] {
+        admin
+            .execute_unprepared(&format!(
+                "DO $$ BEGIN \
+                   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{role}') THEN \
+                     BEGIN CREATE ROLE {role} LOGIN PASSWORD '{role}' NOSUPERUSER NOBYPASSRLS; \
+                     EXCEPTION WHEN OTHERS THEN NULL; END; \
+                   END IF; END $$"
+            ))
+            .await
+            .expect("test roles created");
     }
 }
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
-        if let TestDatabaseKind::Postgres { admin_url, name } = &self.kind {
+        if let TestDatabaseKind::Postgres {
+            admin_url, name, ..
+        } = &self.kind
+        {
             let (admin_url, name) = (admin_url.clone(), name.clone());
             // Drop runs inside the test's runtime, which cannot block on async
             // work: do it on a thread with a runtime of its own.

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::helpers::{TestApp, expect_status, spawn_app};
 
 /// For each resource (the path up to `{id}`), an object of organization A.
-async fn objects_of_org_a(
+pub(crate) async fn objects_of_org_a(
     app: &TestApp,
     org_a: &Value,
     admin_a: &crate::helpers::Session,

@@ -23,6 +23,7 @@ mod observability;
 mod openapi;
 mod organizations;
 mod receiver;
+mod rls;
 mod roles;
 mod routing;
 mod webhooks;
