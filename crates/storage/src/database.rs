@@ -10,9 +10,9 @@ use sea_orm::{
     sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
 };
 use tenancy::{OrgId, StorageError};
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::error::failed;
-use tokio::sync::{Mutex, OwnedMutexGuard};
 
 /// The database engine behind a URL.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
