@@ -1,8 +1,9 @@
 //! Turns a request's credential into a [`tenancy::Actor`].
 //!
-//! Every request reloads what its credential names (the user, the key, the
-//! organization), so a deactivation, a revocation or a role change takes
-//! effect on the very next request, whatever tokens are still in flight.
+//! Every request reloads what its credential names (the user and its
+//! sign-in, the key, the organization), so a deactivation, a revocation, a
+//! logout or a role change takes effect on the very next request, whatever
+//! tokens are still in flight.
 
 use std::{fmt, sync::Arc};
 
@@ -57,13 +58,18 @@ impl Authenticator {
     }
 
     /// The actor behind an access token (`Authorization: Bearer <token>`):
-    /// the token must verify at `now`, and its user must still exist and be
-    /// active in an active organization. The role is the user's current one,
-    /// not the token's.
+    /// the token must verify at `now`, its user must still exist and be
+    /// active in an active organization, and its sign-in (`sid`) must not
+    /// have ended: a logout, a refresh-token reuse, a password change, a
+    /// role change or a deactivation revokes the session family, and the
+    /// token dies with it (reactivating the user does not revive it). The
+    /// user and its session are one read. The role is the user's current
+    /// one, not the token's.
     ///
     /// # Errors
-    /// [`AuthError::InvalidToken`] for a bad token or a user or organization
-    /// that is gone; [`AuthError::UserInactive`] when either is deactivated.
+    /// [`AuthError::InvalidToken`] for a bad token, an ended sign-in, or a
+    /// user or organization that is gone; [`AuthError::UserInactive`] when
+    /// either is deactivated.
     #[tracing::instrument(skip_all)]
     pub async fn authenticate_bearer(
         &self,
@@ -74,16 +80,21 @@ impl Authenticator {
             tracing::debug!(reason = %e, "access token refused");
             AuthError::from(e)
         })?;
-        let user = self
+        let (user, session_live) = self
             .users
-            .find(
+            .find_with_session(
                 &crate::service::user_scope(&claims.org_id, &claims.user_id),
                 &claims.user_id,
+                &claims.sid,
             )
             .await?
             .ok_or(AuthError::InvalidToken)?;
         if !user.is_active {
             return Err(AuthError::UserInactive);
+        }
+        if !session_live {
+            tracing::debug!(user_id = %user.id, "access token of an ended sign-in refused");
+            return Err(AuthError::InvalidToken);
         }
         self.ensure_org_active(&user.org_id).await?;
         Ok(Actor::new(
@@ -201,7 +212,10 @@ mod tests {
     use tenancy::Role;
 
     use super::*;
-    use crate::{NewApiKey, UpdateUser, User, testing::Fakes};
+    use crate::{
+        NewApiKey, Password, SessionFamilyId, UpdateUser, User, UserPatch,
+        testing::{Fakes, PASSWORD},
+    };
 
     fn actor_of(user: &User) -> Actor {
         Actor::new(
@@ -217,7 +231,7 @@ mod tests {
         let org = f.add_org(true);
         let ann = f.add_user(&org, "ann", Role::Manager);
         let now = tenancy::now();
-        let token = f.keys.issue_access(&ann, now).unwrap();
+        let token = f.sign_in(&ann, now);
         let actor = f
             .authn
             .authenticate_bearer(&token.token, now)
@@ -233,7 +247,7 @@ mod tests {
         let admin = f.add_user(&org, "ann", Role::Admin);
         let bob = f.add_user(&org, "bob", Role::Agent);
         let now = tenancy::now();
-        let token = f.keys.issue_access(&bob, now).unwrap();
+        let token = f.sign_in(&bob, now);
         f.auth
             .deactivate_user(&actor_of(&admin), &bob.id)
             .await
@@ -250,7 +264,7 @@ mod tests {
         let org = f.add_org(true);
         let ann = f.add_user(&org, "ann", Role::Admin);
         let now = tenancy::now();
-        let token = f.keys.issue_access(&ann, now).unwrap();
+        let token = f.sign_in(&ann, now);
         f.set_org_active(&org, false);
         assert!(matches!(
             f.authn.authenticate_bearer(&token.token, now).await,
@@ -267,16 +281,17 @@ mod tests {
     async fn the_actor_carries_the_current_role_not_the_tokens() {
         let f = Fakes::new();
         let org = f.add_org(true);
-        let admin = f.add_user(&org, "ann", Role::Admin);
         let bob = f.add_user(&org, "bob", Role::Admin);
         let now = tenancy::now();
-        let token = f.keys.issue_access(&bob, now).unwrap();
-        let demote = UpdateUser {
+        let token = f.sign_in(&bob, now);
+        // Changed in storage without ending bob's sessions (the service
+        // ends them, see below): the role read now is the one that counts.
+        let demote = UserPatch {
             role: Some(Role::Agent),
             ..Default::default()
         };
-        f.auth
-            .update_user(&actor_of(&admin), &bob.id, demote)
+        f.users
+            .update(&actor_of(&bob).scope(), &bob.id, demote, now)
             .await
             .unwrap();
         let actor = f
@@ -287,13 +302,155 @@ mod tests {
         assert_eq!(actor.role(), Role::Agent);
     }
 
+    fn is_invalid(r: Result<Actor, AuthError>) -> bool {
+        matches!(r, Err(AuthError::InvalidToken))
+    }
+
+    #[tokio::test]
+    async fn an_access_token_dies_with_its_sign_in_at_logout() {
+        let f = Fakes::new();
+        let org = f.add_org(true);
+        let ann = f.add_user(&org, "ann", Role::Agent);
+        let now = tenancy::now();
+        let here = f.auth.login(&ann.email, PASSWORD, None, now).await.unwrap();
+        let there = f.auth.login(&ann.email, PASSWORD, None, now).await.unwrap();
+        f.auth.logout(&here.refresh_token, now).await.unwrap();
+        assert!(is_invalid(
+            f.authn.authenticate_bearer(&here.access.token, now).await
+        ));
+        // Another sign-in of the same user is another family: unaffected.
+        f.authn
+            .authenticate_bearer(&there.access.token, now)
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_access_token_survives_a_refresh_but_not_a_reuse_of_its_family() {
+        let f = Fakes::new();
+        let org = f.add_org(true);
+        let ann = f.add_user(&org, "ann", Role::Agent);
+        let now = tenancy::now();
+        let login = f.auth.login(&ann.email, PASSWORD, None, now).await.unwrap();
+        let refreshed = f.auth.refresh(&login.refresh_token, now).await.unwrap();
+        // Rotated, not revoked: the older token stays valid until it expires.
+        for token in [&login.access.token, &refreshed.access.token] {
+            f.authn.authenticate_bearer(token, now).await.unwrap();
+        }
+        assert!(matches!(
+            f.auth.refresh(&login.refresh_token, now).await,
+            Err(AuthError::TokenReused)
+        ));
+        for token in [&login.access.token, &refreshed.access.token] {
+            assert!(is_invalid(f.authn.authenticate_bearer(token, now).await));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_password_change_ends_every_access_token_of_the_user() {
+        let f = Fakes::new();
+        let org = f.add_org(true);
+        let ann = f.add_user(&org, "ann", Role::Agent);
+        let now = tenancy::now();
+        let token = f.sign_in(&ann, now);
+        let new = Password::parse("a brand new password").unwrap();
+        f.auth
+            .change_own_password(&actor_of(&ann), PASSWORD, new)
+            .await
+            .unwrap();
+        assert!(is_invalid(
+            f.authn.authenticate_bearer(&token.token, now).await
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_role_change_ends_the_users_access_tokens() {
+        let f = Fakes::new();
+        let org = f.add_org(true);
+        let admin = f.add_user(&org, "ann", Role::Admin);
+        let bob = f.add_user(&org, "bob", Role::Manager);
+        let now = tenancy::now();
+        let token = f.sign_in(&bob, now);
+        let demote = UpdateUser {
+            role: Some(Role::Agent),
+            ..Default::default()
+        };
+        f.auth
+            .update_user(&actor_of(&admin), &bob.id, demote)
+            .await
+            .unwrap();
+        assert!(is_invalid(
+            f.authn.authenticate_bearer(&token.token, now).await
+        ));
+        let fresh = f.sign_in(&f.user(&org, &bob.id), now);
+        let actor = f
+            .authn
+            .authenticate_bearer(&fresh.token, now)
+            .await
+            .unwrap();
+        assert_eq!(actor.role(), Role::Agent);
+    }
+
+    #[tokio::test]
+    async fn reactivating_a_user_does_not_revive_its_earlier_tokens() {
+        let f = Fakes::new();
+        let org = f.add_org(true);
+        let admin = f.add_user(&org, "ann", Role::Admin);
+        let bob = f.add_user(&org, "bob", Role::Agent);
+        let now = tenancy::now();
+        let token = f.sign_in(&bob, now);
+        f.auth
+            .deactivate_user(&actor_of(&admin), &bob.id)
+            .await
+            .unwrap();
+        f.auth
+            .activate_user(&actor_of(&admin), &bob.id)
+            .await
+            .unwrap();
+        assert!(is_invalid(
+            f.authn.authenticate_bearer(&token.token, now).await
+        ));
+        let fresh = f.auth.login(&bob.email, PASSWORD, None, now).await.unwrap();
+        f.authn
+            .authenticate_bearer(&fresh.access.token, now)
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_token_naming_an_unknown_or_someone_elses_sign_in_is_refused() {
+        let f = Fakes::new();
+        let org = f.add_org(true);
+        let ann = f.add_user(&org, "ann", Role::Agent);
+        let bob = f.add_user(&org, "bob", Role::Agent);
+        let now = tenancy::now();
+        let unknown = f
+            .keys
+            .issue_access(&ann, &SessionFamilyId::generate(), now)
+            .unwrap();
+        assert!(is_invalid(
+            f.authn.authenticate_bearer(&unknown.token, now).await
+        ));
+        // Bob's live family in a token of Ann's: the family must be hers.
+        let bobs = f.auth.login(&bob.email, PASSWORD, None, now).await.unwrap();
+        let sid = f
+            .keys
+            .verify_access_at(&bobs.access.token, now)
+            .unwrap()
+            .sid;
+        let borrowed = f.keys.issue_access(&ann, &sid, now).unwrap();
+        assert!(is_invalid(
+            f.authn.authenticate_bearer(&borrowed.token, now).await
+        ));
+    }
+
     #[tokio::test]
     async fn an_expired_or_forged_bearer_token_is_invalid() {
         let f = Fakes::new();
         let org = f.add_org(true);
         let ann = f.add_user(&org, "ann", Role::Agent);
         let then = tenancy::now() - Duration::hours(3);
-        let token = f.keys.issue_access(&ann, then).unwrap();
+        let token = f.sign_in(&ann, then);
         assert!(matches!(
             f.authn
                 .authenticate_bearer(&token.token, tenancy::now())

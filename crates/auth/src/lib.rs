@@ -26,7 +26,7 @@
 //! | secret | given to the client | stored | compared |
 //! |---|---|---|---|
 //! | password | typed by the user | argon2id PHC string | argon2 verify |
-//! | access token | JWT, 1 hour | nothing | HMAC-SHA256 signature |
+//! | access token | JWT, 1 hour | nothing (its sign-in's refresh sessions are checked) | HMAC-SHA256 signature |
 //! | refresh token | 256 random bits, once | SHA-256 hex | lookup by hash |
 //! | API key `lr_<prefix>_<secret>` | once, at creation or rotation | prefix + SHA-256 hex | constant time |
 

@@ -42,6 +42,21 @@ pub trait UserRepository: Send + Sync {
     /// [`StorageError`] only.
     async fn find(&self, scope: &TenantScope, id: &UserId) -> Result<Option<User>, StorageError>;
 
+    /// [`UserRepository::find`], and whether the user's sign-in `family` is
+    /// still live: some session of that family, of this user in this
+    /// organization, is not revoked (rotated ones count: an access token
+    /// issued before a refresh stays valid until it expires). Read together
+    /// because every request with an access token asks both.
+    ///
+    /// # Errors
+    /// [`StorageError`] only.
+    async fn find_with_session(
+        &self,
+        scope: &TenantScope,
+        id: &UserId,
+        family: &SessionFamilyId,
+    ) -> Result<Option<(User, bool)>, StorageError>;
+
     /// Stores the first user of the scope's organization, only if it has no
     /// user yet: the check and the insert are one transaction serialized on
     /// the organization, so of simultaneous first registrations exactly one

@@ -204,10 +204,9 @@ impl AuthService {
             ..user
         };
         let token = RefreshToken::generate();
-        self.sessions
-            .insert(&scope, &Session::start(&user, &token, now))
-            .await?;
-        let access = self.keys.issue_access(&user, now)?;
+        let session = Session::start(&user, &token, now);
+        self.sessions.insert(&scope, &session).await?;
+        let access = self.keys.issue_access(&user, &session.family_id, now)?;
         tracing::info!(user_id = %user.id, org_id = %user.org_id, "user signed in");
         Ok(LoginResult {
             user,
@@ -280,7 +279,7 @@ impl AuthService {
             Err(AuthError::TokenReused) => return Err(self.reuse_detected(&session, now).await),
             Err(e) => return Err(e),
         }
-        let access = self.keys.issue_access(&user, now)?;
+        let access = self.keys.issue_access(&user, &next.family_id, now)?;
         Ok(LoginResult {
             user,
             access,
@@ -402,8 +401,9 @@ impl AuthService {
     }
 
     /// Changes a user of the actor's organization. A deactivation or a role
-    /// change also revokes the user's refresh tokens; its access tokens stop
-    /// working at once anyway, since every request reloads the user.
+    /// change also revokes the user's refresh tokens, and with their
+    /// families its access tokens: they stop working at once, and a later
+    /// reactivation does not revive them.
     ///
     /// # Errors
     /// [`AuthError::NotFound`], [`AuthError::Forbidden`],
@@ -447,7 +447,7 @@ impl AuthService {
     /// Every check (authorization of each field, the current password, the
     /// new one's hash) happens before anything is written, so a refused
     /// request changes nothing. A password or role/status change revokes
-    /// the user's refresh tokens.
+    /// the user's refresh tokens, and with them its access tokens.
     ///
     /// # Errors
     /// As [`AuthService::update_user`]; [`AuthError::Forbidden`] for another
@@ -523,8 +523,8 @@ impl AuthService {
     }
 
     /// Changes the signed-in user's own password, given the current one.
-    /// Every refresh token of the user is revoked: other devices must sign
-    /// in again, and so must this one once its access token expires.
+    /// Every refresh token of the user is revoked, and with them its access
+    /// tokens: every device, this one included, must sign in again.
     ///
     /// # Errors
     /// [`AuthError::Forbidden`] for an API key; [`AuthError::Invalid`] on
@@ -750,11 +750,13 @@ mod tests {
         let later = now + Duration::minutes(10);
         let refreshed = f.auth.refresh(&login.refresh_token, later).await.unwrap();
         assert_ne!(refreshed.refresh_token, login.refresh_token);
-        assert!(
-            f.keys
-                .verify_access_at(&refreshed.access.token, later)
-                .is_ok()
-        );
+        let claims = f
+            .keys
+            .verify_access_at(&refreshed.access.token, later)
+            .unwrap();
+        // Same sign-in, same `sid`.
+        let first = f.keys.verify_access_at(&login.access.token, now).unwrap();
+        assert_eq!(claims.sid, first.sid);
         // The next token of the chain works in turn.
         let third = f
             .auth

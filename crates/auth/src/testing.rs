@@ -19,9 +19,10 @@ use organization::{
 use tenancy::{Email, OrgId, Page, PageRequest, Role, StorageError, TenantScope};
 
 use crate::{
-    ApiKey, ApiKeyId, ApiKeyRepository, ApiKeyService, AuthError, AuthService, Authenticator,
-    PasswordHash, Session, SessionFamilyId, SessionId, SessionRepository, TokenKeys, User,
-    UserCredentials, UserFilter, UserId, UserPatch, UserRepository, Username,
+    AccessToken, ApiKey, ApiKeyId, ApiKeyRepository, ApiKeyService, AuthError, AuthService,
+    Authenticator, PasswordHash, RefreshToken, Session, SessionFamilyId, SessionId,
+    SessionRepository, TokenKeys, User, UserCredentials, UserFilter, UserId, UserPatch,
+    UserRepository, Username,
 };
 
 /// The password of every user made by [`Fakes::add_user`].
@@ -123,10 +124,19 @@ impl OrganizationRepository for FakeOrgs {
     }
 }
 
-#[derive(Default)]
-pub struct FakeUsers(Mutex<Vec<UserCredentials>>, Mutex<Vec<(UserId, String)>>);
+/// Users, the refused sign-ins recorded, and the sessions (read with the
+/// user by [`UserRepository::find_with_session`], as the SQL adapter does).
+pub struct FakeUsers(
+    Mutex<Vec<UserCredentials>>,
+    Mutex<Vec<(UserId, String)>>,
+    Arc<FakeSessions>,
+);
 
 impl FakeUsers {
+    fn over(sessions: Arc<FakeSessions>) -> Self {
+        Self(Mutex::default(), Mutex::default(), sessions)
+    }
+
     /// The refused sign-ins recorded: (user, reason).
     pub fn login_failures(&self) -> Vec<(UserId, String)> {
         lock(&self.1).clone()
@@ -169,6 +179,19 @@ impl UserRepository for FakeUsers {
 
     async fn find(&self, scope: &TenantScope, id: &UserId) -> Result<Option<User>, StorageError> {
         Ok(self.find_credentials(scope, id).await?.map(|c| c.user))
+    }
+
+    async fn find_with_session(
+        &self,
+        scope: &TenantScope,
+        id: &UserId,
+        family: &SessionFamilyId,
+    ) -> Result<Option<(User, bool)>, StorageError> {
+        let org = scope.org_id();
+        let live = lock(&self.2.0).iter().any(|s| {
+            s.org_id == *org && s.family_id == *family && s.user_id == *id && s.revoked_at.is_none()
+        });
+        Ok(self.find(scope, id).await?.map(|user| (user, live)))
     }
 
     async fn insert_first(
@@ -483,8 +506,8 @@ pub struct Fakes {
 impl Fakes {
     pub fn new() -> Self {
         let orgs = Arc::new(FakeOrgs::default());
-        let users = Arc::new(FakeUsers::default());
         let sessions = Arc::new(FakeSessions::default());
+        let users = Arc::new(FakeUsers::over(sessions.clone()));
         let key_repo = Arc::new(FakeApiKeys::default());
         let keys = TokenKeys::new(
             b"test secret of at least thirty-two bytes",
@@ -552,6 +575,16 @@ impl Fakes {
             .iter()
             .find(|c| c.user.org_id == *org && c.user.id == *id)
             .map(|c| c.user.clone())
+            .unwrap()
+    }
+
+    /// A sign-in of `user` at `now` without its password: a new session
+    /// family and an access token of it.
+    pub fn sign_in(&self, user: &User, now: DateTime<Utc>) -> AccessToken {
+        let session = Session::start(user, &RefreshToken::generate(), now);
+        lock(&self.sessions.0).push(session.clone());
+        self.keys
+            .issue_access(user, &session.family_id, now)
             .unwrap()
     }
 

@@ -3,11 +3,16 @@
 //! Verification is strict: only `HS256` is accepted (so `none`, `HS512` and
 //! any asymmetric algorithm are refused before the signature is even looked
 //! at), every claim must be present, `iss`, `aud` and `typ` must be ours, and
-//! `exp`/`nbf` are checked with [`LEEWAY_SECS`] of clock skew.
+//! `exp`/`nbf`/`iat` are checked with [`LEEWAY_SECS`] of clock skew. Whatever
+//! its `exp` says, a token is never accepted for longer than
+//! [`ACCESS_TOKEN_TTL_SECS`] after its `iat`: a token minted with the key
+//! (a leaked key, a bug) cannot grant itself a longer life.
 //!
-//! A valid token only proves who the user *was* when it was issued:
-//! [`crate::Authenticator::authenticate_bearer`] still loads the user, so a
-//! deactivation or role change takes effect at once.
+//! A valid token only proves who the user *was* when it was issued, in which
+//! sign-in (`sid`, its session family):
+//! [`crate::Authenticator::authenticate_bearer`] still loads the user and
+//! checks that the sign-in has not ended, so a logout, a deactivation, a
+//! password or role change takes effect at once.
 
 use std::fmt;
 
@@ -18,11 +23,11 @@ use jsonwebtoken::{
 use serde::{Deserialize, Serialize};
 use tenancy::{Email, OrgId, Role};
 
-use crate::{CryptoError, User, UserId, Username};
+use crate::{CryptoError, SessionFamilyId, User, UserId, Username};
 
 /// How long an access token lives: one hour.
 pub const ACCESS_TOKEN_TTL_SECS: u64 = 3600;
-/// Clock skew tolerated on `exp` and `nbf`, in seconds.
+/// Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds.
 pub const LEEWAY_SECS: u64 = 30;
 /// The shortest JWT secret accepted in production, in bytes (the HS256 key
 /// size: a shorter key weakens the MAC).
@@ -32,8 +37,9 @@ pub const MIN_JWT_SECRET_LEN: usize = 32;
 const ACCESS_TYP: &str = "access";
 
 /// The claims of an access token. Serialized camelCase: `userId`,
-/// `username`, `email`, `role` (`super_admin`…), `orgId`, `iat`, `exp`,
-/// `nbf`, `iss`, `aud`, `typ`. Times are Unix seconds.
+/// `username`, `email`, `role` (`super_admin`…), `orgId`, `sid`, `iat`,
+/// `exp`, `nbf`, `iss`, `aud`, `typ`. Times are Unix seconds. Every claim is
+/// required: a token without `sid` (issued before it existed) is refused.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Claims {
@@ -48,6 +54,10 @@ pub struct Claims {
     pub role: Role,
     /// Its organization.
     pub org_id: OrgId,
+    /// The sign-in it belongs to: the session family of the refresh token
+    /// issued with it. Every access token of one sign-in, at login and at
+    /// each refresh, carries the same one; the token dies with the family.
+    pub sid: SessionFamilyId,
     /// Issued at.
     pub iat: i64,
     /// Expires at.
@@ -95,12 +105,17 @@ pub enum TokenError {
     /// The signature does not match: another key, or a tampered token.
     #[error("bad signature")]
     BadSignature,
-    /// `exp` is past (beyond the leeway).
+    /// `exp` is past, or `iat` is older than [`ACCESS_TOKEN_TTL_SECS`]
+    /// (beyond the leeway in both cases).
     #[error("token expired")]
     Expired,
     /// `nbf` or `iat` is in the future (beyond the leeway).
     #[error("token not yet valid")]
     NotYetValid,
+    /// `exp - iat` exceeds [`ACCESS_TOKEN_TTL_SECS`]: we never issue such a
+    /// token, so it was minted elsewhere.
+    #[error("token lifetime exceeds the maximum")]
+    LifetimeTooLong,
     /// `iss`, `aud` or `typ` is not ours, or a required claim is missing.
     #[error("claim `{0}` missing or not accepted")]
     BadClaim(&'static str),
@@ -158,14 +173,15 @@ impl TokenKeys {
         })
     }
 
-    /// A signed access token for `user`, valid from `now` for
-    /// [`ACCESS_TOKEN_TTL_SECS`].
+    /// A signed access token for `user` in sign-in `family` (its `sid`),
+    /// valid from `now` for [`ACCESS_TOKEN_TTL_SECS`].
     ///
     /// # Errors
     /// [`CryptoError`] when signing fails (not expected).
     pub fn issue_access(
         &self,
         user: &User,
+        family: &SessionFamilyId,
         now: DateTime<Utc>,
     ) -> Result<AccessToken, CryptoError> {
         let iat = now.timestamp();
@@ -175,6 +191,7 @@ impl TokenKeys {
             email: user.email.clone(),
             role: user.role,
             org_id: user.org_id.clone(),
+            sid: family.clone(),
             iat,
             exp: iat.saturating_add_unsigned(ACCESS_TOKEN_TTL_SECS),
             nbf: iat,
@@ -200,7 +217,10 @@ impl TokenKeys {
 
     /// Verifies an access token as of `now`: algorithm HS256, signature, all
     /// claims present, `iss`, `aud`, `typ`, then `exp`, `nbf` and `iat` with
-    /// [`LEEWAY_SECS`] of skew.
+    /// [`LEEWAY_SECS`] of skew, then the lifetime cap: `exp - iat` at most
+    /// [`ACCESS_TOKEN_TTL_SECS`] and `iat` no older than that (plus the
+    /// leeway), whatever `exp` says. Whether its sign-in is still live is the
+    /// authenticator's business.
     ///
     /// # Errors
     /// The first [`TokenError`] found.
@@ -218,6 +238,15 @@ impl TokenKeys {
         }
         if claims.nbf.saturating_sub(leeway) > now || claims.iat.saturating_sub(leeway) > now {
             return Err(TokenError::NotYetValid);
+        }
+        // The cap holds even for a token signed with our key but not issued
+        // by `issue_access`: no token lives longer than one we would issue.
+        let ttl = ACCESS_TOKEN_TTL_SECS as i64;
+        if claims.iat.saturating_add(ttl).saturating_add(leeway) < now {
+            return Err(TokenError::Expired);
+        }
+        if claims.exp.saturating_sub(claims.iat) > ttl {
+            return Err(TokenError::LifetimeTooLong);
         }
         Ok(claims)
     }
@@ -356,6 +385,27 @@ mod tests {
         }
     }
 
+    fn fam() -> SessionFamilyId {
+        SessionFamilyId::generate()
+    }
+
+    /// A token with these claims, signed with the right key.
+    fn forge(claims: &serde_json::Value) -> String {
+        encode(
+            &Header::new(Algorithm::HS256),
+            claims,
+            &EncodingKey::from_secret(SECRET).unwrap(),
+        )
+        .unwrap()
+    }
+
+    /// The claims of a genuine token issued at `iat`, as JSON to alter.
+    fn claims_at(iat: DateTime<Utc>) -> serde_json::Value {
+        let access = keys().issue_access(&user(), &fam(), iat).unwrap();
+        let claims = keys().verify_access_at(&access.token, iat).unwrap();
+        serde_json::to_value(&claims).unwrap()
+    }
+
     fn b64(json: &serde_json::Value) -> String {
         URL_SAFE_NO_PAD.encode(json.to_string())
     }
@@ -367,8 +417,9 @@ mod tests {
     #[test]
     fn an_issued_token_verifies_back_to_its_claims() {
         let u = user();
+        let family = fam();
         let now = Utc::now();
-        let access = keys().issue_access(&u, now).unwrap();
+        let access = keys().issue_access(&u, &family, now).unwrap();
         assert_eq!(access.expires_in, 3600);
         let claims = keys().verify_access(&access.token).unwrap();
         assert_eq!(claims.user_id, u.id);
@@ -376,6 +427,7 @@ mod tests {
         assert_eq!(claims.email, u.email);
         assert_eq!(claims.role, Role::Admin);
         assert_eq!(claims.org_id, u.org_id);
+        assert_eq!(claims.sid, family);
         assert_eq!(claims.exp - claims.iat, 3600);
         assert_eq!(claims.typ, "access");
         assert!(!format!("{access:?}").contains(&access.token));
@@ -387,12 +439,12 @@ mod tests {
             role: Role::SuperAdmin,
             ..user()
         };
-        let access = keys().issue_access(&u, Utc::now()).unwrap();
+        let access = keys().issue_access(&u, &fam(), Utc::now()).unwrap();
         let payload = URL_SAFE_NO_PAD.decode(parts(&access.token)[1]).unwrap();
         let json: serde_json::Value = serde_json::from_slice(&payload).unwrap();
         for key in [
-            "userId", "username", "email", "role", "orgId", "iat", "exp", "nbf", "iss", "aud",
-            "typ",
+            "userId", "username", "email", "role", "orgId", "sid", "iat", "exp", "nbf", "iss",
+            "aud", "typ",
         ] {
             assert!(json.get(key).is_some(), "{key} missing in {json}");
         }
@@ -403,7 +455,7 @@ mod tests {
     #[test]
     fn an_expired_token_is_refused_after_the_leeway() {
         let issued = Utc::now() - Duration::hours(2);
-        let access = keys().issue_access(&user(), issued).unwrap();
+        let access = keys().issue_access(&user(), &fam(), issued).unwrap();
         assert_eq!(
             keys().verify_access(&access.token),
             Err(TokenError::Expired)
@@ -424,14 +476,14 @@ mod tests {
     fn a_token_not_yet_valid_is_refused_beyond_the_leeway() {
         let now = Utc::now();
         let access = keys()
-            .issue_access(&user(), now + Duration::minutes(5))
+            .issue_access(&user(), &fam(), now + Duration::minutes(5))
             .unwrap();
         assert_eq!(
             keys().verify_access_at(&access.token, now),
             Err(TokenError::NotYetValid)
         );
         let soon = keys()
-            .issue_access(&user(), now + Duration::seconds(20))
+            .issue_access(&user(), &fam(), now + Duration::seconds(20))
             .unwrap();
         assert!(keys().verify_access_at(&soon.token, now).is_ok());
     }
@@ -444,7 +496,7 @@ mod tests {
             "lead-routing-api",
         )
         .unwrap();
-        let access = other.issue_access(&user(), Utc::now()).unwrap();
+        let access = other.issue_access(&user(), &fam(), Utc::now()).unwrap();
         assert_eq!(
             keys().verify_access(&access.token),
             Err(TokenError::BadSignature)
@@ -453,7 +505,7 @@ mod tests {
 
     #[test]
     fn an_unsigned_alg_none_token_is_refused() {
-        let access = keys().issue_access(&user(), Utc::now()).unwrap();
+        let access = keys().issue_access(&user(), &fam(), Utc::now()).unwrap();
         let payload = parts(&access.token)[1].to_owned();
         let header = b64(&serde_json::json!({"alg": "none", "typ": "JWT"}));
         let forged = format!("{header}.{payload}.");
@@ -470,7 +522,7 @@ mod tests {
     #[test]
     fn tokens_with_other_algorithms_are_refused_even_with_the_right_secret() {
         let u = user();
-        let access = keys().issue_access(&u, Utc::now()).unwrap();
+        let access = keys().issue_access(&u, &fam(), Utc::now()).unwrap();
         let claims = keys().verify_access(&access.token).unwrap();
         let hs512 = encode(
             &Header::new(Algorithm::HS512),
@@ -494,7 +546,7 @@ mod tests {
 
     #[test]
     fn a_tampered_payload_breaks_the_signature() {
-        let access = keys().issue_access(&user(), Utc::now()).unwrap();
+        let access = keys().issue_access(&user(), &fam(), Utc::now()).unwrap();
         let p = parts(&access.token);
         let mut claims: serde_json::Value =
             serde_json::from_slice(&URL_SAFE_NO_PAD.decode(p[1]).unwrap()).unwrap();
@@ -510,13 +562,13 @@ mod tests {
     fn a_token_for_another_audience_or_issuer_is_refused() {
         let u = user();
         let other_aud = TokenKeys::new(SECRET, "lead-routing", "another-api").unwrap();
-        let t = other_aud.issue_access(&u, Utc::now()).unwrap();
+        let t = other_aud.issue_access(&u, &fam(), Utc::now()).unwrap();
         assert_eq!(
             keys().verify_access(&t.token),
             Err(TokenError::BadClaim("aud"))
         );
         let other_iss = TokenKeys::new(SECRET, "someone-else", "lead-routing-api").unwrap();
-        let t = other_iss.issue_access(&u, Utc::now()).unwrap();
+        let t = other_iss.issue_access(&u, &fam(), Utc::now()).unwrap();
         assert_eq!(
             keys().verify_access(&t.token),
             Err(TokenError::BadClaim("iss"))
@@ -525,7 +577,7 @@ mod tests {
 
     #[test]
     fn a_token_of_another_type_is_refused() {
-        let access = keys().issue_access(&user(), Utc::now()).unwrap();
+        let access = keys().issue_access(&user(), &fam(), Utc::now()).unwrap();
         let mut claims = keys().verify_access(&access.token).unwrap();
         claims.typ = "refresh".into();
         let token = encode(
@@ -542,10 +594,10 @@ mod tests {
 
     #[test]
     fn a_token_missing_a_claim_is_refused() {
-        let access = keys().issue_access(&user(), Utc::now()).unwrap();
+        let access = keys().issue_access(&user(), &fam(), Utc::now()).unwrap();
         let claims = keys().verify_access(&access.token).unwrap();
         let mut json = serde_json::to_value(&claims).unwrap();
-        for claim in ["aud", "nbf", "orgId"] {
+        for claim in ["aud", "nbf", "orgId", "sid"] {
             let mut partial = json.clone();
             partial.as_object_mut().unwrap().remove(claim);
             let token = encode(
@@ -564,6 +616,74 @@ mod tests {
         )
         .unwrap();
         assert!(keys().verify_access(&token).is_err());
+    }
+
+    #[test]
+    fn a_token_without_a_session_id_is_refused() {
+        let mut claims = claims_at(Utc::now());
+        claims.as_object_mut().unwrap().remove("sid");
+        assert_eq!(
+            keys().verify_access(&forge(&claims)),
+            Err(TokenError::Malformed)
+        );
+        claims["sid"] = "not a family id".into();
+        assert_eq!(
+            keys().verify_access(&forge(&claims)),
+            Err(TokenError::Malformed)
+        );
+    }
+
+    #[test]
+    fn a_token_older_than_the_ttl_is_refused_whatever_its_exp() {
+        let now = Utc::now();
+        let issued = now - Duration::hours(2);
+        let mut claims = claims_at(issued);
+        claims["exp"] = (now + Duration::days(365)).timestamp().into();
+        assert_eq!(
+            keys().verify_access_at(&forge(&claims), now),
+            Err(TokenError::Expired)
+        );
+        // At the cap plus the leeway it still passes, one second later not.
+        let issued = now - Duration::seconds(3600 + 30);
+        let claims = claims_at(issued);
+        assert!(keys().verify_access_at(&forge(&claims), now).is_ok());
+        assert_eq!(
+            keys().verify_access_at(&forge(&claims), now + Duration::seconds(1)),
+            Err(TokenError::Expired)
+        );
+    }
+
+    #[test]
+    fn a_token_claiming_a_lifetime_beyond_the_ttl_is_refused() {
+        let now = Utc::now();
+        let mut claims = claims_at(now);
+        let iat = now.timestamp();
+        claims["exp"] = (iat + 3600).into();
+        assert!(keys().verify_access_at(&forge(&claims), now).is_ok());
+        claims["exp"] = (iat + 3601).into();
+        assert_eq!(
+            keys().verify_access_at(&forge(&claims), now),
+            Err(TokenError::LifetimeTooLong)
+        );
+        claims["exp"] = i64::MAX.into();
+        assert_eq!(
+            keys().verify_access_at(&forge(&claims), now),
+            Err(TokenError::LifetimeTooLong)
+        );
+    }
+
+    #[test]
+    fn a_token_issued_in_the_future_is_refused_even_if_already_valid() {
+        let now = Utc::now();
+        let mut claims = claims_at(now);
+        // `nbf` now, but `iat` five minutes ahead: a token from the future.
+        claims["iat"] = (now + Duration::minutes(5)).timestamp().into();
+        assert_eq!(
+            keys().verify_access_at(&forge(&claims), now),
+            Err(TokenError::NotYetValid)
+        );
+        claims["iat"] = (now + Duration::seconds(30)).timestamp().into();
+        assert!(keys().verify_access_at(&forge(&claims), now).is_ok());
     }
 
     #[test]

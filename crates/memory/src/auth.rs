@@ -82,6 +82,26 @@ impl UserRepository for MemoryStore {
         Ok(self.find_credentials(scope, id).await?.map(|c| c.user))
     }
 
+    async fn find_with_session(
+        &self,
+        scope: &TenantScope,
+        id: &UserId,
+        family: &SessionFamilyId,
+    ) -> Result<Option<(User, bool)>, StorageError> {
+        let state = self.state.lock().await;
+        let Some(t) = state.tenants.get(scope.org_id().as_str()) else {
+            return Ok(None);
+        };
+        let live = t
+            .sessions
+            .iter()
+            .any(|s| &s.family_id == family && &s.user_id == id && s.revoked_at.is_none());
+        Ok(t.users
+            .iter()
+            .find(|c| &c.user.id == id)
+            .map(|c| (c.user.clone(), live)))
+    }
+
     async fn find_credentials(
         &self,
         scope: &TenantScope,

@@ -123,3 +123,58 @@ async fn a_user_registers_signs_in_rotates_and_a_key_authenticates_in_its_organi
     let keys_seen = api_keys.list(&gus, PageRequest::default()).await.unwrap();
     assert_eq!(keys_seen.total, 0);
 }
+
+#[tokio::test]
+async fn an_access_token_ends_with_its_sign_in_and_stays_dead_after_a_reactivation() {
+    let store = Arc::new(MemoryStore::new());
+    let keys = TokenKeys::new(&[7; 32], "lead-routing", "lead-routing-api").unwrap();
+    let auth = AuthService::new(store.clone(), store.clone(), store.clone(), keys.clone());
+    let authn = Authenticator::new(store.clone(), store.clone(), store.clone(), keys);
+    let acme = org(&store, "acme").await;
+    let register = |name: &str| RegisterUser {
+        org_id: acme.clone(),
+        username: Username::parse(name).unwrap(),
+        email: Email::parse(&format!("{name}@acme.example")).unwrap(),
+        password: Password::parse("correct horse battery").unwrap(),
+        role: None,
+    };
+    let ann = auth.register(None, register("ann")).await.unwrap();
+    let now = tenancy::now();
+    let sign_in = |email: Email| {
+        let auth = auth.clone();
+        async move {
+            auth.login(&email, "correct horse battery", None, now)
+                .await
+                .unwrap()
+        }
+    };
+    let admin = sign_in(ann.email.clone()).await;
+    let admin = authn
+        .authenticate_bearer(&admin.access.token, now)
+        .await
+        .unwrap();
+    let bob = auth.register(Some(&admin), register("bob")).await.unwrap();
+
+    // Signed out: the access token of that sign-in is refused.
+    let first = sign_in(bob.email.clone()).await;
+    auth.logout(&first.refresh_token, now).await.unwrap();
+    assert!(matches!(
+        authn.authenticate_bearer(&first.access.token, now).await,
+        Err(AuthError::InvalidToken)
+    ));
+
+    // Deactivated then reactivated: the earlier token stays dead, a new
+    // sign-in works.
+    let second = sign_in(bob.email.clone()).await;
+    auth.deactivate_user(&admin, &bob.id).await.unwrap();
+    auth.activate_user(&admin, &bob.id).await.unwrap();
+    assert!(matches!(
+        authn.authenticate_bearer(&second.access.token, now).await,
+        Err(AuthError::InvalidToken)
+    ));
+    let third = sign_in(bob.email.clone()).await;
+    authn
+        .authenticate_bearer(&third.access.token, now)
+        .await
+        .unwrap();
+}

@@ -3,22 +3,22 @@
 use ::events::Action;
 use async_trait::async_trait;
 use auth::{
-    AuthError, PasswordHash, User, UserCredentials, UserFilter, UserId, UserPatch, UserRepository,
-    Username,
+    AuthError, PasswordHash, SessionFamilyId, User, UserCredentials, UserFilter, UserId, UserPatch,
+    UserRepository, Username,
 };
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
     ColumnTrait, DbBackend, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect, QueryTrait, Statement,
-    sea_query::{Expr, LockType},
+    sea_query::{Expr, LockType, Query},
 };
 use tenancy::{Email, OrgId, Page, PageRequest, Role, StorageError, TenantScope};
 
 use crate::{
     Database, Engine,
     entity::{
-        organizations,
+        organizations, refresh_sessions,
         users::{self, Column, Entity},
     },
     error::{corrupt, failed, storage, violates_unique},
@@ -140,6 +140,35 @@ impl UserRepository for SeaOrmUserRepository {
             .await?
             .as_ref()
             .map(to_domain)
+            .transpose()
+    }
+
+    async fn find_with_session(
+        &self,
+        scope: &TenantScope,
+        id: &UserId,
+        family: &SessionFamilyId,
+    ) -> Result<Option<(User, bool)>, StorageError> {
+        // One statement for both, since every request with an access token
+        // asks both: `EXISTS` on the family's sessions (index
+        // `(org_id, family_id)`), in the same organization as the user.
+        let org = Scoped::new(scope);
+        let live = Query::select()
+            .expr(Expr::val(1))
+            .from(refresh_sessions::Entity)
+            .and_where(org.owns::<refresh_sessions::Entity>())
+            .and_where(refresh_sessions::Column::FamilyId.eq(family.as_str()))
+            .and_where(refresh_sessions::Column::UserId.eq(id.as_str()))
+            .and_where(refresh_sessions::Column::RevokedAt.is_null())
+            .limit(1)
+            .to_owned();
+        org.find_id::<Entity>(id.as_str())
+            .column_as(Expr::exists(live), "session_live")
+            .into_model::<UserInSession>()
+            .one(&self.db.reader(scope.org_id()).await?)
+            .await
+            .map_err(failed("users: find_with_session"))?
+            .map(|found| Ok((to_domain(&found.user)?, found.session_live)))
             .transpose()
     }
 
@@ -320,6 +349,14 @@ impl UserRepository for SeaOrmUserRepository {
         append_new(&conn, scope, event).await?;
         conn.done().await
     }
+}
+
+/// A user's row and whether the session family asked about is live.
+#[derive(Debug, sea_orm::FromQueryResult)]
+struct UserInSession {
+    #[sea_orm(nested)]
+    user: users::Model,
+    session_live: bool,
 }
 
 /// The row of a new user of the scope's organization.

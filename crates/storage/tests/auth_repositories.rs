@@ -441,6 +441,78 @@ async fn revoking_a_family_or_a_user_revokes_only_those_sessions() {
 }
 
 #[tokio::test]
+async fn a_user_is_read_with_whether_its_sign_in_is_still_live() {
+    let t = TestDb::create().await;
+    let (users, sessions) = (t.users(), t.sessions());
+    let acme = t.org("acme").await;
+    let ann = t.user(&acme, "ann").await;
+    let bob = t.user(&acme, "bob").await;
+    let laptop = session_of(&ann);
+    sessions.insert(&sc(&acme), &laptop).await.unwrap();
+    let phone = session_of(&ann);
+    sessions.insert(&sc(&acme), &phone).await.unwrap();
+    let live = |user: &User, family: &auth::SessionFamilyId, org: &OrgId| {
+        let (users, user, family, org) = (&users, user.id.clone(), family.clone(), org.clone());
+        async move {
+            users
+                .find_with_session(&sc(&org), &user, &family)
+                .await
+                .unwrap()
+                .map(|(found, live)| (found.id, live))
+        }
+    };
+    assert_eq!(
+        live(&ann, &laptop.family_id, &acme).await,
+        Some((ann.id.clone(), true))
+    );
+
+    // Rotated, not revoked: still live.
+    let now = tenancy::now();
+    let next = laptop.successor(&ann, &RefreshToken::generate(), now);
+    sessions
+        .rotate(&sc(&acme), &laptop.id, &next, now)
+        .await
+        .unwrap();
+    assert_eq!(
+        live(&ann, &laptop.family_id, &acme).await,
+        Some((ann.id.clone(), true))
+    );
+    // Another user's family, an unknown one, another organization: not hers.
+    assert_eq!(
+        live(&bob, &laptop.family_id, &acme).await,
+        Some((bob.id.clone(), false))
+    );
+    assert_eq!(
+        live(&ann, &auth::SessionFamilyId::generate(), &acme).await,
+        Some((ann.id.clone(), false))
+    );
+    let globex = t.org("globex").await;
+    assert_eq!(live(&ann, &laptop.family_id, &globex).await, None);
+
+    // Revoked: the family ends, the other sign-in goes on until the user's end.
+    sessions
+        .revoke_family(&sc(&acme), &laptop.family_id, now)
+        .await
+        .unwrap();
+    assert_eq!(
+        live(&ann, &laptop.family_id, &acme).await,
+        Some((ann.id.clone(), false))
+    );
+    assert_eq!(
+        live(&ann, &phone.family_id, &acme).await,
+        Some((ann.id.clone(), true))
+    );
+    sessions
+        .revoke_all_for_user(&sc(&acme), &ann.id, now)
+        .await
+        .unwrap();
+    assert_eq!(
+        live(&ann, &phone.family_id, &acme).await,
+        Some((ann.id.clone(), false))
+    );
+}
+
+#[tokio::test]
 async fn api_keys_are_found_by_prefix_revoked_and_rotated() {
     let t = TestDb::create().await;
     let keys = t.keys();

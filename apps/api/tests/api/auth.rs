@@ -53,7 +53,7 @@ async fn the_seed_walkthrough_steps_1_to_5() {
     assert!(body["tokens"]["refreshToken"].as_str().unwrap().len() >= 43);
     let claims = decode_claims(access);
     for key in [
-        "userId", "username", "email", "role", "orgId", "iat", "exp", "nbf", "iss", "aud",
+        "userId", "username", "email", "role", "orgId", "sid", "iat", "exp", "nbf", "iss", "aud",
     ] {
         assert!(claims.get(key).is_some(), "claim {key} in {claims}");
     }
@@ -102,7 +102,8 @@ async fn the_seed_walkthrough_steps_1_to_5() {
     assert_eq!(mine["pagination"]["total"], 1);
 }
 
-fn decode_claims(token: &str) -> Value {
+/// The claims of a JWT, unverified.
+pub(crate) fn decode_claims(token: &str) -> Value {
     let payload = token.split('.').nth(1).unwrap();
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(payload)
@@ -247,7 +248,8 @@ async fn an_email_in_two_organizations_needs_an_org_id() {
     assert_eq!(session.user["orgId"], a["id"]);
 }
 
-fn forge(claims: &Value, secret: &str) -> String {
+/// A JWT of these claims signed (HS256) with `secret`.
+pub(crate) fn forge(claims: &Value, secret: &str) -> String {
     encode(
         &Header::default(),
         claims,

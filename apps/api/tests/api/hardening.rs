@@ -3,7 +3,10 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{Session, TestApp, expect_error, expect_status, spawn_app};
+use crate::{
+    auth::{decode_claims, forge},
+    helpers::{JWT_SECRET, Session, TestApp, expect_error, expect_status, spawn_app},
+};
 
 async fn send(
     app: &TestApp,
@@ -588,4 +591,193 @@ async fn an_account_elsewhere_with_the_same_email_reveals_nothing_and_blocks_nob
         .unwrap();
     let unknown = expect_error(unknown, StatusCode::UNAUTHORIZED, "INVALID_CREDENTIALS").await;
     assert_eq!(wrong["error"], unknown["error"], "the same answer");
+}
+
+/// `GET /auth/me` with this access token.
+async fn me(app: &TestApp, token: &str) -> reqwest::Response {
+    app.as_user(token, Method::GET, "/auth/me")
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The token is refused as any bad token is: 401 `UNAUTHORIZED`.
+async fn assert_refused(app: &TestApp, token: &str) {
+    expect_error(
+        me(app, token).await,
+        StatusCode::UNAUTHORIZED,
+        "UNAUTHORIZED",
+    )
+    .await;
+}
+
+async fn assert_accepted(app: &TestApp, token: &str) {
+    expect_status(me(app, token).await, StatusCode::OK).await;
+}
+
+/// `POST /auth/<action>` (`refresh`, `logout`) with this refresh token.
+async fn with_refresh_token(app: &TestApp, action: &str, token: &str) -> reqwest::Response {
+    app.anonymous(Method::POST, &format!("/auth/{action}"))
+        .json(&json!({"refreshToken": token}))
+        .send()
+        .await
+        .unwrap()
+}
+
+// Finding 8: an access token outlived its sign-in by up to an hour (after a
+// logout, a refresh-token reuse, a password or role change), a reactivation
+// revived the tokens of before the deactivation, and a token forged with
+// the key lived as long as its `exp` said. Tokens now carry their sign-in
+// (`sid`, checked with the user on every request) and are accepted for one
+// hour after `iat` at most.
+
+#[tokio::test]
+async fn an_access_token_is_refused_after_its_sign_in_is_signed_out() {
+    let app = spawn_app().await;
+    let (org, admin) = app.org_with_admin("acme").await;
+    let elsewhere = app.login("admin@acme.test", org["id"].as_str()).await;
+    assert_accepted(&app, &admin.access_token).await;
+    expect_status(
+        with_refresh_token(&app, "logout", &admin.refresh_token).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_refused(&app, &admin.access_token).await;
+    // The user's other sign-in goes on.
+    assert_accepted(&app, &elsewhere.access_token).await;
+}
+
+#[tokio::test]
+async fn access_tokens_of_a_sign_in_are_refused_after_refresh_token_reuse() {
+    let app = spawn_app().await;
+    let (_, admin) = app.org_with_admin("acme").await;
+    let refreshed = expect_status(
+        with_refresh_token(&app, "refresh", &admin.refresh_token).await,
+        StatusCode::OK,
+    )
+    .await;
+    let newer = refreshed["tokens"]["accessToken"].as_str().unwrap();
+    // A refresh alone ends nothing: both access tokens of the sign-in work.
+    assert_accepted(&app, &admin.access_token).await;
+    assert_accepted(&app, newer).await;
+
+    expect_error(
+        with_refresh_token(&app, "refresh", &admin.refresh_token).await,
+        StatusCode::UNAUTHORIZED,
+        "TOKEN_REUSED",
+    )
+    .await;
+    assert_refused(&app, &admin.access_token).await;
+    assert_refused(&app, newer).await;
+}
+
+#[tokio::test]
+async fn an_access_token_is_refused_after_its_users_own_password_change() {
+    let app = spawn_app().await;
+    let (_, admin) = app.org_with_admin("acme").await;
+    let ann = app.add_user(&admin, "ann", "agent").await;
+    let res = send(
+        &app,
+        &ann,
+        Method::PUT,
+        &format!("/users/{}", ann.id()),
+        json!({"password": "a brand new password", "currentPassword": crate::helpers::PASSWORD}),
+    )
+    .await;
+    expect_status(res, StatusCode::OK).await;
+    assert_refused(&app, &ann.access_token).await;
+    assert_accepted(&app, &admin.access_token).await;
+}
+
+#[tokio::test]
+async fn an_access_token_is_refused_after_an_admin_changes_the_users_role() {
+    let app = spawn_app().await;
+    let (_, admin) = app.org_with_admin("acme").await;
+    let ann = app.add_user(&admin, "ann", "manager").await;
+    let res = send(
+        &app,
+        &admin,
+        Method::PUT,
+        &format!("/users/{}", ann.id()),
+        json!({"role": "agent"}),
+    )
+    .await;
+    expect_status(res, StatusCode::OK).await;
+    assert_refused(&app, &ann.access_token).await;
+    // Signed in again, with the new role.
+    let again = app
+        .login(
+            ann.user["email"].as_str().unwrap(),
+            ann.user["orgId"].as_str(),
+        )
+        .await;
+    let body = expect_status(me(&app, &again.access_token).await, StatusCode::OK).await;
+    assert_eq!(body["data"]["role"], "agent");
+}
+
+#[tokio::test]
+async fn an_access_token_stays_dead_after_its_user_is_deactivated_and_reactivated() {
+    let app = spawn_app().await;
+    let (_, admin) = app.org_with_admin("acme").await;
+    let ann = app.add_user(&admin, "ann", "agent").await;
+    let path = format!("/users/{}", ann.id());
+    expect_status(
+        send(&app, &admin, Method::DELETE, &path, json!(null)).await,
+        StatusCode::OK,
+    )
+    .await;
+    let res = send(&app, &admin, Method::PUT, &path, json!({"isActive": true})).await;
+    assert_eq!(
+        expect_status(res, StatusCode::OK).await["data"]["isActive"],
+        true
+    );
+
+    assert_refused(&app, &ann.access_token).await;
+    expect_error(
+        with_refresh_token(&app, "refresh", &ann.refresh_token).await,
+        StatusCode::UNAUTHORIZED,
+        "UNAUTHORIZED",
+    )
+    .await;
+    // A fresh sign-in works.
+    let again = app
+        .login(
+            ann.user["email"].as_str().unwrap(),
+            ann.user["orgId"].as_str(),
+        )
+        .await;
+    assert_accepted(&app, &again.access_token).await;
+}
+
+#[tokio::test]
+async fn a_token_signed_with_the_right_key_is_refused_an_hour_after_its_iat_whatever_its_exp() {
+    let app = spawn_app().await;
+    let (_, admin) = app.org_with_admin("acme").await;
+    let mut claims = decode_claims(&admin.access_token);
+    let now = claims["iat"].as_i64().unwrap();
+    // Sanity: the genuine claims, re-signed, are accepted.
+    assert_accepted(&app, &forge(&claims, JWT_SECRET)).await;
+
+    claims["iat"] = json!(now - 7200);
+    claims["nbf"] = json!(now - 7200);
+    claims["exp"] = json!(now + 365 * 24 * 3600);
+    assert_refused(&app, &forge(&claims, JWT_SECRET)).await;
+    // Issued now but claiming a day of life: refused too.
+    claims["iat"] = json!(now);
+    claims["nbf"] = json!(now);
+    claims["exp"] = json!(now + 24 * 3600);
+    assert_refused(&app, &forge(&claims, JWT_SECRET)).await;
+}
+
+#[tokio::test]
+async fn a_token_without_a_session_id_is_refused() {
+    let app = spawn_app().await;
+    let (_, admin) = app.org_with_admin("acme").await;
+    let mut claims = decode_claims(&admin.access_token);
+    assert!(claims["sid"].is_string(), "{claims}");
+    claims.as_object_mut().unwrap().remove("sid");
+    assert_refused(&app, &forge(&claims, JWT_SECRET)).await;
+    // Nor is one naming a sign-in that does not exist.
+    claims["sid"] = json!("fam_0123456789abcdef0123456789abcdef");
+    assert_refused(&app, &forge(&claims, JWT_SECRET)).await;
 }

@@ -123,6 +123,17 @@ async fn the_role_matrix_for_users_keys_and_organizations() {
     );
     assert_eq!(
         call(
+            &agent.access_token,
+            Method::GET,
+            &format!("{org_path}/stats"),
+            None
+        )
+        .await,
+        StatusCode::OK,
+        "agents read their org"
+    );
+    assert_eq!(
+        call(
             &admin.access_token,
             Method::PUT,
             &format!("/users/{}", agent.id()),
@@ -130,6 +141,11 @@ async fn the_role_matrix_for_users_keys_and_organizations() {
         )
         .await,
         StatusCode::OK
+    );
+    assert_eq!(
+        call(&agent.access_token, Method::GET, "/auth/me", None).await,
+        StatusCode::UNAUTHORIZED,
+        "a role change ends the user's sign-in"
     );
     assert_eq!(
         call(
@@ -187,17 +203,6 @@ async fn the_role_matrix_for_users_keys_and_organizations() {
     assert_eq!(
         call(&admin.access_token, Method::GET, &org_path, None).await,
         StatusCode::OK
-    );
-    assert_eq!(
-        call(
-            &agent.access_token,
-            Method::GET,
-            &format!("{org_path}/stats"),
-            None
-        )
-        .await,
-        StatusCode::OK,
-        "agents read their org"
     );
     assert_eq!(
         call(&admin.access_token, Method::GET, &other_path, None).await,
