@@ -28,6 +28,8 @@ pub struct LoginLimiter {
     per_pair: DefaultKeyedRateLimiter<(String, Option<IpAddr>)>,
     per_address: DefaultKeyedRateLimiter<IpAddr>,
     per_account: DefaultKeyedRateLimiter<String>,
+    /// Which refusals reach the audit trail: one a minute per account.
+    reports: DefaultKeyedRateLimiter<String>,
 }
 
 /// Attempts on one account from one address before throttling, then one
@@ -41,6 +43,9 @@ const ADDRESS_PERIOD: Duration = Duration::from_secs(2);
 /// this period.
 const ACCOUNT_BURST: u32 = 20;
 const ACCOUNT_PERIOD: Duration = Duration::from_secs(6);
+/// Refusals on one account recorded as `auth.login_throttled`: one per this
+/// period (a flood of refused guesses is not a flood of writes).
+const REPORT_PERIOD: Duration = Duration::from_secs(60);
 
 fn quota(burst: u32, period: Duration) -> Quota {
     let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
@@ -56,6 +61,7 @@ impl Default for LoginLimiter {
             per_pair: RateLimiter::keyed(quota(PAIR_BURST, PAIR_PERIOD)),
             per_address: RateLimiter::keyed(quota(ADDRESS_BURST, ADDRESS_PERIOD)),
             per_account: RateLimiter::keyed(quota(ACCOUNT_BURST, ACCOUNT_PERIOD)),
+            reports: RateLimiter::keyed(quota(1, REPORT_PERIOD)),
         }
     }
 }
@@ -83,8 +89,15 @@ impl LoginLimiter {
             self.per_pair.retain_recent();
             self.per_address.retain_recent();
             self.per_account.retain_recent();
+            self.reports.retain_recent();
         }
         Ok(())
+    }
+
+    /// Whether a refusal on `account` (just answered by [`LoginLimiter::check`])
+    /// should reach the audit trail: the first in a minute does.
+    pub fn report_refusal(&self, account: &str) -> bool {
+        self.reports.check_key(&account.to_lowercase()).is_ok()
     }
 }
 
@@ -104,6 +117,14 @@ mod tests {
             limiter.check("bob@acme.com", None).is_ok(),
             "other emails unaffected"
         );
+    }
+
+    #[test]
+    fn one_refusal_a_minute_per_account_is_reported() {
+        let limiter = LoginLimiter::default();
+        assert!(limiter.report_refusal("Ann@acme.com"));
+        assert!(!limiter.report_refusal("ann@acme.com"), "once a minute");
+        assert!(limiter.report_refusal("bob@acme.com"), "per account");
     }
 
     #[test]

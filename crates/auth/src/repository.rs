@@ -154,6 +154,19 @@ pub trait UserRepository: Send + Sync {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StorageError>;
+
+    /// Appends `auth.login_throttled`: attempts on this user's account
+    /// were refused by the sign-in throttle, from `address` when known.
+    ///
+    /// # Errors
+    /// [`StorageError`] only.
+    async fn record_login_throttled(
+        &self,
+        scope: &TenantScope,
+        id: &UserId,
+        address: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StorageError>;
 }
 
 /// Where refresh-token records live. Held as `Arc<dyn SessionRepository>`.

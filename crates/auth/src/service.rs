@@ -130,6 +130,49 @@ impl AuthService {
         Ok(user)
     }
 
+    /// Records that the sign-in throttle refused attempts on `email`:
+    /// `auth.login_throttled` (with the client `address`) in the audit trail
+    /// of every account with that address, each in its own organization.
+    /// An address without accounts records nothing. The caller decides how
+    /// often (the throttle reports once a minute per account), so a flood of
+    /// refused attempts is not a flood of writes.
+    ///
+    /// # Errors
+    /// [`AuthError::Storage`] when the accounts cannot be read or the events
+    /// written.
+    pub async fn record_throttled_sign_in(
+        &self,
+        email: &Email,
+        address: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), AuthError> {
+        for c in self.users.find_credentials_by_email(email).await? {
+            let user = &c.user;
+            self.users
+                .record_login_throttled(&user_scope(&user.org_id, &user.id), &user.id, address, now)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// As [`AuthService::record_throttled_sign_in`], for the `currentPassword`
+    /// checks of `user` of organization `org` (a password change).
+    ///
+    /// # Errors
+    /// [`AuthError::Storage`] when the event cannot be written.
+    pub async fn record_throttled_password_check(
+        &self,
+        org: &OrgId,
+        user: &UserId,
+        address: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), AuthError> {
+        self.users
+            .record_login_throttled(&user_scope(org, user), user, address, now)
+            .await?;
+        Ok(())
+    }
+
     /// Signs in with e-mail and password, in `org_id` when given (needed when
     /// the address exists in several organizations). Records the login and
     /// starts a new refresh-token family.

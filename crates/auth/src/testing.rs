@@ -310,6 +310,17 @@ impl UserRepository for FakeUsers {
         lock(&self.1).push((id.clone(), reason.to_owned()));
         Ok(())
     }
+
+    async fn record_login_throttled(
+        &self,
+        _scope: &TenantScope,
+        id: &UserId,
+        _address: Option<&str>,
+        _now: DateTime<Utc>,
+    ) -> Result<(), StorageError> {
+        lock(&self.1).push((id.clone(), "throttled".to_owned()));
+        Ok(())
+    }
 }
 
 #[derive(Default)]

@@ -90,9 +90,13 @@ pub const SETTINGS_CHANGED: &str = "settings.changed";
 pub const AUTH_LOGIN_SUCCEEDED: &str = "auth.login_succeeded";
 /// A sign-in with a known e-mail failed (`data.reason`).
 pub const AUTH_LOGIN_FAILED: &str = "auth.login_failed";
+/// Sign-ins on this user's account were throttled (`data.address`, the
+/// client address, when known): someone is guessing. At most one a minute
+/// per account and instance.
+pub const AUTH_LOGIN_THROTTLED: &str = "auth.login_throttled";
 
 /// Every type above, for validation of filters and documentation.
-pub const ALL: [&str; 39] = [
+pub const ALL: [&str; 40] = [
     LEAD_CREATED,
     LEAD_ROUTED,
     LEAD_UNROUTED,
@@ -132,4 +136,5 @@ pub const ALL: [&str; 39] = [
     SETTINGS_CHANGED,
     AUTH_LOGIN_SUCCEEDED,
     AUTH_LOGIN_FAILED,
+    AUTH_LOGIN_THROTTLED,
 ];

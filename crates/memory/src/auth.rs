@@ -238,6 +238,26 @@ impl UserRepository for MemoryStore {
         );
         Ok(())
     }
+
+    async fn record_login_throttled(
+        &self,
+        scope: &TenantScope,
+        id: &UserId,
+        address: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StorageError> {
+        let mut state = self.state.lock().await;
+        state.tenant_mut(scope).append(
+            scope,
+            events::NewEvent::new(
+                events::types::AUTH_LOGIN_THROTTLED,
+                events::Subject::of("user", id.to_string()),
+                now,
+            )
+            .with("address", address),
+        );
+        Ok(())
+    }
 }
 
 /// What a refused reference reads like, as a database's foreign key.

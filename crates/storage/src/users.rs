@@ -349,6 +349,24 @@ impl UserRepository for SeaOrmUserRepository {
         append_new(&conn, scope, event).await?;
         conn.done().await
     }
+
+    async fn record_login_throttled(
+        &self,
+        scope: &TenantScope,
+        id: &UserId,
+        address: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StorageError> {
+        let event = ::events::NewEvent::new(
+            ::events::types::AUTH_LOGIN_THROTTLED,
+            ::events::Subject::of("user", id.to_string()),
+            now,
+        )
+        .with("address", address);
+        let conn = self.db.writer(scope.org_id()).await?;
+        append_new(&conn, scope, event).await?;
+        conn.done().await
+    }
 }
 
 /// A user's row and whether the session family asked about is live.

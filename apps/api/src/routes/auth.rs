@@ -174,10 +174,21 @@ pub async fn password_sign_in(
         return Err(ApiError::validation(&errors));
     };
     let address = crate::proxy::client_addr(req);
-    state
-        .login_limiter
-        .check(email.as_str(), address)
-        .map_err(ApiError::too_many_requests)?;
+    if let Err(wait) = state.login_limiter.check(email.as_str(), address) {
+        if state.login_limiter.report_refusal(email.as_str()) {
+            let address = address.map(|a| a.to_string());
+            // The audit trail is a record, not a gate: the answer is 429
+            // whether or not it could be written.
+            if let Err(e) = state
+                .auth
+                .record_throttled_sign_in(&email, address.as_deref(), tenancy::now())
+                .await
+            {
+                tracing::warn!(error = %e, "could not record a throttled sign-in");
+            }
+        }
+        return Err(ApiError::too_many_requests(wait));
+    }
     Ok(state
         .auth
         .login(&email, &body.password, org_id.as_ref(), tenancy::now())

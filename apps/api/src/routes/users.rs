@@ -288,10 +288,26 @@ pub async fn update(
     // A current password is a password check: throttled as a sign-in is,
     // per account and per address, so it is no guessing oracle.
     if password.is_some() {
-        state
-            .login_limiter
-            .check(&format!("user:{id}"), crate::proxy::client_addr(&req))
-            .map_err(ApiError::too_many_requests)?;
+        let account = format!("user:{id}");
+        let address = crate::proxy::client_addr(&req);
+        if let Err(wait) = state.login_limiter.check(&account, address) {
+            if state.login_limiter.report_refusal(&account) {
+                let address = address.map(|a| a.to_string());
+                if let Err(e) = state
+                    .auth
+                    .record_throttled_password_check(
+                        actor.org_id(),
+                        &id,
+                        address.as_deref(),
+                        tenancy::now(),
+                    )
+                    .await
+                {
+                    tracing::warn!(error = %e, "could not record a throttled password check");
+                }
+            }
+            return Err(ApiError::too_many_requests(wait));
+        }
     }
     // One use case: every check before any write.
     let user = state

@@ -570,3 +570,49 @@ async fn manager_session(app: &TestApp, manager: &Session) -> Session {
         refresh_token: body["tokens"]["refreshToken"].as_str().unwrap().to_owned(),
     }
 }
+
+#[tokio::test]
+async fn throttled_sign_ins_and_password_checks_reach_the_audit_trail_once_a_minute() {
+    let app = spawn_app().await;
+    let (_, admin) = app.org_with_admin("acme").await;
+    let admin_id = admin.user["id"].as_str().unwrap().to_owned();
+    let mut throttled = 0;
+    for _ in 0..9 {
+        let res = app
+            .anonymous(Method::POST, "/auth/login")
+            .json(&json!({"email": "admin@acme.test", "password": "not the password"}))
+            .send()
+            .await
+            .unwrap();
+        if res.status() == StatusCode::TOO_MANY_REQUESTS {
+            throttled += 1;
+        }
+    }
+    assert!(throttled >= 3, "{throttled} refusals");
+    let events = audit_of(&app, &admin, "auth.login_throttled").await;
+    assert_eq!(
+        events.len(),
+        1,
+        "one event a minute, not one per refusal: {events:?}"
+    );
+    assert_eq!(events[0]["subject"]["id"], json!(admin_id));
+    assert_eq!(events[0]["data"]["address"], "127.0.0.1");
+
+    // `currentPassword` guesses are throttled and recorded the same way.
+    let agent = app.add_user(&admin, "guessed", "agent").await;
+    let path = format!("/users/{}", agent.id());
+    let mut refused = false;
+    for _ in 0..7 {
+        let res = app
+            .as_user(&agent.access_token, Method::PUT, &path)
+            .json(&json!({"password": "a brand new password", "currentPassword": "a wrong guess!"}))
+            .send()
+            .await
+            .unwrap();
+        refused |= res.status() == StatusCode::TOO_MANY_REQUESTS;
+    }
+    assert!(refused, "the sixth guess is throttled");
+    let events = audit_of(&app, &admin, "auth.login_throttled").await;
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert_eq!(events[0]["subject"]["id"], json!(agent.id()));
+}
