@@ -46,6 +46,38 @@ async fn row_level_security_hides_and_protects_other_organizations_rows_on_its_o
 
     // What each organization holds, seen by the superuser (RLS-exempt).
     let superuser = connect(app.database_url()).await;
+    // Every table with an `org_id` is under a forced policy: a table added
+    // later without one fails here.
+    let rows = superuser
+        .query_all_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT c.relname::text AS name, c.relrowsecurity AND c.relforcerowsecurity AS forced \
+             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = 'public' AND c.relkind = 'r' AND EXISTS (SELECT 1 FROM \
+               information_schema.columns k WHERE k.table_schema = 'public' \
+               AND k.table_name = c.relname AND k.column_name = 'org_id') \
+             ORDER BY 1",
+        ))
+        .await
+        .unwrap();
+    let forced: Vec<(String, bool)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.try_get("", "name").unwrap(),
+                r.try_get("", "forced").unwrap(),
+            )
+        })
+        .collect();
+    let mut expected: Vec<(String, bool)> = TENANT_TABLES
+        .iter()
+        .map(|t| ((*t).to_owned(), true))
+        .collect();
+    expected.sort();
+    assert_eq!(
+        forced, expected,
+        "tables with org_id and their forced policy"
+    );
     let mut held = Vec::new();
     for table in TENANT_TABLES {
         let of = |org: &str| format!("SELECT COUNT(*) FROM {table} WHERE org_id = '{org}'");
