@@ -31,6 +31,7 @@
 //! | API key `lr_<prefix>_<secret>` | once, at creation or rotation | prefix + SHA-256 hex | constant time |
 
 mod api_key_service;
+pub mod audit;
 mod authenticator;
 mod error;
 mod ids;

@@ -207,15 +207,7 @@ impl UserRepository for MemoryStore {
                 c.user.last_login_at = Some(now);
             }
         }
-        t.append(
-            scope,
-            events::NewEvent::new(
-                events::types::AUTH_LOGIN_SUCCEEDED,
-                events::Subject::of("user", id.to_string()),
-                now,
-            )
-            .with("method", "password"),
-        );
+        t.append(scope, auth::audit::login_succeeded(id, now));
         Ok(())
     }
 
@@ -227,15 +219,9 @@ impl UserRepository for MemoryStore {
         now: DateTime<Utc>,
     ) -> Result<(), StorageError> {
         let mut state = self.state.lock().await;
-        state.tenant_mut(scope).append(
-            scope,
-            events::NewEvent::new(
-                events::types::AUTH_LOGIN_FAILED,
-                events::Subject::of("user", id.to_string()),
-                now,
-            )
-            .with("reason", reason),
-        );
+        state
+            .tenant_mut(scope)
+            .append(scope, auth::audit::login_failed(id, reason, now));
         Ok(())
     }
 
@@ -247,15 +233,9 @@ impl UserRepository for MemoryStore {
         now: DateTime<Utc>,
     ) -> Result<(), StorageError> {
         let mut state = self.state.lock().await;
-        state.tenant_mut(scope).append(
-            scope,
-            events::NewEvent::new(
-                events::types::AUTH_LOGIN_THROTTLED,
-                events::Subject::of("user", id.to_string()),
-                now,
-            )
-            .with("address", address),
-        );
+        state
+            .tenant_mut(scope)
+            .append(scope, auth::audit::login_throttled(id, address, now));
         Ok(())
     }
 }

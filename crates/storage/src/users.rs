@@ -40,6 +40,19 @@ impl SeaOrmUserRepository {
     }
 }
 
+impl SeaOrmUserRepository {
+    /// Appends one event on its own.
+    async fn append(
+        &self,
+        scope: &TenantScope,
+        event: ::events::NewEvent,
+    ) -> Result<(), StorageError> {
+        let conn = self.db.writer(scope.org_id()).await?;
+        append_new(&conn, scope, event).await?;
+        conn.done().await
+    }
+}
+
 #[async_trait]
 impl UserRepository for SeaOrmUserRepository {
     async fn insert(
@@ -322,13 +335,7 @@ impl UserRepository for SeaOrmUserRepository {
             .exec(&txn)
             .await
             .map_err(failed("users: record_login"))?;
-        let event = ::events::NewEvent::new(
-            ::events::types::AUTH_LOGIN_SUCCEEDED,
-            ::events::Subject::of("user", id.to_string()),
-            now,
-        )
-        .with("method", "password");
-        append_new(&txn, scope, event).await?;
+        append_new(&txn, scope, auth::audit::login_succeeded(id, now)).await?;
         txn.commit().await.map_err(failed("users: record_login"))
     }
 
@@ -339,15 +346,8 @@ impl UserRepository for SeaOrmUserRepository {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StorageError> {
-        let event = ::events::NewEvent::new(
-            ::events::types::AUTH_LOGIN_FAILED,
-            ::events::Subject::of("user", id.to_string()),
-            now,
-        )
-        .with("reason", reason);
-        let conn = self.db.writer(scope.org_id()).await?;
-        append_new(&conn, scope, event).await?;
-        conn.done().await
+        self.append(scope, auth::audit::login_failed(id, reason, now))
+            .await
     }
 
     async fn record_login_throttled(
@@ -357,15 +357,8 @@ impl UserRepository for SeaOrmUserRepository {
         address: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<(), StorageError> {
-        let event = ::events::NewEvent::new(
-            ::events::types::AUTH_LOGIN_THROTTLED,
-            ::events::Subject::of("user", id.to_string()),
-            now,
-        )
-        .with("address", address);
-        let conn = self.db.writer(scope.org_id()).await?;
-        append_new(&conn, scope, event).await?;
-        conn.done().await
+        self.append(scope, auth::audit::login_throttled(id, address, now))
+            .await
     }
 }
 
