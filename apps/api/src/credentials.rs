@@ -110,7 +110,8 @@ pub async fn authenticate(
             let response = error.error_response();
             return Ok(req.into_response(response).map_into_right_body());
         }
-        match resolve(&state, credential, org_header(&req)).await {
+        let address = crate::proxy::client_addr(req.request());
+        match resolve(&state, credential, org_header(&req), address).await {
             Ok(outcome) => {
                 if let AuthOutcome::Authenticated(actor) = &outcome {
                     tracing::Span::current().record("org_id", actor.org_id().as_str());
@@ -139,6 +140,7 @@ async fn resolve(
     state: &AppState,
     credential: Credential,
     org_header: Option<String>,
+    address: Option<std::net::IpAddr>,
 ) -> Result<AuthOutcome, ApiError> {
     let now = tenancy::now();
     let result = match credential {
@@ -148,7 +150,7 @@ async fn resolve(
         Credential::ApiKey(key) => {
             state
                 .authenticator
-                .authenticate_api_key(&key, state.dev_mode, now)
+                .authenticate_api_key_from(&key, state.dev_mode, address, now)
                 .await
         }
         Credential::Malformed => Err(AuthError::InvalidToken),

@@ -67,6 +67,7 @@ impl ApiKeyService {
             created_at: tenancy::now(),
             last_used_at: None,
             revoked_at: None,
+            known_addresses: Vec::new(),
         };
         self.keys
             .insert(&actor.scope(), &key, &generated.hash)

@@ -5,7 +5,7 @@
 //! logout or a role change takes effect on the very next request, whatever
 //! tokens are still in flight.
 
-use std::{fmt, sync::Arc};
+use std::{fmt, net::IpAddr, sync::Arc};
 
 use chrono::{DateTime, Duration, Utc};
 use organization::OrganizationRepository;
@@ -115,11 +115,29 @@ impl Authenticator {
     /// [`AuthError::InvalidToken`] for an unknown, malformed or revoked key
     /// or a gone organization; [`AuthError::UserInactive`] when its
     /// organization is deactivated.
-    #[tracing::instrument(skip_all)]
     pub async fn authenticate_api_key(
         &self,
         raw: &str,
         dev_mode: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Actor, AuthError> {
+        self.authenticate_api_key_from(raw, dev_mode, None, now)
+            .await
+    }
+
+    /// [`Authenticator::authenticate_api_key`] for a request from the
+    /// client `address`: a key used from an address it does not know
+    /// records it, with `api_key.used_from_new_address` in the audit trail
+    /// (it remembers [`crate::ApiKey::KNOWN_ADDRESSES`] addresses).
+    ///
+    /// # Errors
+    /// As [`Authenticator::authenticate_api_key`].
+    #[tracing::instrument(skip_all)]
+    pub async fn authenticate_api_key_from(
+        &self,
+        raw: &str,
+        dev_mode: bool,
+        address: Option<IpAddr>,
         now: DateTime<Utc>,
     ) -> Result<Actor, AuthError> {
         if raw == DEV_API_KEY {
@@ -153,12 +171,23 @@ impl Authenticator {
             Principal::ApiKey(key.id.to_string()),
             key.role,
         );
-        if stale
-            && let Err(e) = self
-                .api_keys
-                .touch_last_used(&actor.scope(), &key.id, now)
-                .await
-        {
+        let new_address = address
+            .map(|a| a.to_string())
+            .and_then(|a| key.remember(&a).map(|known| (a, known)));
+        let recorded = match new_address {
+            Some((address, known)) => {
+                self.api_keys
+                    .record_new_address(&actor.scope(), &key.id, &address, &known, now)
+                    .await
+            }
+            None if stale => {
+                self.api_keys
+                    .touch_last_used(&actor.scope(), &key.id, now)
+                    .await
+            }
+            None => Ok(()),
+        };
+        if let Err(e) = recorded {
             tracing::warn!(key_id = %key.id, error = %e, "could not record API key use");
         }
         Ok(actor)

@@ -283,12 +283,32 @@ pub struct ApiKey {
     pub last_used_at: Option<DateTime<Utc>>,
     /// When it was revoked; a revoked key never works again.
     pub revoked_at: Option<DateTime<Utc>>,
+    /// The client addresses it was used from, most recent last, at most
+    /// [`ApiKey::KNOWN_ADDRESSES`].
+    pub known_addresses: Vec<String>,
 }
 
 impl ApiKey {
+    /// How many addresses a key remembers.
+    pub const KNOWN_ADDRESSES: usize = 16;
+
     /// Whether it has been revoked.
     pub fn is_revoked(&self) -> bool {
         self.revoked_at.is_some()
+    }
+
+    /// The addresses to remember after a request from `address`, when it
+    /// is one the key was not used from (the oldest is forgotten beyond
+    /// [`ApiKey::KNOWN_ADDRESSES`]); `None` when it is known already.
+    pub fn remember(&self, address: &str) -> Option<Vec<String>> {
+        if self.known_addresses.iter().any(|a| a == address) {
+            return None;
+        }
+        let mut known = self.known_addresses.clone();
+        known.push(address.to_owned());
+        let extra = known.len().saturating_sub(Self::KNOWN_ADDRESSES);
+        known.drain(..extra);
+        Some(known)
     }
 }
 
@@ -456,6 +476,37 @@ impl events::Audited for ApiKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_remembers_its_last_sixteen_addresses() {
+        let mut key = ApiKey {
+            id: ApiKeyId::generate(),
+            org_id: OrgId::parse("org_a").unwrap(),
+            name: ApiKeyName::parse("k").unwrap(),
+            prefix: "abcd1234".into(),
+            role: Role::Agent,
+            created_by: "user:u".into(),
+            created_at: tenancy::now(),
+            last_used_at: None,
+            revoked_at: None,
+            known_addresses: Vec::new(),
+        };
+        assert_eq!(key.remember("10.0.0.1"), Some(vec!["10.0.0.1".to_owned()]));
+        for i in 1..=ApiKey::KNOWN_ADDRESSES {
+            key.known_addresses = key
+                .remember(&format!("10.0.0.{i}"))
+                .unwrap_or(key.known_addresses);
+        }
+        assert_eq!(key.remember("10.0.0.3"), None, "known");
+        let known = key.remember("192.0.2.1").unwrap();
+        assert_eq!(known.len(), ApiKey::KNOWN_ADDRESSES);
+        assert_eq!(
+            known.first().map(String::as_str),
+            Some("10.0.0.2"),
+            "the oldest goes"
+        );
+        assert_eq!(known.last().map(String::as_str), Some("192.0.2.1"));
+    }
 
     fn fields(e: &ValidationErrors) -> Vec<&str> {
         e.fields().iter().map(|f| f.field.as_str()).collect()

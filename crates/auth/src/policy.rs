@@ -324,6 +324,7 @@ mod tests {
             created_at: tenancy::now(),
             last_used_at: None,
             revoked_at: None,
+            known_addresses: Vec::new(),
         }
     }
 

@@ -346,4 +346,19 @@ pub trait ApiKeyRepository: Send + Sync {
         id: &ApiKeyId,
         now: DateTime<Utc>,
     ) -> Result<(), StorageError>;
+
+    /// The key was used from an address it did not know: stores `known`
+    /// (its addresses now), sets `last_used_at` to `now` and appends
+    /// [`crate::audit::api_key_used_from_new_address`], in one transaction.
+    ///
+    /// # Errors
+    /// [`StorageError`] only.
+    async fn record_new_address(
+        &self,
+        scope: &TenantScope,
+        id: &ApiKeyId,
+        address: &str,
+        known: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<(), StorageError>;
 }

@@ -500,6 +500,22 @@ impl ApiKeyRepository for FakeApiKeys {
         self.with_key(org, id, |(k, _)| k.last_used_at = Some(now));
         Ok(())
     }
+
+    async fn record_new_address(
+        &self,
+        scope: &TenantScope,
+        id: &ApiKeyId,
+        _address: &str,
+        known: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<(), StorageError> {
+        let org = scope.org_id();
+        self.with_key(org, id, |(k, _)| {
+            k.last_used_at = Some(now);
+            k.known_addresses = known.to_vec();
+        });
+        Ok(())
+    }
 }
 
 /// Every fake, wired into every service.

@@ -94,9 +94,13 @@ pub const AUTH_LOGIN_FAILED: &str = "auth.login_failed";
 /// client address, when known): someone is guessing. At most one a minute
 /// per account and instance.
 pub const AUTH_LOGIN_THROTTLED: &str = "auth.login_throttled";
+/// An API key authenticated a request from a client address it had not
+/// been used from (`data.address`; the first use counts): a leaked key
+/// shows up here.
+pub const API_KEY_USED_FROM_NEW_ADDRESS: &str = "api_key.used_from_new_address";
 
 /// Every type above, for validation of filters and documentation.
-pub const ALL: [&str; 40] = [
+pub const ALL: [&str; 41] = [
     LEAD_CREATED,
     LEAD_ROUTED,
     LEAD_UNROUTED,
@@ -137,4 +141,5 @@ pub const ALL: [&str; 40] = [
     AUTH_LOGIN_SUCCEEDED,
     AUTH_LOGIN_FAILED,
     AUTH_LOGIN_THROTTLED,
+    API_KEY_USED_FROM_NEW_ADDRESS,
 ];

@@ -439,4 +439,25 @@ impl ApiKeyRepository for MemoryStore {
         }
         Ok(())
     }
+
+    async fn record_new_address(
+        &self,
+        scope: &TenantScope,
+        id: &ApiKeyId,
+        address: &str,
+        known: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<(), StorageError> {
+        let mut state = self.state.lock().await;
+        let t = state.tenant_mut(scope);
+        if let Some((key, _)) = t.api_keys.iter_mut().find(|(k, _)| &k.id == id) {
+            key.last_used_at = Some(now);
+            key.known_addresses = known.to_vec();
+            t.append(
+                scope,
+                auth::audit::api_key_used_from_new_address(id, address, now),
+            );
+        }
+        Ok(())
+    }
 }

@@ -254,6 +254,38 @@ impl ApiKeyRepository for SeaOrmApiKeyRepository {
             .map_err(failed("api_keys: touch_last_used"))?;
         conn.done().await
     }
+
+    async fn record_new_address(
+        &self,
+        scope: &TenantScope,
+        id: &ApiKeyId,
+        address: &str,
+        known: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<(), StorageError> {
+        let txn = self
+            .db
+            .begin_write(scope.org_id())
+            .await
+            .map_err(failed("api_keys: record_new_address"))?;
+        Scoped::new(scope)
+            .update::<Entity>()
+            .col_expr(Column::LastUsedAt, Expr::value(now))
+            .col_expr(Column::KnownAddresses, Expr::value(addresses_json(known)))
+            .filter(Column::Id.eq(id.as_str()))
+            .exec(&txn)
+            .await
+            .map_err(failed("api_keys: record_new_address"))?;
+        append_new(
+            &txn,
+            scope,
+            auth::audit::api_key_used_from_new_address(id, address, now),
+        )
+        .await?;
+        txn.commit()
+            .await
+            .map_err(failed("api_keys: record_new_address"))
+    }
 }
 
 /// Ends a write transaction that found nothing to change, releasing its
@@ -279,7 +311,13 @@ fn to_active(key: &ApiKey) -> api_keys::ActiveModel {
         created_at: Set(key.created_at),
         last_used_at: Set(key.last_used_at),
         revoked_at: Set(key.revoked_at),
+        known_addresses: Set(addresses_json(&key.known_addresses)),
     }
+}
+
+/// The stored form of a key's addresses (`None` when it has none).
+fn addresses_json(known: &[String]) -> Option<String> {
+    (!known.is_empty()).then(|| serde_json::Value::from(known).to_string())
 }
 
 fn to_domain(m: &api_keys::Model) -> Result<ApiKey, StorageError> {
@@ -294,6 +332,10 @@ fn to_domain(m: &api_keys::Model) -> Result<ApiKey, StorageError> {
         created_at: m.created_at,
         last_used_at: m.last_used_at,
         revoked_at: m.revoked_at,
+        known_addresses: match &m.known_addresses {
+            Some(json) => serde_json::from_str(json).map_err(|_| bad("known_addresses"))?,
+            None => Vec::new(),
+        },
     })
 }
 

@@ -616,3 +616,27 @@ async fn throttled_sign_ins_and_password_checks_reach_the_audit_trail_once_a_min
     assert_eq!(events.len(), 2, "{events:?}");
     assert_eq!(events[0]["subject"]["id"], json!(agent.id()));
 }
+
+#[tokio::test]
+async fn an_api_key_used_from_a_new_address_is_recorded_once_per_address() {
+    let app = spawn_app().await;
+    let (_, admin) = app.org_with_admin("acme").await;
+    let (key, secret) = app.add_api_key(&admin, "manager").await;
+    for _ in 0..3 {
+        let res = app
+            .with_key(&secret, Method::GET, "/agents")
+            .send()
+            .await
+            .unwrap();
+        expect_status(res, StatusCode::OK).await;
+    }
+    let events = audit_of(&app, &admin, "api_key.used_from_new_address").await;
+    assert_eq!(
+        events.len(),
+        1,
+        "the first use from 127.0.0.1, then nothing: {events:?}"
+    );
+    assert_eq!(events[0]["subject"]["id"], key["id"]);
+    assert_eq!(events[0]["data"]["address"], "127.0.0.1");
+    assert_eq!(events[0]["actor"]["id"], key["id"], "the key itself acted");
+}
