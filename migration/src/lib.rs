@@ -23,6 +23,7 @@ mod m20261207_000008_routing_counters;
 mod m20261207_000009_review_queue_index;
 mod m20261207_000010_row_level_security;
 mod m20261207_000011_api_key_addresses;
+mod m20261208_000012_open_leads_per_statement;
 
 /// The review queue's rank expression, as the index holds it.
 pub use m20261207_000009_review_queue_index::QUEUE_RANK;
@@ -53,6 +54,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000009_review_queue_index::Migration),
             Box::new(m20261207_000010_row_level_security::Migration),
             Box::new(m20261207_000011_api_key_addresses::Migration),
+            Box::new(m20261208_000012_open_leads_per_statement::Migration),
         ]
     }
 }

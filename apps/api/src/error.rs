@@ -210,6 +210,14 @@ impl From<StorageError> for ApiError {
                     "The database is unavailable; retry later",
                 )
             }
+            StorageError::Contended(_) => {
+                tracing::warn!(error = %error_chain(&err), "write contended");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "SERVICE_UNAVAILABLE",
+                    "A concurrent request wrote the same data; retry",
+                )
+            }
             StorageError::Other(_) => Self::internal(err),
         }
     }

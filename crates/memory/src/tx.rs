@@ -157,6 +157,21 @@ impl RoutingTx for MemoryTx {
             .cloned())
     }
 
+    async fn known_external_ids(
+        &mut self,
+        external_ids: &[&str],
+    ) -> Result<HashSet<String>, StorageError> {
+        let asked: HashSet<&str> = external_ids.iter().copied().collect();
+        Ok(self
+            .work
+            .leads
+            .iter()
+            .filter_map(|l| l.external_id.as_deref())
+            .filter(|id| asked.contains(id))
+            .map(str::to_owned)
+            .collect())
+    }
+
     async fn insert_lead(
         &mut self,
         lead: &Lead,

@@ -240,6 +240,25 @@ pub trait RoutingTx: DecisionReads {
         external_id: &str,
     ) -> Result<Option<Lead>, StorageError>;
 
+    /// Which of `external_ids` the organization's leads use already: one
+    /// read for a transaction about to ingest many leads, rather than each
+    /// replay found out by its own insert.
+    ///
+    /// After it, the adapter may hold back the writes of the leads that
+    /// follow (the leads, their proposals and timers, the counters) and make
+    /// them together, a statement per table rather than per lead, before its
+    /// next read that could see them and at the commit. A lead whose
+    /// `externalId` another transaction stored meanwhile then fails the
+    /// commit with [`StorageError::Contended`]; run again, the transaction
+    /// finds it here.
+    ///
+    /// # Errors
+    /// [`StorageError`] only.
+    async fn known_external_ids(
+        &mut self,
+        external_ids: &[&str],
+    ) -> Result<HashSet<String>, StorageError>;
+
     /// Stores a new lead, and its first proposal with it when it has one
     /// (one write, so a routed lead costs one round trip). On a duplicate
     /// `externalId` neither is stored and the transaction stays usable.

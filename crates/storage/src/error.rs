@@ -11,6 +11,7 @@ pub(crate) fn storage(err: DbErr) -> StorageError {
         }
         DbErr::Conn(_) => StorageError::Unavailable(Box::new(err)),
         other if is_io_error(&other) => StorageError::Unavailable(Box::new(other)),
+        other if is_deadlock(&other) => StorageError::Contended(Box::new(other)),
         other => StorageError::Other(Box::new(other)),
     }
 }
@@ -29,6 +30,7 @@ pub(crate) struct OperationFailed {
 pub(crate) fn failed(op: &'static str) -> impl Fn(DbErr) -> StorageError {
     move |err| match storage(err) {
         StorageError::Unavailable(e) => StorageError::Unavailable(wrap(op, e)),
+        StorageError::Contended(e) => StorageError::Contended(wrap(op, e)),
         StorageError::Other(e) => StorageError::Other(wrap(op, e)),
     }
 }
@@ -55,6 +57,19 @@ pub(crate) fn corrupt(what: impl Into<String>) -> StorageError {
 /// Whether the error is a unique-constraint violation.
 pub(crate) fn is_unique_violation(err: &DbErr) -> bool {
     matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}
+
+/// Whether PostgreSQL ended the transaction to break a deadlock (`40P01`):
+/// two transactions locked rows of agents in different orders, and running
+/// the victim again succeeds.
+fn is_deadlock(err: &DbErr) -> bool {
+    match err {
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)) => e
+            .as_database_error()
+            .and_then(|d| d.code())
+            .is_some_and(|code| code == "40P01"),
+        _ => false,
+    }
 }
 
 fn is_io_error(err: &DbErr) -> bool {

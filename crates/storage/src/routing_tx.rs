@@ -17,12 +17,14 @@
 //! come from a per-organization cache checked against the
 //! `organizations.config_version` the pool's lock returns; a pool's members
 //! and their counters are one joined read; a new lead and its proposal are
-//! one write, an assignment's counters and the pool's turn another (one
-//! statement on PostgreSQL); events are kept in the transaction and written
-//! together, with their webhook deliveries, just before the commit.
+//! one write; an assignment's counters, the pool's turn, the timers and the
+//! events are kept in the transaction and written together just before the
+//! commit (one statement on PostgreSQL, with the webhook deliveries after
+//! it). A transaction that ingests many leads holds the leads back too
+//! ([`Pending`]): a statement per table, not per lead.
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::{BTreeMap, HashMap, HashSet},
     sync::{Arc, Mutex},
 };
 
@@ -45,8 +47,8 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult, Iterable, QueryFilter,
     QueryOrder, QuerySelect, QueryTrait,
     sea_query::{
-        Asterisk, CommonTableExpression, Expr, ExprTrait, OnConflict, Order, Query, SimpleExpr,
-        WithClause,
+        Asterisk, CommonTableExpression, Expr, ExprTrait, InsertStatement, OnConflict, Order,
+        Query, SimpleExpr, UpdateStatement, WithClause,
     },
 };
 use serde_json::Value;
@@ -57,6 +59,7 @@ use crate::{
     database::Txn,
     entity::{agents, leads, organizations, pool_members, proposals, routing_pools, timers},
     error::{corrupt, failed},
+    events::ROWS_PER_INSERT,
     routing_rows::{
         all_rules, candidate, candidates, day_key, find_lead, latest_proposal, lead_to_active,
         lead_to_domain, org_settings, pool_to_domain, proposal_to_active, proposal_to_domain,
@@ -148,6 +151,10 @@ impl SeaOrmUnitOfWork {
             version: None,
             events: Vec::new(),
             pools: HashMap::new(),
+            agents: HashMap::new(),
+            batching: false,
+            absent: HashSet::new(),
+            pending: Pending::default(),
         }
     }
 }
@@ -196,6 +203,62 @@ pub struct SqlRoutingTx {
     /// (a new lead, the counters): the next lead of a group is decided
     /// without reading the pool again. Any other write forgets them.
     pools: HashMap<PoolId, (DateTime<Utc>, PoolSnapshot)>,
+    /// The agents this write transaction read outside a pool (a sticky
+    /// owner, the fallback agent), kept current like `pools`.
+    agents: HashMap<AgentId, (DateTime<Utc>, Candidate)>,
+    /// Whether new leads (and their proposals) are held back in `pending`
+    /// too: from [`RoutingTx::known_external_ids`] on, which a transaction
+    /// that ingests many leads calls first.
+    batching: bool,
+    /// `externalId`s that call found unused and no lead of this
+    /// transaction has taken yet.
+    absent: HashSet<String>,
+    /// Routing writes held back, written together by [`SqlRoutingTx::flush`].
+    pending: Pending,
+}
+
+/// Routing writes held back to be made together: a statement per table
+/// (per [`ROWS_PER_INSERT`] rows) instead of a few per lead, and each
+/// agent's and pool's counters written once with the sum of their moves.
+/// Counters and timers are always held back (on PostgreSQL they ride in
+/// the events' statement at the commit); new leads only when batching.
+/// On PostgreSQL that also spares the rows the versions that an update per
+/// lead would stack up in one transaction, each of which the next update
+/// of the row walks past.
+#[derive(Debug, Default)]
+struct Pending {
+    leads: Vec<leads::ActiveModel>,
+    proposals: Vec<proposals::ActiveModel>,
+    timers: Vec<timers::ActiveModel>,
+    counts: BTreeMap<AgentId, Count>,
+    turns: BTreeMap<PoolId, Turns>,
+}
+
+impl Pending {
+    fn is_empty(&self) -> bool {
+        self.leads.is_empty()
+            && self.proposals.is_empty()
+            && self.timers.is_empty()
+            && self.counts.is_empty()
+            && self.turns.is_empty()
+    }
+}
+
+/// What assignments add to an agent's counters: `leads` more on its local
+/// `day`, the last of them at `last`.
+#[derive(Debug)]
+struct Count {
+    day: String,
+    leads: i64,
+    last: DateTime<Utc>,
+}
+
+/// What assignments do to a pool: the member its cursor ends on, and how
+/// many more turns each member served.
+#[derive(Debug, Default)]
+struct Turns {
+    last: Option<AgentId>,
+    served: BTreeMap<AgentId, i64>,
 }
 
 /// A pool's member as the routing step reads it: the agent's row (with its
@@ -234,8 +297,8 @@ impl SqlRoutingTx {
         )
     }
 
-    /// Applies `change` to `agent` wherever a pool this transaction read
-    /// has it as a member.
+    /// Applies `change` to `agent` wherever this transaction keeps a
+    /// reading of it: in the pools it read, and read alone.
     fn each_member(&mut self, agent: &AgentId, change: impl Fn(&mut Candidate)) {
         for (_, snapshot) in self.pools.values_mut() {
             for c in &mut snapshot.members {
@@ -244,6 +307,120 @@ impl SqlRoutingTx {
                 }
             }
         }
+        if let Some((_, c)) = self.agents.get_mut(agent) {
+            change(c);
+        }
+    }
+
+    /// What storing `lead` did to its agent's open-lead counter (the
+    /// trigger's work), in the readings kept.
+    fn opened(&mut self, lead: &Lead) {
+        if let Some(agent) = &lead.agent_id
+            && LeadStatus::OPEN.contains(&lead.status)
+        {
+            self.each_member(agent, |c| c.load.open_leads += 1);
+        }
+    }
+
+    /// Forgets every reading kept (after a write they do not follow).
+    fn forget_readings(&mut self) {
+        self.pools.clear();
+        self.agents.clear();
+    }
+
+    /// Makes the writes held back ([`Pending`]).
+    ///
+    /// # Errors
+    /// [`StorageError::Contended`] when another transaction stored one of
+    /// the leads' `externalId`s since [`RoutingTx::known_external_ids`].
+    async fn flush(&mut self) -> Result<(), StorageError> {
+        let rest = self.write_rows().await?;
+        self.execute_together(rest, "write held-back counters")
+            .await
+    }
+
+    /// Writes the held-back leads, then their proposals, and gives back
+    /// the rest (timers, then counters) as statements to run.
+    async fn write_rows(&mut self) -> Result<Vec<Held>, StorageError> {
+        if self.pending.is_empty() {
+            return Ok(Vec::new());
+        }
+        let pending = std::mem::take(&mut self.pending);
+        let mut stored = 0;
+        for chunk in pending.leads.chunks(ROWS_PER_INSERT) {
+            let insert = leads::Entity::insert_many(chunk.iter().cloned())
+                .on_conflict(
+                    OnConflict::columns([leads::Column::OrgId, leads::Column::ExternalId])
+                        .do_nothing()
+                        .to_owned(),
+                )
+                .into_query();
+            stored += self
+                .txn
+                .execute(&insert)
+                .await
+                .map_err(failed("insert leads"))?
+                .rows_affected();
+        }
+        let expected = pending.leads.len() as u64;
+        if stored != expected {
+            return Err(StorageError::Contended(
+                format!(
+                    "{} of {expected} new leads have an externalId another transaction stored",
+                    expected - stored
+                )
+                .into(),
+            ));
+        }
+        for chunk in pending.proposals.chunks(ROWS_PER_INSERT) {
+            proposals::Entity::insert_many(chunk.iter().cloned())
+                .exec_without_returning(&self.txn)
+                .await
+                .map_err(failed("insert proposals"))?;
+        }
+        let mut rest: Vec<Held> = pending
+            .timers
+            .chunks(ROWS_PER_INSERT)
+            .map(|chunk| {
+                Held::Insert(timers::Entity::insert_many(chunk.iter().cloned()).into_query())
+            })
+            .collect();
+        rest.extend(
+            counter_updates(self.scoped(), &pending.counts, &pending.turns)
+                .into_iter()
+                .map(Held::Update),
+        );
+        Ok(rest)
+    }
+
+    /// Runs `statements` in order: on PostgreSQL as one statement (all but
+    /// the last as data-modifying `WITH` parts, each touching other rows).
+    async fn execute_together(
+        &self,
+        mut statements: Vec<Held>,
+        op: &'static str,
+    ) -> Result<(), StorageError> {
+        if self.is_postgres()
+            && let Some(last) = statements.pop()
+        {
+            let with = ctes(statements);
+            let done = match (last, with) {
+                (Held::Insert(s), Some(with)) => self.txn.execute(&s.with(with)).await,
+                (Held::Update(s), Some(with)) => self.txn.execute(&s.with(with)).await,
+                (Held::Insert(s), None) => self.txn.execute(&s).await,
+                (Held::Update(s), None) => self.txn.execute(&s).await,
+            };
+            done.map_err(failed(op))?;
+            return Ok(());
+        }
+        for statement in statements {
+            match statement {
+                Held::Insert(s) => self.txn.execute(&s).await,
+                Held::Update(s) => self.txn.execute(&s).await,
+            }
+            .map_err(failed(op))?;
+        }
+        Ok(())
     }
 
     /// The pool locked (in a write transaction) and read: its row with the
@@ -381,15 +558,109 @@ impl SqlRoutingTx {
         Ok(endpoints)
     }
 
-    /// Writes the events appended so far, with their deliveries.
-    async fn flush_events(&mut self) -> Result<(), StorageError> {
+    /// Everything not written yet, at the commit: the writes held back,
+    /// then the events with their deliveries. On PostgreSQL the timers and
+    /// counters ride in the events' statement: a routed lead's commit costs
+    /// one round trip for all three.
+    async fn write_at_commit(&mut self) -> Result<(), StorageError> {
+        let rest = self.write_rows().await?;
         if self.events.is_empty() {
-            return Ok(());
+            return self
+                .execute_together(rest, "write held-back counters")
+                .await;
         }
         let events = std::mem::take(&mut self.events);
         let endpoints = self.active_webhooks().await?;
-        crate::events::append_all(&self.txn, self.scoped(), &events, &endpoints).await
+        let with = if self.is_postgres() {
+            ctes(rest)
+        } else {
+            self.execute_together(rest, "write held-back counters")
+                .await?;
+            None
+        };
+        crate::events::append_all(&self.txn, self.scoped(), &events, &endpoints, with).await
     }
+}
+
+/// A held-back write, as the statement that makes it.
+#[derive(Debug)]
+enum Held {
+    Insert(InsertStatement),
+    Update(UpdateStatement),
+}
+
+/// `statements` as the data-modifying `WITH` parts of another statement
+/// (PostgreSQL), or `None` when there are none.
+fn ctes(statements: Vec<Held>) -> Option<WithClause> {
+    if statements.is_empty() {
+        return None;
+    }
+    let mut with = WithClause::new();
+    for (i, statement) in statements.into_iter().enumerate() {
+        let mut cte = CommonTableExpression::new();
+        match statement {
+            Held::Insert(s) => cte.query(s),
+            Held::Update(s) => cte.query(s),
+        };
+        with.cte(cte.table_name(format!("w{i}")).to_owned());
+    }
+    Some(with)
+}
+
+/// The statements that add `counts` to the agents and `turns` to the
+/// pools, in a fixed order (agents by id, then each pool's members, then
+/// its cursor), each an increment that concurrent writers never lose.
+fn counter_updates(
+    org: Scoped<'_>,
+    counts: &BTreeMap<AgentId, Count>,
+    turns: &BTreeMap<PoolId, Turns>,
+) -> Vec<UpdateStatement> {
+    let mut statements = Vec::with_capacity(counts.len() + turns.len() * 2);
+    for (agent, count) in counts {
+        // More on the day already counted, else the day starts with these.
+        let daily = Expr::case(
+            agents::Column::DailyCountDay.eq(count.day.as_str()),
+            agents::Column::DailyCount.into_expr().add(count.leads),
+        )
+        .finally(count.leads);
+        statements.push(
+            org.update::<agents::Entity>()
+                .col_expr(agents::Column::DailyCount, daily.into())
+                .col_expr(
+                    agents::Column::DailyCountDay,
+                    Expr::value(count.day.clone()),
+                )
+                .col_expr(agents::Column::LastAssignedAt, Expr::value(count.last))
+                .filter(agents::Column::Id.eq(agent.as_str()))
+                .into_query(),
+        );
+    }
+    for (pool, turns) in turns {
+        for (agent, served) in &turns.served {
+            statements.push(
+                org.update::<pool_members::Entity>()
+                    .col_expr(
+                        pool_members::Column::Assignments,
+                        pool_members::Column::Assignments.into_expr().add(*served),
+                    )
+                    .filter(pool_members::Column::PoolId.eq(pool.as_str()))
+                    .filter(pool_members::Column::AgentId.eq(agent.as_str()))
+                    .into_query(),
+            );
+        }
+        if let Some(last) = &turns.last {
+            statements.push(
+                org.update::<routing_pools::Entity>()
+                    .col_expr(
+                        routing_pools::Column::LastAgentId,
+                        Expr::value(last.as_str()),
+                    )
+                    .filter(routing_pools::Column::Id.eq(pool.as_str()))
+                    .into_query(),
+            );
+        }
+    }
+    statements
 }
 
 #[async_trait]
@@ -434,6 +705,8 @@ impl DecisionReads for SqlRoutingTx {
         {
             return Ok(Some(snapshot.clone()));
         }
+        // Its members' counters as written, held-back moves included.
+        self.flush().await?;
         let snapshot = self.read_pool(id, now).await?;
         if let (true, Some(s)) = (self.write, &snapshot) {
             self.pools.insert(id.clone(), (now, s.clone()));
@@ -446,7 +719,17 @@ impl DecisionReads for SqlRoutingTx {
         id: &AgentId,
         now: DateTime<Utc>,
     ) -> Result<Option<Candidate>, StorageError> {
-        candidate(&self.txn, self.scoped(), id.as_str(), false, now).await
+        if let Some((read_at, c)) = self.agents.get(id)
+            && *read_at == now
+        {
+            return Ok(Some(c.clone()));
+        }
+        self.flush().await?;
+        let found = candidate(&self.txn, self.scoped(), id.as_str(), false, now).await?;
+        if let (true, Some(c)) = (self.write, &found) {
+            self.agents.insert(id.clone(), (now, c.clone()));
+        }
+        Ok(found)
     }
 
     async fn domain_owner(
@@ -454,6 +737,7 @@ impl DecisionReads for SqlRoutingTx {
         domain: &str,
         except: &LeadId,
     ) -> Result<Option<AgentId>, StorageError> {
+        self.flush().await?;
         let owner = self
             .scoped()
             .find::<leads::Entity>()
@@ -479,6 +763,8 @@ impl DecisionReads for SqlRoutingTx {
         id: &AgentId,
         now: DateTime<Utc>,
     ) -> Result<Option<Candidate>, StorageError> {
+        // Counted from the rows: the moves held back are written first.
+        self.flush().await?;
         self.run(&format!("SAVEPOINT {AGENT_LOCK}"), "open a savepoint")
             .await?;
         // Counted after the lock: on PostgreSQL this statement sees what the
@@ -519,6 +805,7 @@ impl RoutingTx for SqlRoutingTx {
         &mut self,
         external_id: &str,
     ) -> Result<Option<Lead>, StorageError> {
+        self.flush().await?;
         self.scoped()
             .find::<leads::Entity>()
             .filter(leads::Column::ExternalId.eq(external_id))
@@ -530,6 +817,36 @@ impl RoutingTx for SqlRoutingTx {
             .transpose()
     }
 
+    async fn known_external_ids(
+        &mut self,
+        external_ids: &[&str],
+    ) -> Result<HashSet<String>, StorageError> {
+        // Leads held back are not in the rows yet.
+        self.flush().await?;
+        self.batching = self.write;
+        let mut known = HashSet::new();
+        for chunk in external_ids.chunks(ROWS_PER_INSERT) {
+            let found = self
+                .scoped()
+                .find::<leads::Entity>()
+                .select_only()
+                .column(leads::Column::ExternalId)
+                .filter(leads::Column::ExternalId.is_in(chunk.iter().copied()))
+                .into_tuple::<Option<String>>()
+                .all(&self.txn)
+                .await
+                .map_err(failed("find leads by externalId"))?;
+            known.extend(found.into_iter().flatten());
+        }
+        self.absent.extend(
+            external_ids
+                .iter()
+                .filter(|id| !known.contains(**id))
+                .map(|id| (*id).to_owned()),
+        );
+        Ok(known)
+    }
+
     async fn insert_lead(
         &mut self,
         lead: &Lead,
@@ -538,6 +855,24 @@ impl RoutingTx for SqlRoutingTx {
         let org = self.scoped().org_id().to_owned();
         let mut row = lead_to_active(lead);
         row.org_id = Set(org.clone());
+        let hold = self.batching
+            && lead
+                .external_id
+                .as_ref()
+                .is_none_or(|id| self.absent.remove(id));
+        if hold {
+            self.pending.leads.push(row);
+            if let Some(p) = first {
+                let mut row = proposal_to_active(p);
+                row.org_id = Set(org);
+                self.pending.proposals.push(row);
+            }
+            self.opened(lead);
+            return Ok(Inserted::Yes);
+        }
+        // A lead of this transaction with the same `externalId` may be
+        // held back: the insert below must find it.
+        self.flush().await?;
         // A duplicate `externalId` inserts nothing and leaves the
         // transaction usable (a failed insert would abort it on PostgreSQL).
         let mut insert = leads::Entity::insert(row)
@@ -597,12 +932,8 @@ impl RoutingTx for SqlRoutingTx {
                 inserted
             }
         };
-        if stored
-            && let Some(agent) = &lead.agent_id
-            && LeadStatus::OPEN.contains(&lead.status)
-        {
-            // What the trigger just did to the agent's row.
-            self.each_member(agent, |c| c.load.open_leads += 1);
+        if stored {
+            self.opened(lead);
         }
         Ok(if stored {
             Inserted::Yes
@@ -612,15 +943,18 @@ impl RoutingTx for SqlRoutingTx {
     }
 
     async fn lock_lead(&mut self, id: &LeadId) -> Result<Option<Lead>, StorageError> {
+        self.flush().await?;
         find_lead(&self.txn, self.scoped(), id.as_str(), self.write).await
     }
 
     async fn update_lead(&mut self, lead: &Lead) -> Result<(), StorageError> {
-        self.pools.clear();
+        self.flush().await?;
+        self.forget_readings();
         update_lead(&self.txn, self.scoped(), lead).await
     }
 
     async fn lock_proposal(&mut self, id: &ProposalId) -> Result<Option<Proposal>, StorageError> {
+        self.flush().await?;
         self.scoped()
             .one::<proposals::Entity>(&self.txn, id.as_str(), self.write)
             .await?
@@ -630,11 +964,13 @@ impl RoutingTx for SqlRoutingTx {
     }
 
     async fn latest_proposal(&mut self, lead: &LeadId) -> Result<Option<Proposal>, StorageError> {
+        self.flush().await?;
         latest_proposal(&self.txn, self.scoped(), lead.as_str()).await
     }
 
     async fn insert_proposal(&mut self, proposal: &Proposal) -> Result<(), StorageError> {
-        self.pools.clear();
+        self.flush().await?;
+        self.forget_readings();
         let mut row = proposal_to_active(proposal);
         row.org_id = sea_orm::ActiveValue::Set(self.scoped().org_id().to_owned());
         proposals::Entity::insert(row)
@@ -645,6 +981,7 @@ impl RoutingTx for SqlRoutingTx {
     }
 
     async fn update_review(&mut self, p: &Proposal) -> Result<(), StorageError> {
+        self.flush().await?;
         self.scoped()
             .update::<proposals::Entity>()
             .col_expr(proposals::Column::Status, Expr::value(p.status.as_str()))
@@ -666,6 +1003,7 @@ impl RoutingTx for SqlRoutingTx {
         lead: &LeadId,
         status: Option<ProposalStatus>,
     ) -> Result<HashSet<AgentId>, StorageError> {
+        self.flush().await?;
         let mut query = self
             .scoped()
             .find::<proposals::Entity>()
@@ -691,6 +1029,7 @@ impl RoutingTx for SqlRoutingTx {
         statuses: &[LeadStatus],
         limit: u64,
     ) -> Result<Vec<LeadId>, StorageError> {
+        self.flush().await?;
         self.scoped()
             .find::<leads::Entity>()
             .select_only()
@@ -710,14 +1049,14 @@ impl RoutingTx for SqlRoutingTx {
     }
 
     async fn arm_timer(&mut self, timer: &Timer) -> Result<(), StorageError> {
-        timers::Entity::insert(timer_to_active(self.scoped().org_id(), timer))
-            .exec_without_returning(&self.txn)
-            .await
-            .map_err(failed("arm a timer"))?;
+        // Held back like the counters: it points at rows already written.
+        let row = timer_to_active(self.scoped().org_id(), timer);
+        self.pending.timers.push(row);
         Ok(())
     }
 
     async fn disarm_timers(&mut self, lead: &LeadId) -> Result<(), StorageError> {
+        self.flush().await?;
         self.scoped()
             .delete::<timers::Entity>()
             .filter(timers::Column::LeadId.eq(lead.as_str()))
@@ -728,6 +1067,7 @@ impl RoutingTx for SqlRoutingTx {
     }
 
     async fn timer(&mut self, id: &TimerId) -> Result<Option<Timer>, StorageError> {
+        self.flush().await?;
         self.scoped()
             .one::<timers::Entity>(&self.txn, id.as_str(), false)
             .await?
@@ -737,6 +1077,7 @@ impl RoutingTx for SqlRoutingTx {
     }
 
     async fn take_timer(&mut self, id: &TimerId) -> Result<bool, StorageError> {
+        self.flush().await?;
         // Of two transactions deleting the row, the second waits for the
         // first and then deletes nothing.
         let done = self
@@ -756,7 +1097,7 @@ impl RoutingTx for SqlRoutingTx {
         now: DateTime<Utc>,
         turn: Option<&PoolId>,
     ) -> Result<(), StorageError> {
-        // What the statements below do to the rows, in the pools read.
+        // What the statements do to the rows, in the readings kept.
         self.each_member(agent, |c| {
             c.load.today += 1;
             c.load.last_assigned_at = Some(now);
@@ -765,73 +1106,30 @@ impl RoutingTx for SqlRoutingTx {
             snapshot.state.last_agent_id = Some(agent.clone());
             *snapshot.state.assignments.entry(agent.clone()).or_default() += 1;
         }
-        let org = self.scoped();
+        // Held back (written before the next read or write, or with the
+        // events at the commit), summed per agent and pool.
         let day = day_key(day);
-        // One more on the day already counted, else 1: one expression, so
-        // concurrent writers never lose an increment.
-        let count = Expr::case(
-            agents::Column::DailyCountDay.eq(day.as_str()),
-            agents::Column::DailyCount.into_expr().add(1),
-        )
-        .finally(1);
-        let agent_counts = org
-            .update::<agents::Entity>()
-            .col_expr(agents::Column::DailyCount, count.into())
-            .col_expr(agents::Column::DailyCountDay, Expr::value(day))
-            .col_expr(agents::Column::LastAssignedAt, Expr::value(now))
-            .filter(agents::Column::Id.eq(agent.as_str()))
-            .into_query();
-        let Some(pool) = turn else {
-            self.txn
-                .execute(&agent_counts)
-                .await
-                .map_err(failed("count an assignment"))?;
-            return Ok(());
-        };
-        let cursor = org
-            .update::<routing_pools::Entity>()
-            .col_expr(
-                routing_pools::Column::LastAgentId,
-                Expr::value(agent.as_str()),
-            )
-            .filter(routing_pools::Column::Id.eq(pool.as_str()))
-            .into_query();
-        let member = org
-            .update::<pool_members::Entity>()
-            .col_expr(
-                pool_members::Column::Assignments,
-                pool_members::Column::Assignments.into_expr().add(1),
-            )
-            .filter(pool_members::Column::PoolId.eq(pool.as_str()))
-            .filter(pool_members::Column::AgentId.eq(agent.as_str()))
-            .into_query();
-        if self.is_postgres() {
-            // Three rows of three tables, one statement.
-            let with = WithClause::new()
-                .cte(
-                    CommonTableExpression::new()
-                        .query(agent_counts)
-                        .table_name("agent_counts")
-                        .to_owned(),
-                )
-                .cte(
-                    CommonTableExpression::new()
-                        .query(member)
-                        .table_name("member_count")
-                        .to_owned(),
-                )
-                .to_owned();
-            self.txn
-                .execute(&cursor.with(with))
-                .await
-                .map_err(failed("count an assignment"))?;
-        } else {
-            for statement in [agent_counts, member, cursor] {
-                self.txn
-                    .execute(&statement)
-                    .await
-                    .map_err(failed("count an assignment"))?;
-            }
+        // Another local day for the same agent (not within one `now`)
+        // starts a new sum.
+        if self
+            .pending
+            .counts
+            .get(agent)
+            .is_some_and(|count| count.day != day)
+        {
+            self.flush().await?;
+        }
+        let count = self.pending.counts.entry(agent.clone()).or_insert(Count {
+            day,
+            leads: 0,
+            last: now,
+        });
+        count.leads += 1;
+        count.last = now;
+        if let Some(pool) = turn {
+            let turns = self.pending.turns.entry(pool.clone()).or_default();
+            turns.last = Some(agent.clone());
+            *turns.served.entry(agent.clone()).or_default() += 1;
         }
         Ok(())
     }
@@ -841,7 +1139,8 @@ impl RoutingTx for SqlRoutingTx {
         agent: &AgentId,
         day: NaiveDate,
     ) -> Result<(), StorageError> {
-        self.pools.clear();
+        self.flush().await?;
+        self.forget_readings();
         self.scoped()
             .update::<agents::Entity>()
             .col_expr(
@@ -862,7 +1161,8 @@ impl RoutingTx for SqlRoutingTx {
         pool: &PoolId,
         agent: &AgentId,
     ) -> Result<(), StorageError> {
-        self.pools.clear();
+        self.flush().await?;
+        self.forget_readings();
         self.scoped()
             .update::<pool_members::Entity>()
             .col_expr(
@@ -884,7 +1184,7 @@ impl RoutingTx for SqlRoutingTx {
     }
 
     async fn commit(mut self: Box<Self>) -> Result<(), StorageError> {
-        self.flush_events().await?;
+        self.write_at_commit().await?;
         self.txn.commit().await.map_err(failed("commit"))
     }
 

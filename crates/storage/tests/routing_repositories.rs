@@ -21,7 +21,7 @@ use lead::{Lead, LeadFilter, LeadStatus, NewLead, NewLeadInput};
 use organization::OrganizationRepository;
 use proposal::{
     Proposal, ProposalFilter, ProposalId, ProposalRepository, ProposalStatus, Reporting, Routed,
-    workflow,
+    ports::UnitOfWork, workflow,
 };
 use routing::{
     Agent, AgentChange, AgentInput, AgentStatus, Condition, DayWindow, DecisionSource,
@@ -1688,4 +1688,248 @@ async fn an_agent_links_only_a_user_of_its_own_organization() {
         .await
         .unwrap();
     assert_eq!(kept.unwrap().agent.user_id.as_deref(), Some("usr_acme"));
+}
+
+/// An organization for the batch tests: a round-robin pool of ann (two
+/// leads a day at most), bob and cid, a fallback agent, auto-approval with
+/// sticky domains (an assigned lead's domain goes back to its agent) and
+/// an acceptance SLA (so that every assignment arms a timer).
+async fn batch_org(t: &TestDb, name: &str) -> (OrgId, Vec<Agent>) {
+    let org = t.org(name).await;
+    let ann = t
+        .agent_with(&org, "ann", |a| a.daily_cap = Some(Some(2)))
+        .await;
+    let bob = t.agent(&org, "bob").await;
+    let cid = t.agent(&org, "cid").await;
+    let fb = t.agent(&org, "fallback").await;
+    let pool = t
+        .pool(&org, "all", PoolMethod::RoundRobin, &[&ann, &bob, &cid])
+        .await;
+    let settings = json!({
+        "allowAutoRouting": true,
+        "stickyByDomain": true,
+        "defaultPoolId": pool.id.as_str(),
+        "fallbackAgentId": fb.id.as_str(),
+        "acceptSlaSeconds": 3600,
+    });
+    set_settings(t, &org, settings).await;
+    (org, vec![ann, bob, cid, fb])
+}
+
+/// The leads of the batch tests: new domains, a domain seen before in the
+/// batch (sticky), leads without an `externalId`, one repeated within the
+/// batch and one stored before it.
+fn batch_inputs() -> Vec<NewLeadInput> {
+    let lead = |external: Option<&str>, email: &str| NewLeadInput {
+        external_id: external.map(str::to_owned),
+        email: Some(email.to_owned()),
+        ..NewLeadInput::default()
+    };
+    vec![
+        lead(Some("b-1"), "a@one.com"),
+        lead(Some("b-2"), "b@two.com"),
+        lead(None, "c@three.com"),
+        lead(Some("stored"), "d@four.com"),
+        lead(Some("b-3"), "e@five.com"),
+        lead(Some("b-1"), "f@one.com"),
+        lead(None, "g@two.com"),
+        lead(Some("b-4"), "h@six.com"),
+        lead(None, "i@seven.com"),
+        lead(Some("b-5"), "j@eight.com"),
+        lead(None, "k@nine.com"),
+    ]
+}
+
+/// What a client and the counters see of an organization's routing: per
+/// lead (created, status, agent name, method), then per agent its open
+/// leads, its daily count and its pool turns, then the rows written.
+async fn routing_story(
+    t: &TestDb,
+    org: &OrgId,
+    agents: &[Agent],
+    routed: &[Routed],
+) -> (Vec<String>, Vec<String>) {
+    let name = |id: &AgentId| {
+        agents
+            .iter()
+            .find(|a| &a.id == id)
+            .map_or("?".to_owned(), |a| a.name.clone())
+    };
+    let leads = routed
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {} {} {}",
+                r.created,
+                r.lead.status.as_str(),
+                r.proposal
+                    .as_ref()
+                    .map_or("-".to_owned(), |p| name(&p.agent_id)),
+                r.proposal
+                    .as_ref()
+                    .map_or("-".to_owned(), |p| format!("{:?}", p.method)),
+            )
+        })
+        .collect();
+    let mut counters = Vec::new();
+    for agent in agents {
+        let id = &agent.id;
+        let daily = t
+            .scalar(&format!(
+                "SELECT CAST(daily_count AS BIGINT) AS n FROM agents WHERE org_id = '{org}' AND id = '{id}'"
+            ))
+            .await;
+        let turns = t
+            .scalar(&format!(
+                "SELECT CAST(COALESCE(SUM(assignments), 0) AS BIGINT) AS n FROM pool_members \
+                 WHERE org_id = '{org}' AND agent_id = '{id}'"
+            ))
+            .await;
+        counters.push(format!(
+            "{}: open {} daily {daily} turns {turns}",
+            agent.name,
+            t.open_leads(org, agent).await
+        ));
+    }
+    for table in ["leads", "proposals", "timers"] {
+        counters.push(format!("{table} {}", t.count(table, org).await));
+    }
+    let lead_events = t
+        .scalar(&format!(
+            "SELECT COUNT(*) AS n FROM events WHERE org_id = '{org}' AND lead_id IS NOT NULL"
+        ))
+        .await;
+    counters.push(format!("lead events {lead_events}"));
+    (leads, counters)
+}
+
+#[tokio::test]
+async fn a_batch_routes_as_its_leads_would_one_by_one() {
+    let t = TestDb::create().await;
+    let now = tenancy::now();
+    let stored = NewLeadInput {
+        external_id: Some("stored".into()),
+        email: Some("z@zero.com".into()),
+        ..NewLeadInput::default()
+    };
+
+    // One transaction for the batch: the adapter holds the writes back.
+    let (acme, acme_agents) = batch_org(&t, "acme").await;
+    t.ingest(&acme, stored.clone(), now).await;
+    let leads = batch_inputs()
+        .into_iter()
+        .map(|input| new_lead(&acme, input, now))
+        .collect();
+    let batch = workflow::ingest_all(&t.store().uow, &sc(&acme), leads, now)
+        .await
+        .unwrap();
+
+    // The same leads one transaction each.
+    let (globex, globex_agents) = batch_org(&t, "globex").await;
+    t.ingest(&globex, stored, now).await;
+    let mut single = Vec::new();
+    for input in batch_inputs() {
+        single.push(t.ingest(&globex, input, now).await);
+    }
+
+    let batched = routing_story(&t, &acme, &acme_agents, &batch).await;
+    let one_by_one = routing_story(&t, &globex, &globex_agents, &single).await;
+    assert_eq!(batched, one_by_one);
+    // The story is the one intended: the first stored lead went to ann;
+    // then replays, a sticky domain, and ann's daily cap of two.
+    assert_eq!(
+        batched.0,
+        [
+            "true assigned bob RoundRobin",
+            "true assigned cid RoundRobin",
+            "true assigned ann RoundRobin",
+            "false assigned ann RoundRobin",
+            "true assigned bob RoundRobin",
+            "false assigned bob RoundRobin",
+            "true assigned cid Sticky",
+            "true assigned cid RoundRobin",
+            "true assigned bob RoundRobin",
+            "true assigned cid RoundRobin",
+            "true assigned bob RoundRobin",
+        ]
+    );
+    // ann is at her cap after two; the sticky lead takes no turn.
+    assert_eq!(
+        batched.1,
+        [
+            "ann: open 2 daily 2 turns 2",
+            "bob: open 4 daily 4 turns 4",
+            "cid: open 4 daily 4 turns 3",
+            "fallback: open 0 daily 0 turns 0",
+            "leads 10",
+            "proposals 10",
+            "timers 10",
+            // Created, proposed and assigned for each lead stored.
+            "lead events 30",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_batch_whose_new_external_id_is_stored_meanwhile_writes_nothing() {
+    let t = TestDb::create().await;
+    if !t.url.starts_with("postgres") {
+        // SQLite runs one writer at a time: nothing can be stored meanwhile.
+        return;
+    }
+    let (acme, agents) = batch_org(&t, "acme").await;
+    let uow = t.store().uow;
+    let now = tenancy::now();
+    let input = |id: &str| NewLeadInput {
+        external_id: Some(id.to_owned()),
+        ..NewLeadInput::default()
+    };
+    let mut tx = uow.begin(&sc(&acme)).await.unwrap();
+    assert!(
+        tx.known_external_ids(&["x-1", "x-2"])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    for id in ["x-1", "x-2"] {
+        workflow::ingest_in(tx.as_mut(), new_lead(&acme, input(id), now), now)
+            .await
+            .unwrap();
+    }
+    // Another writer stores x-2 first (by hand: routing it would wait for
+    // the pool this transaction holds).
+    t.execute(format!(
+        "INSERT INTO leads (id, org_id, external_id, name, fields, status, created_at, \
+         updated_at) VALUES ('{}', '{acme}', 'x-2', 'Other', '{{}}', 'new', \
+         CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+        lead::LeadId::generate()
+    ))
+    .await
+    .unwrap();
+    let err = tx.commit().await.unwrap_err();
+    assert!(matches!(err, StorageError::Contended(_)), "{err:?}");
+    assert_eq!(t.count("leads", &acme).await, 1);
+    assert_eq!(t.count("proposals", &acme).await, 0);
+
+    // Run again, the batch finds x-2 and stores x-1 alone.
+    let leads = vec![
+        new_lead(&acme, input("x-1"), now),
+        new_lead(&acme, input("x-2"), now),
+    ];
+    let routed = workflow::ingest_all(&uow, &sc(&acme), leads, now)
+        .await
+        .unwrap();
+    assert_eq!(
+        routed.iter().map(|r| r.created).collect::<Vec<_>>(),
+        [true, false]
+    );
+    assert_eq!(t.count("leads", &acme).await, 2);
+    let open: u32 = {
+        let mut sum = 0;
+        for agent in &agents {
+            sum += t.open_leads(&acme, agent).await;
+        }
+        sum
+    };
+    assert_eq!(open, 1, "the counters moved with the rows only");
 }

@@ -8,6 +8,11 @@ pub enum StorageError {
     /// out). The API answers 503: retrying later may succeed.
     #[error("database unavailable")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// A concurrent transaction wrote what this one had found absent (a new
+    /// lead's `externalId`), so nothing of this one was written. Running it
+    /// again sees the other write; the API answers 503 when it still fails.
+    #[error("a concurrent write got there first")]
+    Contended(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// Anything else (a bug, a broken invariant, corrupt data). The API answers
     /// 500 and logs the cause.
     #[error("storage failure")]

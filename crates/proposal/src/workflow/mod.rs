@@ -150,6 +150,11 @@ pub async fn ingest(
 /// are stored or, on a storage failure, none. A lead whose `externalId`
 /// came earlier (stored before, or earlier in `leads`) is a replay.
 ///
+/// The stored `externalId`s among the leads are read once first
+/// ([`RoutingTx::known_external_ids`]), which lets the adapter write the
+/// new leads together; when another transaction stored one of them
+/// meanwhile ([`StorageError::Contended`]), the whole step runs once more.
+///
 /// # Errors
 /// [`RoutingError::Storage`] only.
 #[tracing::instrument(skip_all, fields(org_id = %scope.org_id(), leads = leads.len()))]
@@ -159,19 +164,53 @@ pub async fn ingest_all(
     leads: Vec<Lead>,
     now: DateTime<Utc>,
 ) -> Result<Vec<Routed>, RoutingError> {
-    let mut tx = uow.begin(scope).await?;
-    let mut routed = Vec::with_capacity(leads.len());
-    let mut result = Ok(());
-    for lead in leads {
-        match ingest_in(tx.as_mut(), lead, now).await {
-            Ok(r) => routed.push(r),
-            Err(err) => {
-                result = Err(err);
-                break;
-            }
+    match ingest_all_once(uow, scope, leads.clone(), now).await {
+        Err(RoutingError::Storage(StorageError::Contended(err))) => {
+            tracing::info!(error = %err, "a concurrent write got there first; routing the leads again");
+            ingest_all_once(uow, scope, leads, now).await
         }
+        done => done,
     }
-    finish(tx, result.map(|()| routed)).await
+}
+
+async fn ingest_all_once(
+    uow: &dyn UnitOfWork,
+    scope: &TenantScope,
+    leads: Vec<Lead>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Routed>, RoutingError> {
+    let mut tx = uow.begin(scope).await?;
+    let result = ingest_each(tx.as_mut(), leads, now).await;
+    finish(tx, result).await
+}
+
+async fn ingest_each(
+    tx: &mut dyn RoutingTx,
+    leads: Vec<Lead>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Routed>, RoutingError> {
+    // One lead alone is found a replay by its insert, which costs nothing.
+    let known = if leads.len() > 1 {
+        let ids: Vec<&str> = leads
+            .iter()
+            .filter_map(|l| l.external_id.as_deref())
+            .collect();
+        tx.known_external_ids(&ids).await?
+    } else {
+        HashSet::new()
+    };
+    let mut routed = Vec::with_capacity(leads.len());
+    for lead in leads {
+        let replay = match lead.external_id.as_deref() {
+            Some(id) if known.contains(id) => replay_in(tx, id).await?,
+            _ => None,
+        };
+        routed.push(match replay {
+            Some(r) => r,
+            None => ingest_in(tx, lead, now).await?,
+        });
+    }
+    Ok(routed)
 }
 
 /// Decides where a stored, routable lead goes and writes the decision:
