@@ -12,7 +12,14 @@
 #   - `loadgen raw`: our storage code without HTTP;
 #   - the API: the server as `just load` starts it, `loadgen http --setup`;
 #   - growth: the API's ingest p50 (1 client) in an empty organization vs one
-#     holding 50,000 open leads (inserted by SQL).
+#     holding 50,000 open leads (inserted by SQL);
+#   - memory: the server's RSS (VmRSS) idle after start and after the
+#     16-client API run;
+#   - several organizations: 4 organizations of one server, each with its
+#     own key and pool, 4 clients each, against one organization's 16;
+#   - two instances (PostgreSQL): two servers on one database, 8 clients
+#     each, one key and one pool, against one server's 16; with the
+#     proposals per agent from the database (round robin stays exact).
 # Then, on PostgreSQL, the statements per routed lead (log_statement = all on
 # a dedicated database, 100 leads posted one by one). Prints one markdown
 # table of medians over the rounds.
@@ -46,10 +53,14 @@ bin=${CARGO_TARGET_DIR:-target}/$profile/lead-routing
 loadgen=${CARGO_TARGET_DIR:-target}/$profile/loadgen
 limit=(python3 tools/loadgen/limit.py)
 
+# The several-organizations run: this many organizations sharing 16 clients.
+orgs=4
+
 tmp=$(mktemp -d -t bench-limit.XXXXXX)
 res=$tmp/results
 mkdir -p "$res"
 server_pid=""
+servers=()
 created=()
 broken=()
 
@@ -58,12 +69,14 @@ drop_db() {
         echo "warning: could not drop database $1" >&2
 }
 
+# Stops every server start_server started.
 stop_server() {
-    if [ -n "$server_pid" ]; then
-        kill "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-        server_pid=""
-    fi
+    for pid in "${servers[@]+"${servers[@]}"}"; do
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    servers=()
+    server_pid=""
 }
 
 cleanup() {
@@ -102,6 +115,7 @@ header=$(
     echo "- machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
     echo "- load before the runs:$(uptime | sed 's/.*load average/ load average/')"
     echo "- commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$dirty"
+    echo "- MALLOC_ARENA_MAX: ${MALLOC_ARENA_MAX:-unset (the server limits glibc to 2 arenas)}"
 )
 echo "$header" >&2
 echo >&2
@@ -191,11 +205,13 @@ done_with() {
 
 # start_server URL LOG: the server as `just load` starts it (development
 # mode, PORT=0, its address read from its log); sets $server_pid and $port.
+# Another call starts another server beside it; stop_server stops them all.
 start_server() {
     APP_ENV=development DATABASE_URL="$1" HOST=127.0.0.1 PORT=0 \
         RUST_LOG="${RUST_LOG:-info},lead_routing_api::cli=info" \
         "$bin" >"$2" 2>&1 &
     server_pid=$!
+    servers+=("$server_pid")
     port=""
     for _ in $(seq 1 300); do
         port=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$2" | head -n 1)
@@ -246,22 +262,95 @@ run_raw() {
     done_with "$engine"
 }
 
-# api ENGINE CLIENTS ROUND
+# rss_kb PID: the resident memory of a process, in kB (VmRSS; empty if
+# /proc does not tell).
+rss_kb() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB$/\1/p' "/proc/$1/status" 2>/dev/null || true; }
+
+# api ENGINE CLIENTS ROUND; with 16 clients, also the server's RSS idle
+# after start and after the run ($res/ENGINE_rss_c16_rROUND.json).
 run_api() {
     local engine=$1 clients=$2 round=$3
     local out="$res/${engine}_api_c${clients}_r${round}.json" log="$tmp/http.log"
+    local idle="" after=""
     fresh "$engine" api
     if ! start_server "$serve_url" "$tmp/server.log"; then
         fail "$engine round $round: the server did not start (API, $clients clients)" "$tmp/server.log"
-    elif "$loadgen" http --url "http://127.0.0.1:$port" --setup --server-pid "$server_pid" \
-        --concurrency "$clients" --duration "$duration" --warmup "$warmup" \
-        --label "$engine API" --json-out "$out" >"$log" 2>&1 && zero_check "$out"; then
-        note "  API, $clients client(s): $(brief "$out")"
     else
-        rm -f "$out"
-        fail "$engine round $round: loadgen http ($clients clients)" "$log"
+        if [ "$clients" -eq 16 ]; then
+            # Settled: the pool's connections open, the pollers started.
+            sleep 0.5
+            idle=$(rss_kb "$server_pid")
+        fi
+        if "$loadgen" http --url "http://127.0.0.1:$port" --setup --server-pid "$server_pid" \
+            --concurrency "$clients" --duration "$duration" --warmup "$warmup" \
+            --label "$engine API" --json-out "$out" >"$log" 2>&1 && zero_check "$out"; then
+            note "  API, $clients client(s): $(brief "$out")"
+            [ "$clients" -eq 16 ] && after=$(rss_kb "$server_pid")
+        else
+            rm -f "$out"
+            fail "$engine round $round: loadgen http ($clients clients)" "$log"
+        fi
+    fi
+    if [ -n "$idle" ] && [ -n "$after" ]; then
+        echo "{\"mode\": \"rss\", \"idle_kb\": $idle, \"after_kb\": $after}" \
+            >"$res/${engine}_rss_c16_r${round}.json"
+        note "  server RSS: idle $((idle / 1024)) MB, after 16 clients $((after / 1024)) MB"
+    elif [ "$clients" -eq 16 ] && [ -f "$out" ]; then
+        note "  server RSS skipped: /proc/$server_pid/status has no VmRSS"
     fi
     stop_server
+    done_with "$engine"
+}
+
+# shared ENGINE KIND ROUND: the API with 16 clients shared out, then how
+# evenly the work went, from the database (leads per organization,
+# proposals per agent: $res/ENGINE_KIND_spread_rROUND.json).
+#   KIND orgs: $orgs organizations of one server, each its own key and
+#     pool, 16/$orgs clients each;
+#   KIND two: two servers on one database (PostgreSQL), one organization
+#     (one key, one pool), 8 clients each.
+run_shared() {
+    local engine=$1 kind=$2 round=$3
+    local out="$res/${engine}_${kind}_c16_r${round}.json" log="$tmp/$kind.log"
+    local what instances=1 urls=() pids=() target setup=(--setup)
+    if [ "$kind" = two ]; then
+        what="two instances"
+        instances=2
+    else
+        what="$orgs organizations"
+        setup+=(--orgs "$orgs")
+    fi
+    fresh "$engine" "$kind"
+    target=(--db "$dbfile")
+    [ "$engine" = postgres ] && target=(--url "$url")
+    for i in $(seq 1 "$instances"); do
+        if ! start_server "$serve_url" "$tmp/server-$i.log"; then
+            fail "$engine round $round: the server did not start ($what)" "$tmp/server-$i.log"
+            urls=()
+            break
+        fi
+        urls+=(--url "http://127.0.0.1:$port")
+        pids+=(--server-pid "$server_pid")
+    done
+    if [ "${#urls[@]}" -gt 0 ]; then
+        if "$loadgen" http "${urls[@]}" "${setup[@]}" "${pids[@]}" --concurrency 16 \
+            --duration "$duration" --warmup "$warmup" --label "$engine API, $what" \
+            --json-out "$out" >"$log" 2>&1 && zero_check "$out"; then
+            note "  API, $what, 16 clients: $(brief "$out")"
+        else
+            rm -f "$out"
+            fail "$engine round $round: loadgen http ($what)" "$log"
+        fi
+    fi
+    stop_server
+    if [ -f "$out" ]; then
+        if "${limit[@]}" spread "${target[@]}" \
+            --json-out "$res/${engine}_${kind}_spread_r${round}.json" >"$log" 2>&1; then
+            note "  $what: $(tail -n 1 "$log")"
+        else
+            fail "$engine round $round: counting leads and proposals ($what)" "$log"
+        fi
+    fi
     done_with "$engine"
 }
 
@@ -379,6 +468,10 @@ for round in $(seq 1 "$runs"); do
         run_limit "$engine" 16 10 "$round"
         run_growth "$engine" 0 "$round"
         run_growth "$engine" 50000 "$round"
+        run_shared "$engine" orgs "$round"
+        if [ "$engine" = postgres ]; then
+            run_shared "$engine" two "$round"
+        fi
     done
 done
 

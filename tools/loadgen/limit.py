@@ -15,6 +15,7 @@ STEP_SQL below. Keep the two alike.
     limit.py api-setup --url http://127.0.0.1:PORT  an org ready to route
     limit.py route --url ... --api-key KEY --count 100
     limit.py pg-statements --log FILE --from N --to M --db NAME ...
+    limit.py spread (--db FILE | --url URL)         leads per org, proposals per agent
     limit.py table --dir RESULTS                    the markdown report
     limit.py duration-ms 5s
 
@@ -543,6 +544,51 @@ def route(args: argparse.Namespace) -> dict:
             "p50_ms": round(percentile(latencies, 0.5), 3)}  # fmt: skip
 
 
+# ---------------------------------------------------------------- how evenly it went
+
+SPREAD_SQL = {
+    "leads": "SELECT org_id, COUNT(*) FROM leads GROUP BY org_id",
+    # Every agent of an organization that got leads, those given none too.
+    "agents": """
+SELECT a.org_id, a.id, COUNT(p.id) FROM agents AS a
+  LEFT JOIN proposals AS p ON p.org_id = a.org_id AND p.agent_id = a.id
+ WHERE a.org_id IN (SELECT org_id FROM leads)
+ GROUP BY a.org_id, a.id""",
+}
+
+
+def spread(args: argparse.Namespace) -> dict:
+    """How evenly a run's work went, from its database: the leads of each
+    organization, and in each the proposals of each agent (a round robin
+    keeps them at most 1 apart, however many servers route)."""
+    if args.db:
+        conn = sqlite_connect(args.db)
+        rows = {k: [tuple(r) for r in conn.execute(q)] for k, q in SPREAD_SQL.items()}
+        conn.close()
+    else:
+        rows = {
+            k: [tuple(line.split("|")) for line in psql(args.url, q + ";", tuples=True).split()]
+            for k, q in SPREAD_SQL.items()
+        }
+    leads = sorted(int(n) for _, n in rows["leads"])
+    per_org: dict[str, list[int]] = {}
+    for org, _, n in rows["agents"]:
+        per_org.setdefault(org, []).append(int(n))
+    proposals = [n for counts in per_org.values() for n in counts]
+    if not leads or not proposals:
+        raise SystemExit("no lead or no agent of an organization with leads")
+    return {
+        "mode": "spread",
+        "orgs": len(leads),
+        "leads_per_org": leads,
+        "agents": len(proposals),
+        "proposals_per_agent_min": min(proposals),
+        "proposals_per_agent_max": max(proposals),
+        # Within one organization: agents of different ones owe nothing to each other.
+        "proposals_per_agent_spread": max(max(c) - min(c) for c in per_org.values()),
+    }
+
+
 # ---------------------------------------------------------------- statement count
 
 LOG_LINE = re.compile(
@@ -710,6 +756,51 @@ def table(args: argparse.Namespace) -> None:
                 f"| {name} growth (API, 1 client, ingest p50) | empty org {empty['p50']:.2f} ms"
                 f" | 50,000 open leads {full['p50']:.2f} ms | {times} | | |"
             )
+        rss = runs_of(d, engine, "rss", 16)
+        if rss:
+            mb = lambda key: statistics.median(r[key] for r in rss) / 1024  # noqa: E731
+            rows.append(
+                f"| {name} server memory (RSS) | idle after start {mb('idle_kb'):.0f} MB"
+                f" | after 16 clients (API) {mb('after_kb'):.0f} MB | | | |"
+            )
+        for kind in ("orgs", "two"):
+            shared = summary(runs_of(d, engine, kind, 16), "api")
+            if not shared:
+                continue
+            spreads = [load(p) for p in sorted(d.glob(f"{engine}_{kind}_spread_r*.json"))]
+            spreads = [s for s in spreads if s]
+            times = f"×{shared['rate'] / api16['rate']:.2f}" if api16 and api16["rate"] else "—"
+            # The most uneven round.
+            worst = max(spreads, key=lambda s: s["proposals_per_agent_spread"], default=None)
+            if kind == "orgs":
+                n = max((s["orgs"] for s in spreads), default=0)
+                label = (
+                    f"{name} {n} organizations, {16 // n} clients each (own key, own pool)"
+                    if n
+                    else f"{name} several organizations, 16 clients"
+                )
+                against = "one organization"
+                even = (
+                    f"leads per organization {min(min(s['leads_per_org']) for s in spreads):,}"
+                    f"–{max(max(s['leads_per_org']) for s in spreads):,}; proposals per agent"
+                    f" at most {worst['proposals_per_agent_spread']} apart in each"
+                    if worst
+                    else "—"
+                )
+            else:
+                label = f"{name} two instances, 8 clients each (one key, one pool)"
+                against = "one instance"
+                even = (
+                    f"proposals per agent {worst['proposals_per_agent_min']:,}"
+                    f"–{worst['proposals_per_agent_max']:,}"
+                    f" (spread {worst['proposals_per_agent_spread']})"
+                    if worst
+                    else "—"
+                )
+            rows.append(
+                f"| {label} | {cell(shared)} | {against}, 16 clients: {cell(api16)}"
+                f" | {times} | {even} | |"
+            )
         stmts = load(d / f"{engine}_stmts.json")
         if stmts:
             locked = stmts.get("pool_locked_per_lead")
@@ -733,8 +824,16 @@ def table(args: argparse.Namespace) -> None:
         " CPython threads) and limit.pgbench.sql (PostgreSQL, pgbench -M prepared);"
         " raw and API: loadgen, leads/s with every tenth request a proposal listing."
     )
+    notes.append(
+        "Memory: the server's VmRSS, 0.5 s after it started and after the 16-client API"
+        " run. Organizations and instances: one `loadgen http` whose 16 clients share out"
+        " the organizations (each with its own key and pool) or the servers (on one"
+        " database, one key, one pool); ×: against the one-organization, one-server"
+        " 16-client API run of the same rounds; leads and proposals counted in the"
+        " database afterwards (the most uneven round)."
+    )
     print()
-    print("\n".join(notes))
+    print("\n\n".join(notes))
 
 
 # ---------------------------------------------------------------- command line
@@ -787,6 +886,11 @@ def main() -> None:
     p.add_argument("--window-seconds", type=float, default=0.0)
     p.add_argument("--leads", type=int, default=100)
     p.add_argument("--json-out")
+    p = sub.add_parser("spread", help="leads per organization, proposals per agent")
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--db")
+    g.add_argument("--url")
+    p.add_argument("--json-out")
     p = sub.add_parser("table", help="the markdown table of a results folder")
     p.add_argument("--dir", required=True)
     p = sub.add_parser("brief", help="one line about a result file (--check: fail on no lead)")
@@ -826,6 +930,8 @@ def main() -> None:
         if not result["statements"]:
             print(f"error: no statement of {args.db} in {args.log}", file=sys.stderr)
             sys.exit(1)
+    elif args.command == "spread":
+        emit(spread(args), args.json_out)
     elif args.command == "table":
         table(args)
     elif args.command == "brief":

@@ -2,6 +2,10 @@
 //! routes, error mapping and the command line. Business rules live in the
 //! domain crates; this crate extracts, calls and maps.
 
+// The package denies unsafe code so that the binary may call `mallopt`
+// (src/main.rs); the library has no reason to.
+#![forbid(unsafe_code)]
+
 pub mod admin;
 pub mod cli;
 pub mod config;

@@ -4,9 +4,10 @@
 //! fields), the status it moves through ([`LeadStatus`], forward only, and
 //! the transitions routing makes: [`Lead::propose_to`], [`Lead::assign_to`],
 //! [`Lead::mark_unrouted`]), the values the routing rules read
-//! ([`Lead::field`]) and its read port ([`ports::LeadRepository`]). No other
-//! crate spells a status: storage counts open leads with
-//! [`LeadStatus::OPEN`] and owned ones with [`LeadStatus::OWNED`].
+//! ([`Lead::field`]) and its read port ([`ports::LeadRepository`], paged by
+//! offset or after a [`LeadKey`]). No other crate spells a status: storage
+//! counts open leads with [`LeadStatus::OPEN`] and owned ones with
+//! [`LeadStatus::OWNED`].
 //!
 //! ```
 //! use lead::{LeadStatus, NewLead, NewLeadInput};
@@ -31,5 +32,5 @@ pub use model::{
     FIELD_NAMES, FieldValue, Lead, LeadContactPatch, LeadFilter, LeadId, MAX_CUSTOM_FIELDS,
     MAX_UNROUTED_REASON, NewLead, NewLeadInput, is_field_key,
 };
-pub use ports::LeadRepository;
+pub use ports::{LeadKey, LeadRepository};
 pub use status::{LeadStatus, TransitionError};

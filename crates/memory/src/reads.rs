@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
-use lead::{Lead, LeadFilter, LeadId, LeadRepository};
+use lead::{Lead, LeadFilter, LeadId, LeadKey, LeadRepository};
 use proposal::{
     Proposal, ProposalId, QueueKey,
     ports::{Counts, ProposalFilter, ProposalRepository, Reporting},
@@ -27,19 +27,22 @@ impl LeadRepository for MemoryStore {
         page: PageRequest,
     ) -> Result<Page<Lead>, StorageError> {
         let t = self.state.lock().await.tenant(scope);
-        let mut leads: Vec<Lead> = t
-            .leads
+        Ok(page_of(listed(t.leads, filter), page))
+    }
+
+    async fn list_after(
+        &self,
+        scope: &TenantScope,
+        filter: &LeadFilter,
+        after: Option<&LeadKey>,
+        limit: u64,
+    ) -> Result<Vec<Lead>, StorageError> {
+        let t = self.state.lock().await.tenant(scope);
+        Ok(listed(t.leads, filter)
             .into_iter()
-            .filter(|l| filter.status.is_none_or(|s| l.status == s))
-            .filter(|l| {
-                filter
-                    .assigned_agent_id
-                    .as_ref()
-                    .is_none_or(|a| l.assigned_agent_id() == Some(a))
-            })
-            .collect();
-        leads.sort_by(|a, b| (b.created_at, b.id.as_str()).cmp(&(a.created_at, a.id.as_str())));
-        Ok(page_of(leads, page))
+            .filter(|l| after.is_none_or(|after| after < &LeadKey::of(l)))
+            .take(usize::try_from(limit).unwrap_or(usize::MAX))
+            .collect())
     }
 }
 
@@ -194,6 +197,22 @@ impl events::EventRepository for MemoryStore {
             .filter(|e| e.lead_id.as_deref() == Some(lead_id))
             .collect())
     }
+}
+
+/// The leads `filter` selects, in list order: newest first, ties by id.
+fn listed(leads: Vec<Lead>, filter: &LeadFilter) -> Vec<Lead> {
+    let mut leads: Vec<Lead> = leads
+        .into_iter()
+        .filter(|l| filter.status.is_none_or(|s| l.status == s))
+        .filter(|l| {
+            filter
+                .assigned_agent_id
+                .as_ref()
+                .is_none_or(|a| l.assigned_agent_id() == Some(a))
+        })
+        .collect();
+    leads.sort_by_cached_key(LeadKey::of);
+    leads
 }
 
 /// The proposals `filter` selects, in review-queue order: what waits for a

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use lead::{LeadContactPatch, LeadFilter, LeadStatus, NewLead, NewLeadInput};
+use lead::{LeadContactPatch, LeadFilter, LeadKey, LeadStatus, NewLead, NewLeadInput};
 use memory::MemoryStore;
 use organization::{NewOrganization, OrgName, OrganizationRepository, Settings, Tier};
 use proposal::{LeadPorts, LeadService, ProposalFilter, ProposalStatus};
@@ -421,6 +421,86 @@ async fn agents_see_their_own_leads_and_review_nothing() {
         .await
         .unwrap_err();
     assert!(matches!(backwards, RoutingError::InvalidTransition(_)));
+}
+
+#[tokio::test]
+async fn leads_page_after_a_key_in_list_order_with_the_lists_visibility() {
+    let w = World::new();
+    let m = w.org("acme", json!({"allowAutoRouting": true})).await;
+    let a = w
+        .agent(&m, "a", |i| i.user_id = Some(Some("usr_a".into())))
+        .await;
+    let b = w.agent(&m, "b", |_| {}).await;
+    w.pool_for_all(&m, &[&a, &b]).await;
+    // A batch shares one instant: ties broken by id.
+    let batch = (0..7)
+        .map(|i| {
+            NewLead::parse(NewLeadInput {
+                name: format!("Batch {i}"),
+                ..NewLeadInput::default()
+            })
+            .unwrap()
+        })
+        .collect();
+    w.leads.ingest_batch(&m, batch).await.unwrap();
+    for _ in 0..2 {
+        w.lead(&m, NewLeadInput::default()).await;
+    }
+    let list = |actor: Actor, filter: LeadFilter| {
+        let w = &w;
+        async move {
+            w.leads
+                .list_leads(&actor, filter, PageRequest::new(Some(1000), None).unwrap())
+                .await
+                .unwrap()
+                .items
+        }
+    };
+    let paged = |actor: Actor, filter: LeadFilter| {
+        let w = &w;
+        async move {
+            let mut out: Vec<lead::Lead> = Vec::new();
+            loop {
+                let after = out.last().map(LeadKey::of);
+                let page = w
+                    .leads
+                    .leads_after(&actor, filter.clone(), after.as_ref(), 3)
+                    .await
+                    .unwrap();
+                let short = page.len() < 3;
+                out.extend(page);
+                if short {
+                    return out;
+                }
+                assert!(out.len() <= 9, "pages repeat leads");
+            }
+        }
+    };
+    let all = paged(m.clone(), LeadFilter::default()).await;
+    assert_eq!(all.len(), 9);
+    assert_eq!(all, list(m.clone(), LeadFilter::default()).await);
+
+    // An agent pages through its own leads, whatever it asks for; an
+    // agent-role caller without an agent record through none.
+    let agent_actor = Actor::new(
+        m.org_id().clone(),
+        Principal::User("usr_a".into()),
+        Role::Agent,
+    );
+    let others = LeadFilter {
+        assigned_agent_id: Some(b.id.clone()),
+        ..LeadFilter::default()
+    };
+    let own = paged(agent_actor.clone(), others.clone()).await;
+    assert!(!own.is_empty());
+    assert!(own.iter().all(|l| l.assigned_agent_id() == Some(&a.id)));
+    assert_eq!(own, list(agent_actor, others).await);
+    let stranger = Actor::new(
+        m.org_id().clone(),
+        Principal::User("usr_x".into()),
+        Role::Agent,
+    );
+    assert!(paged(stranger, LeadFilter::default()).await.is_empty());
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use events::{Event, EventRepository};
-use lead::{Lead, LeadContactPatch, LeadFilter, LeadId, LeadRepository, NewLead};
+use lead::{Lead, LeadContactPatch, LeadFilter, LeadId, LeadKey, LeadRepository, NewLead};
 use organization::{Organization, OrganizationRepository};
 use routing::{
     ChartDays, DayWindow, LeadsPerAgent, RoutingError,
@@ -183,6 +183,23 @@ impl LeadService {
         }
     }
 
+    /// `filter` as `actor` may apply it: managers and above see every lead,
+    /// an agent its own (whatever it asked for); `None` when it sees none
+    /// (an agent-role caller with no agent record).
+    async fn visible(
+        &self,
+        actor: &Actor,
+        mut filter: LeadFilter,
+    ) -> Result<Option<LeadFilter>, RoutingError> {
+        if !sees_all_leads(actor) {
+            match self.own_agent(actor).await? {
+                Some(me) => filter.assigned_agent_id = Some(me),
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(filter))
+    }
+
     /// Leads: all for managers, only its own for an agent.
     ///
     /// # Errors
@@ -191,23 +208,43 @@ impl LeadService {
     pub async fn list_leads(
         &self,
         actor: &Actor,
-        mut filter: LeadFilter,
+        filter: LeadFilter,
         page: PageRequest,
     ) -> Result<Page<Lead>, RoutingError> {
-        if !sees_all_leads(actor) {
-            match self.own_agent(actor).await? {
-                Some(me) => filter.assigned_agent_id = Some(me),
-                None => {
-                    return Ok(Page {
-                        items: Vec::new(),
-                        total: 0,
-                        limit: page.limit(),
-                        offset: page.offset(),
-                    });
-                }
-            }
-        }
+        let Some(filter) = self.visible(actor, filter).await? else {
+            return Ok(Page {
+                items: Vec::new(),
+                total: 0,
+                limit: page.limit(),
+                offset: page.offset(),
+            });
+        };
         Ok(self.ports.leads.list(&actor.scope(), &filter, page).await?)
+    }
+
+    /// Up to `limit` leads after `after` (from the first without one), in
+    /// the order and with the visibility of [`LeadService::list_leads`],
+    /// without a total: a page costs the same wherever it starts (the
+    /// CSV export reads its pages so).
+    ///
+    /// # Errors
+    /// [`RoutingError::Storage`].
+    #[tracing::instrument(skip_all, fields(org_id = %actor.org_id()))]
+    pub async fn leads_after(
+        &self,
+        actor: &Actor,
+        filter: LeadFilter,
+        after: Option<&LeadKey>,
+        limit: u64,
+    ) -> Result<Vec<Lead>, RoutingError> {
+        let Some(filter) = self.visible(actor, filter).await? else {
+            return Ok(Vec::new());
+        };
+        Ok(self
+            .ports
+            .leads
+            .list_after(&actor.scope(), &filter, after, limit)
+            .await?)
     }
 
     /// One lead and its latest proposal; an agent sees only its own.

@@ -1640,6 +1640,123 @@ async fn leads_per_agent_counts_each_utc_day_per_assigned_agent_of_one_organizat
 }
 
 #[tokio::test]
+async fn leads_page_after_a_key_in_list_order_with_the_lists_filters() {
+    use chrono::TimeZone;
+    use lead::LeadKey;
+
+    let t = TestDb::create().await;
+    let acme = t.org("acme").await;
+    let globex = t.org("globex").await;
+    let ann = t.agent(&acme, "ann").await;
+    let bob = t.agent(&acme, "bob").await;
+    let pool = t
+        .pool(&acme, "all", PoolMethod::RoundRobin, &[&ann, &bob])
+        .await;
+    // Instants whose stored texts have no fraction, 6 digits and 3 digits
+    // (SQLite compares them as text), several leads at each; the
+    // organization's leads are unrouted, proposed and assigned.
+    let second = Utc.with_ymd_and_hms(2026, 11, 29, 15, 0, 0).unwrap();
+    let instants = [
+        second,
+        second + Duration::microseconds(1),
+        second + Duration::milliseconds(1),
+    ];
+    for (settings, per_instant) in [
+        (json!({}), 1),
+        (json!({"defaultPoolId": pool.id.as_str()}), 2),
+        (
+            json!({"allowAutoRouting": true, "defaultPoolId": pool.id.as_str()}),
+            3,
+        ),
+    ] {
+        set_settings(&t, &acme, settings).await;
+        for at in instants {
+            for _ in 0..per_instant {
+                t.ingest(&acme, NewLeadInput::default(), at).await;
+                t.ingest(&globex, NewLeadInput::default(), at).await;
+            }
+        }
+    }
+
+    let reads = t.leads();
+    let scope = sc(&acme);
+    let filters = [
+        LeadFilter::default(),
+        LeadFilter {
+            status: Some(LeadStatus::Assigned),
+            ..LeadFilter::default()
+        },
+        LeadFilter {
+            status: Some(LeadStatus::Proposed),
+            ..LeadFilter::default()
+        },
+        LeadFilter {
+            assigned_agent_id: Some(ann.id.clone()),
+            ..LeadFilter::default()
+        },
+    ];
+    for filter in &filters {
+        let all = reads
+            .list(&scope, filter, PageRequest::new(Some(1000), None).unwrap())
+            .await
+            .unwrap()
+            .items;
+        assert!(all.len() > 2, "{filter:?}: {} leads", all.len());
+        // Pages of 2 after the last key, until a short page.
+        let mut paged: Vec<Lead> = Vec::new();
+        loop {
+            let after = paged.last().map(LeadKey::of);
+            let page = reads
+                .leads
+                .list_after(&scope, filter, after.as_ref(), 2)
+                .await
+                .unwrap();
+            let short = page.len() < 2;
+            paged.extend(page);
+            if short {
+                break;
+            }
+            assert!(paged.len() <= all.len(), "{filter:?}: pages repeat leads");
+        }
+        let ids = |leads: &[Lead]| leads.iter().map(|l| l.id.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(&paged), ids(&all), "{filter:?}");
+        assert_eq!(paged, all, "{filter:?}: the same leads, read the same way");
+        let keys: Vec<LeadKey> = all.iter().map(LeadKey::of).collect();
+        assert!(keys.is_sorted(), "{filter:?}: list order is key order");
+    }
+    // A key from elsewhere in the list still marks a position: an assigned
+    // lead's key pages the proposed ones after it.
+    let every = reads
+        .leads
+        .list_after(&scope, &LeadFilter::default(), None, 1000)
+        .await
+        .unwrap();
+    assert_eq!(every.len(), instants.len() * (1 + 2 + 3));
+    let middle = LeadKey::of(&every[7]);
+    let proposed_after = reads
+        .leads
+        .list_after(&scope, &filters[2], Some(&middle), 1000)
+        .await
+        .unwrap();
+    let expected: Vec<&Lead> = every[8..]
+        .iter()
+        .filter(|l| l.status == LeadStatus::Proposed)
+        .collect();
+    assert_eq!(proposed_after.iter().collect::<Vec<_>>(), expected);
+    // After the last lead, nothing; another organization's leads never.
+    let last = LeadKey::of(every.last().unwrap());
+    assert!(
+        reads
+            .leads
+            .list_after(&scope, &LeadFilter::default(), Some(&last), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(every.iter().all(|l| l.org_id == acme));
+}
+
+#[tokio::test]
 async fn an_agent_links_only_a_user_of_its_own_organization() {
     let t = TestDb::create().await;
     let acme = t.org("acme").await;

@@ -27,7 +27,7 @@ pub struct CpuUse {
     /// This process (the load generator, or for `raw` the whole benchmark
     /// including SQLite).
     pub own_cores: Option<f64>,
-    /// The server process (`--server-pid`).
+    /// The server processes (`--server-pid`), added up.
     pub server_cores: Option<f64>,
     /// All processes of the machine (including a database server).
     pub machine_cores: Option<f64>,
@@ -65,13 +65,21 @@ fn machine_ticks() -> Option<((u64, u64), usize)> {
 }
 
 impl Sample {
-    /// The counters now; `server_pid` is another process to follow.
-    pub fn now(server_pid: Option<u32>) -> Self {
+    /// The counters now; `servers` are other processes to follow (their
+    /// ticks added up; none when one cannot be read).
+    pub fn now(servers: &[u32]) -> Self {
         let machine = machine_ticks();
         Self {
             at: Instant::now(),
             own_ticks: process_ticks("self"),
-            server_ticks: server_pid.and_then(|pid| process_ticks(&pid.to_string())),
+            server_ticks: if servers.is_empty() {
+                None
+            } else {
+                servers
+                    .iter()
+                    .map(|pid| process_ticks(&pid.to_string()))
+                    .sum()
+            },
             machine: machine.map(|(m, _)| m),
             cores: machine.map_or(0, |(_, c)| c),
         }

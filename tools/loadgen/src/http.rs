@@ -1,6 +1,11 @@
 //! `loadgen http`: concurrent clients driving a running server through the
 //! main job: authenticated `POST /leads` (routed at once) and, every tenth
 //! request, `GET /manager/proposals`.
+//!
+//! The clients may share out several servers (`--url` repeated: instances
+//! on one database) and, with `--setup --orgs N`, several organizations,
+//! each with its own key: client `i` sends to server `i mod servers` as
+//! organization `i mod N`.
 
 use std::{sync::Arc, time::Instant};
 
@@ -16,14 +21,24 @@ use crate::{
 /// Options of `loadgen http`.
 #[derive(Debug, clap::Args)]
 pub struct HttpArgs {
-    /// Base URL of the running server.
-    #[arg(long, default_value = "http://127.0.0.1:3000")]
-    url: String,
+    /// Base URL of the running server; repeated, servers on one database
+    /// that the clients share out in turn (the setup uses the first; with
+    /// `--auth jwt` they must share `JWT_SECRET`).
+    #[arg(
+        long = "url",
+        value_name = "URL",
+        default_value = "http://127.0.0.1:3000"
+    )]
+    urls: Vec<String>,
     /// First create an organization, its admin, agents, a round-robin pool
     /// (its `defaultPoolId`) and an admin API key, through the API with the
     /// development key.
     #[arg(long)]
     setup: bool,
+    /// With `--setup`: this many organizations, each with its own key; the
+    /// clients share them out in turn.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    orgs: u16,
     /// The platform key `--setup` uses (development mode only).
     #[arg(long, env = "LOADGEN_DEV_KEY", default_value = "dev_key_123")]
     dev_key: String,
@@ -37,9 +52,10 @@ pub struct HttpArgs {
     /// Which credential the workers send after `--setup`.
     #[arg(long, value_enum, default_value_t = AuthMode::ApiKey)]
     auth: AuthMode,
-    /// The server's process id, to report its CPU use (Linux).
+    /// The server's process id, to report its CPU use (Linux); repeated,
+    /// the servers' use added up.
     #[arg(long)]
-    server_pid: Option<u32>,
+    server_pid: Vec<u32>,
     #[command(flatten)]
     run: RunArgs,
 }
@@ -81,26 +97,42 @@ impl Credential {
 /// # Errors
 /// A failed setup or an unwritable report.
 pub async fn run(args: HttpArgs) -> Result<(), Error> {
-    let base: Arc<str> = args.url.trim_end_matches('/').into();
+    let bases: Vec<Arc<str>> = args
+        .urls
+        .iter()
+        .map(|url| url.trim_end_matches('/').into())
+        .collect();
+    let setup_base = bases.first().ok_or("pass --url")?.clone();
     let client = Client::builder()
         .pool_max_idle_per_host(args.run.concurrency)
         .timeout(std::time::Duration::from_secs(30))
         .build()?;
     let tag = run_tag();
-    let credential = if args.setup {
-        let org = setup(&client, &base, &args.dev_key, &tag, args.run.agents).await?;
-        eprintln!(
-            "setup: organization {} with {} agents, a round-robin pool and an admin API key",
-            org.org_id, args.run.agents
-        );
-        match args.auth {
-            AuthMode::ApiKey => Credential::ApiKey(org.api_key),
-            AuthMode::Jwt => Credential::Bearer(org.access_token),
+    let credentials = if args.setup {
+        let mut credentials = Vec::with_capacity(usize::from(args.orgs));
+        for i in 0..args.orgs {
+            let name = if args.orgs == 1 {
+                format!("load-{tag}")
+            } else {
+                format!("load-{tag}-{i}")
+            };
+            let org = setup(&client, &setup_base, &args.dev_key, &name, args.run.agents).await?;
+            eprintln!(
+                "setup: organization {} with {} agents, a round-robin pool and an admin API key",
+                org.org_id, args.run.agents
+            );
+            credentials.push(match args.auth {
+                AuthMode::ApiKey => Credential::ApiKey(org.api_key),
+                AuthMode::Jwt => Credential::Bearer(org.access_token),
+            });
         }
+        credentials
+    } else if args.orgs > 1 {
+        return Err("--orgs needs --setup".into());
     } else if let Some(key) = args.api_key {
-        Credential::ApiKey(key)
+        vec![Credential::ApiKey(key)]
     } else if let Some(token) = args.token {
-        Credential::Bearer(token)
+        vec![Credential::Bearer(token)]
     } else {
         return Err("pass --setup, --api-key or --token".into());
     };
@@ -109,8 +141,8 @@ pub async fn run(args: HttpArgs) -> Result<(), Error> {
         .map(|id| {
             tokio::spawn(worker(
                 client.clone(),
-                base.clone(),
-                credential.clone(),
+                bases[id % bases.len()].clone(),
+                credentials[id % credentials.len()].clone(),
                 format!("{tag}w"),
                 id,
                 window,
@@ -118,21 +150,21 @@ pub async fn run(args: HttpArgs) -> Result<(), Error> {
         })
         .collect();
     tokio::time::sleep_until(window.start.into()).await;
-    let cpu_before = crate::cpu::Sample::now(args.server_pid);
+    let cpu_before = crate::cpu::Sample::now(&args.server_pid);
     let mut total = Recorder::default();
     for w in workers {
         total.merge(&w.await?);
     }
-    let cpu = cpu_before.until(&crate::cpu::Sample::now(args.server_pid));
+    let cpu = cpu_before.until(&crate::cpu::Sample::now(&args.server_pid));
     let elapsed = Instant::now().saturating_duration_since(window.start);
     let meta = RunMeta {
         mode: "http".into(),
         label: if args.run.label.is_empty() {
-            base.to_string()
+            bases.join(" ")
         } else {
             args.run.label.clone()
         },
-        auth: Some(credential.name().into()),
+        auth: Some(credentials[0].name().into()),
         concurrency: args.run.concurrency,
     };
     total
@@ -194,14 +226,14 @@ struct LoadOrg {
     access_token: String,
 }
 
-/// Creates an organization ready to route: its first admin (registered
+/// Creates organization `name`, ready to route: its first admin (registered
 /// without credentials, signed in), `agents` agents, a round-robin pool over
 /// them named by `settings.defaultPoolId`, and an admin API key.
 async fn setup(
     client: &Client,
     base: &str,
     dev_key: &str,
-    tag: &str,
+    name: &str,
     agents: usize,
 ) -> Result<LoadOrg, Error> {
     let call = |method: Method, path: &str, cred: Option<&Credential>, body: Option<Value>| {
@@ -230,12 +262,11 @@ async fn setup(
             .ok_or_else(|| Error::from(format!("no {ptr} in {v}")))
     };
     let dev = Credential::ApiKey(dev_key.to_owned());
-    let name = format!("load-{tag}");
     let org = call(
         Method::POST,
         "/organizations",
         Some(&dev),
-        Some(json!({"name": name, "displayName": format!("Load test {tag}")})),
+        Some(json!({"name": name, "displayName": format!("Load test {name}")})),
     )
     .await?;
     let org_id = str_at(&org, "/data/id")?;

@@ -109,12 +109,12 @@ pub async fn run(args: RawArgs) -> Result<(), Error> {
         })
         .collect();
     tokio::time::sleep_until(window.start.into()).await;
-    let cpu_before = crate::cpu::Sample::now(None);
+    let cpu_before = crate::cpu::Sample::now(&[]);
     let mut total = Recorder::default();
     for w in workers {
         total.merge(&w.await?);
     }
-    let cpu = cpu_before.until(&crate::cpu::Sample::now(None));
+    let cpu = cpu_before.until(&crate::cpu::Sample::now(&[]));
     let elapsed = Instant::now().saturating_duration_since(window.start);
     let label = if args.run.label.is_empty() {
         let auth = if args.with_auth { "+auth" } else { "" };

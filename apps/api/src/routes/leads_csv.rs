@@ -5,7 +5,9 @@
 //! `POST /leads` validates a lead, and routes the valid rows in file order
 //! through [`proposal::LeadService::ingest_batch`], [`IMPORT_CHUNK`] rows per
 //! transaction. The export writes pages of [`EXPORT_PAGE`] leads one after
-//! another, with the visibility of `GET /leads`.
+//! another, with the filters, order and visibility of `GET /leads`, each
+//! page read after the last lead of the one before (keyset paging: the
+//! last page of a large organization costs what the first one does).
 
 use std::{borrow::Cow, collections::HashSet, io};
 
@@ -19,10 +21,10 @@ use actix_web::{
 };
 use chrono::SecondsFormat;
 use futures::{SinkExt, StreamExt, TryStreamExt, channel::mpsc};
-use lead::{Lead, LeadFilter, NewLead};
+use lead::{Lead, LeadFilter, LeadKey, NewLead};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use tenancy::{Actor, PageRequest};
+use tenancy::Actor;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::{
@@ -45,7 +47,7 @@ pub const IMPORT_CHUNK: usize = 500;
 pub const MAX_IMPORT_ERRORS: usize = 1000;
 
 /// Leads read per page of an export.
-pub const EXPORT_PAGE: i64 = 1000;
+pub const EXPORT_PAGE: u64 = 1000;
 
 /// The columns of an export, in order.
 pub const EXPORT_COLUMNS: [&str; 16] = [
@@ -615,7 +617,9 @@ struct ExportCursor {
     filter: LeadFilter,
     /// The first page, read before the response started.
     first: Option<Vec<Lead>>,
-    offset: i64,
+    /// The last lead written: the next page starts after it, so that a
+    /// page costs the same at the end of a large export as at its start.
+    after: Option<LeadKey>,
     done: bool,
 }
 
@@ -624,14 +628,16 @@ impl ExportCursor {
         if let Some(first) = self.first.take() {
             return Ok(first);
         }
-        let page = PageRequest::new(Some(EXPORT_PAGE), Some(self.offset))
-            .map_err(|e| ApiError::validation(&e))?;
         Ok(self
             .state
             .leads
-            .list_leads(&self.actor, self.filter.clone(), page)
-            .await?
-            .items)
+            .leads_after(
+                &self.actor,
+                self.filter.clone(),
+                self.after.as_ref(),
+                EXPORT_PAGE,
+            )
+            .await?)
     }
 }
 
@@ -660,30 +666,27 @@ pub async fn export(
     let filter = lead_filter(q.status, q.assigned_agent_id)?;
     // The first page is read before answering, so that a failure to read
     // anything is still an ordinary error response.
-    let page =
-        PageRequest::new(Some(EXPORT_PAGE), Some(0)).map_err(|e| ApiError::validation(&e))?;
     let first = state
         .leads
-        .list_leads(&actor, filter.clone(), page)
-        .await?
-        .items;
+        .leads_after(&actor, filter.clone(), None, EXPORT_PAGE)
+        .await?;
     let cursor = ExportCursor {
         state,
         actor,
         filter,
         first: Some(first),
-        offset: 0,
+        after: None,
         done: false,
     };
     let body = futures::stream::unfold(cursor, |mut cursor| async move {
         if cursor.done {
             return None;
         }
-        let with_header = cursor.offset == 0;
+        let with_header = cursor.first.is_some();
         let chunk = match cursor.next_page().await {
             Ok(leads) => {
-                cursor.offset += i64::try_from(leads.len()).unwrap_or(EXPORT_PAGE);
-                cursor.done = leads.len() < usize::try_from(EXPORT_PAGE).unwrap_or(0);
+                cursor.done = (leads.len() as u64) < EXPORT_PAGE;
+                cursor.after = leads.last().map(LeadKey::of);
                 write_page(leads, with_header)
             }
             Err(err) => Err(io::Error::other(err.to_string())),

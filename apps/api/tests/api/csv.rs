@@ -1,5 +1,7 @@
 //! `POST /leads/import` and `GET /leads/export`: leads as CSV files.
 
+use chrono::{DateTime, FixedOffset};
+use lead_routing_api::routes::leads_csv::EXPORT_PAGE;
 use reqwest::{Method, Response, StatusCode, header};
 use serde_json::{Value, json};
 
@@ -418,6 +420,68 @@ async fn an_export_pages_through_every_lead() {
     assert!(other["id"].is_string());
     let (_, _, rows) = export(&app, &other_admin.access_token, "").await;
     assert_eq!(rows.len(), 1);
+}
+
+#[tokio::test]
+async fn an_export_reads_its_pages_in_list_order_through_leads_of_the_same_instant() {
+    let app = spawn_app().await;
+    let (_, admin) = app.org_with_admin("acme").await;
+    let page = usize::try_from(EXPORT_PAGE).unwrap();
+    // Two batches, each one transaction whose leads share one `createdAt`:
+    // newest first, the first page ends inside the older batch, so the
+    // second page starts among leads of the same instant.
+    for (batch, n) in [("old", page), ("new", 10)] {
+        let leads: Vec<Value> = (0..n)
+            .map(|i| json!({"name": format!("Lead {batch} {i}")}))
+            .collect();
+        let body = ok(
+            &app,
+            &admin,
+            Method::POST,
+            "/leads/batch",
+            Some(json!({"leads": leads})),
+        )
+        .await;
+        assert_eq!(body["data"]["created"], n, "{body}");
+    }
+    let (status, _, rows) = export(&app, &admin.access_token, "").await;
+    assert_eq!(status, StatusCode::OK);
+    let exported: Vec<(&str, DateTime<FixedOffset>)> = rows[1..]
+        .iter()
+        .map(|r| (r[0].as_str(), DateTime::parse_from_rfc3339(&r[13]).unwrap()))
+        .collect();
+    assert_eq!(exported.len(), page + 10);
+    assert_eq!(
+        exported[page - 1].1,
+        exported[page].1,
+        "the pages meet between two leads of the same instant"
+    );
+    // Each lead once, newest first, ties by id (descending)...
+    for pair in exported.windows(2) {
+        let ((a, a_at), (b, b_at)) = (pair[0], pair[1]);
+        assert!((a_at, a) > (b_at, b), "{a} {a_at} before {b} {b_at}");
+    }
+    // ... which is the order of `GET /leads`, page after page.
+    let mut listed = Vec::new();
+    for offset in [0, page] {
+        let body = ok(
+            &app,
+            &admin,
+            Method::GET,
+            &format!("/leads?limit={page}&offset={offset}"),
+            None,
+        )
+        .await;
+        listed.extend(
+            body["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|l| l["id"].as_str().unwrap().to_owned()),
+        );
+    }
+    let ids: Vec<&str> = exported.iter().map(|(id, _)| *id).collect();
+    assert_eq!(ids, listed);
 }
 
 #[tokio::test]
