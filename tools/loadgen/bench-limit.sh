@@ -12,7 +12,10 @@
 #   - `loadgen raw`: our storage code without HTTP;
 #   - the API: the server as `just load` starts it, `loadgen http --setup`;
 #   - growth: the API's ingest p50 (1 client) in an empty organization vs one
-#     holding 50,000 open leads (inserted by SQL);
+#     holding 50,000 open leads with their pending proposals (inserted by
+#     SQL), and the review queue's p50 (every tenth request of those runs);
+#   - batches: `loadgen batch`, 2 clients each sending `POST /leads/batch`
+#     of 1,000 leads, leads/s;
 #   - memory: the server's RSS (VmRSS) idle after start and after the
 #     16-client API run;
 #   - several organizations: 4 organizations of one server, each with its
@@ -387,6 +390,30 @@ run_growth() {
     done_with "$engine"
 }
 
+# batch ENGINE ROUND: `POST /leads/batch` of 1,000 leads, 2 clients.
+run_batch() {
+    local engine=$1 round=$2 setup key
+    local out="$res/${engine}_batch_c2_r${round}.json" log="$tmp/batch.log"
+    fresh "$engine" batch
+    if ! start_server "$serve_url" "$tmp/server.log"; then
+        fail "$engine round $round: the server did not start (batch)" "$tmp/server.log"
+    elif ! setup=$("${limit[@]}" api-setup --url "http://127.0.0.1:$port" 2>"$log"); then
+        fail "$engine round $round: batch setup through the API" "$log"
+    else
+        key=$(json_field "$setup" api_key)
+        if LOADGEN_API_KEY="$key" "$loadgen" batch --url "http://127.0.0.1:$port" \
+            --size 1000 --concurrency 2 --duration "$duration" --warmup "$warmup" \
+            --label "$engine batch" --json-out "$out" >"$log" 2>&1 && zero_check "$out"; then
+            note "  batch, 2 clients: $(brief "$out")"
+        else
+            rm -f "$out"
+            fail "$engine round $round: loadgen batch" "$log"
+        fi
+    fi
+    stop_server
+    done_with "$engine"
+}
+
 # Statements per routed lead on PostgreSQL, from its log.
 run_statements() {
     if ! [ -r "$pglog" ]; then
@@ -468,6 +495,7 @@ for round in $(seq 1 "$runs"); do
         run_limit "$engine" 16 10 "$round"
         run_growth "$engine" 0 "$round"
         run_growth "$engine" 50000 "$round"
+        run_batch "$engine" "$round"
         run_shared "$engine" orgs "$round"
         if [ "$engine" = postgres ]; then
             run_shared "$engine" two "$round"

@@ -756,6 +756,24 @@ def table(args: argparse.Namespace) -> None:
                 f"| {name} growth (API, 1 client, ingest p50) | empty org {empty['p50']:.2f} ms"
                 f" | 50,000 open leads {full['p50']:.2f} ms | {times} | | |"
             )
+        queue = [
+            [r["list"]["p50_ms"] for r in runs_of(d, engine, kind, 1) if r.get("list", {}).get("count")]
+            for kind in ("growth0", "growth50k")
+        ]  # fmt: skip
+        if all(queue):
+            q0, q50k = (statistics.median(q) for q in queue)
+            times = f"×{q50k / q0:.2f}" if q0 else "—"
+            rows.append(
+                f"| {name} review queue (GET /manager/proposals?limit=50 p50, in the growth runs)"
+                f" | empty org {q0:.2f} ms | 50,000 pending proposals {q50k:.2f} ms | {times} | | |"
+            )
+        batch = summary(runs_of(d, engine, "batch", 2), "api")
+        if batch:
+            rows.append(
+                f"| {name} POST /leads/batch, 1,000 leads per request, 2 clients (latency per"
+                f" request) | {cell(batched, ' leads/s') if batched else '—'} (the limit, 10 per"
+                f" transaction) | | {cell(batch, ' leads/s')} | {ratio(batch, batched)} | |"
+            )
         rss = runs_of(d, engine, "rss", 16)
         if rss:
             mb = lambda key: statistics.median(r[key] for r in rss) / 1024  # noqa: E731

@@ -7,6 +7,8 @@
 //! - `loadgen raw`: the same database work per lead, directly through the
 //!   storage crate in one process (no HTTP, no JSON, no authentication): the
 //!   physical limit the API is compared with.
+//! - `loadgen batch`: concurrent clients sending `POST /leads/batch` of
+//!   `--size` leads each; leads routed per second.
 //! - `loadgen compare`: API / raw from the two JSON reports.
 //! - `loadgen tenant-scale`: one organization's review queue, timed with 10
 //!   and with 1,000 organizations in the database.
@@ -14,6 +16,7 @@
 //! `just load`, `just bench-db` and `just tenant-scale` run them;
 //! `docs/performance.md` has the commands and the results.
 
+mod batch;
 mod cpu;
 mod fixture;
 mod http;
@@ -43,6 +46,8 @@ enum Command {
     Http(http::HttpArgs),
     /// The same per-lead database work, directly against the database.
     Raw(raw::RawArgs),
+    /// Drive a running server with `POST /leads/batch` requests.
+    Batch(batch::BatchArgs),
     /// Print API / raw from two reports written with `--json-out`.
     Compare {
         /// The report of `loadgen http`.
@@ -56,7 +61,7 @@ enum Command {
     TenantScale(tenant::TenantArgs),
 }
 
-/// The options `http` and `raw` share.
+/// The options `http`, `raw` and `batch` share.
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
     /// Requests in flight (one worker each).
@@ -88,6 +93,7 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Http(args) => http::run(args).await,
         Command::Raw(args) => raw::run(args).await,
+        Command::Batch(args) => batch::run(args).await,
         Command::Compare { api_json, raw_json } => {
             report::Report::read(&api_json).and_then(|api| {
                 let raw = report::Report::read(&raw_json)?;
